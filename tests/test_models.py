@@ -1,0 +1,305 @@
+"""The MSD *ForSequenceClassification classes of every supported architecture, against the upstream classes."""
+
+import json
+
+import pytest
+import torch
+from conftest import make_inputs, tiny_config
+from transformers import AutoConfig, AutoModelForSequenceClassification
+
+import msd_transformers as msd
+from msd_transformers import ARCHITECTURES, MultiSampleDropout
+
+
+def build(model_type, num_labels=3, dropout=0.1, **msd_kwargs):
+    cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **msd_kwargs)
+    return AutoModelForSequenceClassification.from_config(cfg)
+
+
+def upstream_loss(vanilla, inputs, labels, logits):
+    """The upstream class's own loss for `logits`: its forward runs with the final Linear's output replaced."""
+    classifier = vanilla.get_submodule(vanilla_arch(vanilla).classifier)
+    handle = classifier.register_forward_hook(lambda module, args, output: logits)
+    try:
+        return vanilla(**inputs, labels=labels).loss
+    finally:
+        handle.remove()
+
+
+def vanilla_arch(model):
+    return msd.get_architecture(model.config.model_type)
+
+
+LABELS = {
+    "single": (3, lambda b: torch.tensor([0, 2, 1, 2][:b])),
+    "regression": (1, lambda b: torch.tensor([0.5, -1.0, 2.0, 0.1][:b])),
+    "multi": (3, lambda b: torch.tensor([[1.0, 0, 1], [0, 0, 0], [0, 1, 1], [1, 1, 1]][:b])),
+}
+
+
+def test_classes_names_and_registration(model_type):
+    arch = ARCHITECTURES[model_type]
+    cfg_cls, model_cls = msd.MSD_CONFIG_CLASSES[model_type], msd.MSD_MODEL_CLASSES[model_type]
+    assert cfg_cls.__name__ == f"MSD{arch.config_class.__name__}" and cfg_cls.model_type == f"msd-{model_type}"
+    assert model_cls.__name__ == f"MSD{arch.model_class.__name__}"
+    assert getattr(msd, model_cls.__name__) is model_cls and getattr(msd, cfg_cls.__name__) is cfg_cls
+    assert issubclass(model_cls, arch.model_class) and model_cls.config_class is cfg_cls
+    assert type(AutoConfig.for_model(f"msd-{model_type}")) is cfg_cls
+    # The stock architecture is untouched: its config still maps to the stock class.
+    stock = AutoModelForSequenceClassification.from_config(tiny_config(model_type))
+    assert type(stock) is arch.model_class
+
+
+def test_head_placement(model_type):
+    """The MSD module sits where the last dropout before the final Linear was, with that dropout's rate."""
+    model = build(model_type, dropout=0.15)
+    arch = ARCHITECTURES[model_type]
+    modules = [m for m in model.modules() if isinstance(m, MultiSampleDropout)]
+    assert len(modules) == 1 and modules[0] is model.msd is model.get_submodule(arch.msd_path)
+    assert model.msd.rates == (0.15,) * 8
+    assert isinstance(model.get_submodule(arch.classifier), torch.nn.Linear)
+    if arch.head:  # the head keeps its own first dropout before dense
+        assert isinstance(model.get_submodule(arch.head).dropout, torch.nn.Dropout)
+    # Same parameter names as upstream.
+    stock = arch.model_class(tiny_config(model_type, num_labels=3))
+    assert list(model.state_dict()) == list(stock.state_dict())
+
+
+def test_eval_logits_and_loss_equal_upstream(model_type):
+    model = build(model_type, msd_dropout="linspace(0.1, 0.5)").eval()
+    vanilla = msd.to_vanilla(model).eval()
+    assert type(vanilla) is ARCHITECTURES[model_type].model_class
+    inputs = make_inputs()
+    labels = torch.tensor([0, 2, 1, 2])
+    with torch.no_grad():
+        ours, theirs = model(**inputs, labels=labels), vanilla(**inputs, labels=labels)
+    torch.testing.assert_close(ours.logits, theirs.logits, atol=1e-6, rtol=0)
+    torch.testing.assert_close(ours.loss, theirs.loss, atol=1e-6, rtol=0)
+    assert ours.sample_logits is None and set(ours.keys()) == {"loss", "logits"}
+
+
+@pytest.mark.parametrize("average", ["loss", "logits"])
+@pytest.mark.parametrize("task", list(LABELS))
+def test_training_loss_is_upstream_loss_per_sample(model_type, task, average):
+    num_labels, make_labels = LABELS[task]
+    model = build(model_type, num_labels=num_labels, msd_num_samples=5, msd_dropout=0.4, msd_average=average).train()
+    inputs = make_inputs()
+    labels = make_labels(4)
+    out = model(**inputs, labels=labels)
+    k = 5
+    assert out.sample_logits.shape == (k, 4, num_labels) and out.logits.shape == (4, num_labels)
+    torch.testing.assert_close(out.logits, out.sample_logits.mean(0))
+    assert not torch.allclose(out.sample_logits[0], out.sample_logits[1])  # the samples differ
+    vanilla = msd.to_vanilla(model)
+    vanilla.config.problem_type = model.config.problem_type
+    sample_logits = out.sample_logits.detach()
+    if average == "loss":
+        expected = torch.stack([upstream_loss(vanilla, inputs, labels, sample_logits[i]) for i in range(k)]).mean()
+    else:
+        expected = upstream_loss(vanilla, inputs, labels, sample_logits.mean(0))
+    torch.testing.assert_close(out.loss, expected, atol=1e-6, rtol=1e-6)
+    out.loss.backward()
+    assert model.get_submodule(ARCHITECTURES[model_type].classifier).weight.grad.abs().sum() > 0
+
+
+def test_problem_type_inferred_like_upstream(model_type):
+    model = build(model_type, num_labels=3).train()
+    model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
+    expected = None if model_type == "deberta-v2" else "single_label_classification"  # DeBERTa-v2 never sets it
+    assert model.config.problem_type == expected
+
+
+def test_deberta_semantics_ignored_and_soft_labels():
+    """DeBERTa-v2 without problem_type: class ids < 0 are ignored; 2-D float labels are soft targets."""
+    model = build("deberta-v2", num_labels=3, msd_num_samples=4).train()
+    vanilla = msd.to_vanilla(model)
+    inputs = make_inputs()
+    for labels in (torch.tensor([0, -1, 2, -1]), torch.softmax(torch.randn(4, 3), -1), torch.tensor([-1, -1, -1, -1])):
+        out = model(**inputs, labels=labels)
+        expected = torch.stack([upstream_loss(vanilla, inputs, labels, s) for s in out.sample_logits.detach()]).mean()
+        torch.testing.assert_close(out.loss, expected.to(out.loss.dtype), atol=1e-6, rtol=1e-6)
+
+
+def test_single_sample_and_zero_rate_match_upstream_training(model_type):
+    """K samples at rate 0 with every other dropout off: each sample equals the upstream training forward."""
+    model = build(model_type, dropout=0.0, msd_num_samples=3, msd_dropout=0.0).train()
+    vanilla = msd.to_vanilla(model).train()
+    inputs = make_inputs()
+    out, ref = model(**inputs), vanilla(**inputs)
+    for k in range(3):
+        torch.testing.assert_close(out.sample_logits[k], ref.logits, atol=1e-6, rtol=0)
+
+
+def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
+    arch = ARCHITECTURES[model_type]
+    stock = arch.model_class(tiny_config(model_type, num_labels=3)).eval()
+    stock.save_pretrained(tmp_path / "stock")
+    model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
+        tmp_path / "stock", msd_num_samples=4, msd_dropout=0.3, output_loading_info=True
+    )
+    assert not info["missing_keys"]
+    assert not info["unexpected_keys"] and not info["mismatched_keys"]
+    assert type(model).__name__ == f"MSD{arch.model_class.__name__}" and model.config.msd_num_samples == 4
+    for key, value in stock.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    # The config route: the stock Auto class with config=msd_config(...).
+    cfg = msd.msd_config(tmp_path / "stock", msd_num_samples=2)
+    model2 = AutoModelForSequenceClassification.from_pretrained(tmp_path / "stock", config=cfg)
+    assert type(model2) is type(model) and model2.msd.num_samples == 2
+
+    # ...and an MSD checkpoint loads into the stock class with no missing or unexpected keys.
+    model.save_pretrained(tmp_path / "msd")
+    assert (tmp_path / "msd" / "model.safetensors").exists()
+    back, info = arch.model_class.from_pretrained(tmp_path / "msd", output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    inputs = make_inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(back.eval()(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
+
+
+def test_save_reload_through_stock_auto_class(model_type, tmp_path):
+    model = build(model_type, msd_num_samples=6, msd_dropout="linspace(0.1, 0.6)", msd_average="logits").eval()
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model_type"] == f"msd-{model_type}"
+    assert saved["msd_num_samples"] == 6 and saved["msd_average"] == "logits"
+    assert saved["msd_dropout"] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5, 0.6])
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    assert type(loaded) is type(model)
+    # Rates are plain floats, not buffers: from_pretrained's meta-device init cannot corrupt them.
+    assert loaded.msd.rates == pytest.approx((0.1, 0.2, 0.3, 0.4, 0.5, 0.6))
+    inputs = make_inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**inputs).logits, model(**inputs).logits, atol=0, rtol=0)
+
+
+def test_default_msd_config_fields_are_written(tmp_path):
+    model = build("bert")
+    model.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["msd_num_samples"] == 8 and saved["msd_average"] == "loss" and saved["msd_dropout"] is None
+
+
+def test_to_vanilla_saves_upstream_model_type(model_type, tmp_path):
+    model = build(model_type).eval()
+    vanilla = msd.to_vanilla(model)
+    vanilla.save_pretrained(tmp_path)
+    saved = json.loads((tmp_path / "config.json").read_text())
+    assert saved["model_type"] == model_type and not any(k.startswith("msd_") for k in saved)
+    assert saved["architectures"] == [ARCHITECTURES[model_type].model_class.__name__]
+    # The weights are copies: training the MSD model does not change the export.
+    with torch.no_grad():
+        next(model.parameters()).add_(1.0)
+    assert not torch.equal(next(model.parameters()), next(vanilla.parameters()))
+
+
+def test_return_dict_false_and_positional_labels():
+    model = build("bert").train()
+    inputs = make_inputs()
+    labels = torch.tensor([0, 1, 2, 0])
+    out = model(inputs["input_ids"], inputs["attention_mask"], None, None, None, labels, return_dict=False)
+    assert isinstance(out, tuple) and out[0].dim() == 0 and out[1].shape == (4, 3) and out[2].shape == (8, 4, 3)
+
+
+def test_hidden_states_pass_through():
+    model = build("roberta").eval()
+    out = model(**make_inputs(), output_hidden_states=True)
+    assert len(out.hidden_states) == 3
+
+
+def test_gradient_checkpointing(model_type):
+    model = build(model_type).train()
+    if not ARCHITECTURES[model_type].model_class.supports_gradient_checkpointing:  # ALBERT, upstream
+        with pytest.raises(ValueError, match="does not support activation checkpointing"):
+            model.activation_checkpointing_enable()
+        return
+    model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    assert model.is_activation_checkpointing
+    out = model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
+    out.loss.backward()
+    assert all(p.grad is not None for p in model.parameters() if p.requires_grad and p.dim() > 1)
+
+
+def test_bf16_autocast_cpu(model_type):
+    model = build(model_type).train()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
+    assert out.loss.dtype == torch.float32 and torch.isfinite(out.loss)
+    out.loss.backward()
+
+
+def test_bf16_weights(model_type):
+    model = build(model_type).to(torch.bfloat16).train()
+    out = model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
+    assert out.sample_logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
+
+
+def test_torch_compile_smoke():
+    model = build("bert").train()
+    compiled = torch.compile(model, backend="aot_eager")
+    out = compiled(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
+    out.loss.backward()
+    assert out.sample_logits.shape == (8, 4, 3) and torch.isfinite(out.loss)
+    compiled.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(**make_inputs()).logits, model.eval()(**make_inputs()).logits)
+
+
+# ----------------------------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"msd_num_samples": 0}, "msd_num_samples must be an int >= 1, got 0"),
+        ({"msd_num_samples": 2.5}, r"msd_num_samples must be an int >= 1, got 2.5 \(float\)"),
+        ({"msd_num_samples": "8"}, "got '8'"),
+        ({"msd_dropout": 1.0}, r"msd_dropout must be in \[0, 1\), got 1.0"),
+        ({"msd_dropout": -0.2}, r"msd_dropout must be in \[0, 1\)"),
+        ({"msd_num_samples": 3, "msd_dropout": [0.1, 0.2]}, "lists 2 rates .* msd_num_samples is 3"),
+        ({"msd_num_samples": 2, "msd_dropout": [0.1, 2.0]}, r"msd_dropout\[1\] must be in \[0, 1\)"),
+        ({"msd_dropout": "linspace(0.1, 0.5"}, "Cannot parse dropout specification"),
+        ({"msd_dropout": "uniform(0.1, 0.5)"}, "Cannot parse dropout specification"),
+        ({"msd_average": "mean"}, r"msd_average must be one of \('loss', 'logits'\), got 'mean'"),
+        ({"msd_samples": 4}, r"Unknown multi-sample dropout argument\(s\) \['msd_samples'\]"),
+    ],
+)
+def test_bad_config_values(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        msd.msd_config(tiny_config("bert"), **kwargs)
+    with pytest.raises(ValueError, match=match):
+        msd.AutoMSDModelForSequenceClassification.from_config(tiny_config("bert"), **kwargs)
+
+
+def test_bad_value_on_msd_config_class_directly():
+    with pytest.raises(ValueError, match="msd_average"):
+        msd.MSDBertConfig(msd_average="median")
+    with pytest.raises(ValueError, match="msd_num_samples"):
+        msd.MSDRobertaConfig(msd_num_samples=-1)
+
+
+def test_unsupported_architecture_lists_supported(tmp_path):
+    from transformers import GPT2Config
+
+    with pytest.raises(ValueError, match="does not support model_type 'gpt2'. Supported: bert, roberta"):
+        msd.msd_config(GPT2Config(n_layer=1, n_embd=8, n_head=2))
+    GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="modernbert"):
+        msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path)
+
+
+def test_to_vanilla_rejects_stock_model():
+    with pytest.raises(ValueError, match="got BertForSequenceClassification"):
+        msd.to_vanilla(ARCHITECTURES["bert"].model_class(tiny_config("bert")))
+
+
+def test_zero_rate_warns_at_model_creation(caplog):
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="msd_transformers.dropout"):
+        build("modernbert", dropout=0.0)  # ModernBERT's default classifier_dropout is 0.0
+    assert "samples are identical" in caplog.text
+
+
+def test_mismatched_label_batch_is_clear():
+    model = build("bert").train()
+    with pytest.raises(ValueError, match="labels have batch size 3 but the logits have 4"):
+        model(**make_inputs(), labels=torch.tensor([0, 1, 2]))
