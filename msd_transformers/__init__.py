@@ -35,5 +35,6 @@ from .modeling import (  # noqa: F401  (built from the table in modeling.ARCHITE
     get_architecture,
     supported_model_types,
 )
+from .trainer import MSDTrainer, MSDTrainingArguments, repeat_batch
 
 __version__ = "0.1.0"

@@ -1,11 +1,27 @@
-"""MSDTrainer: a `transformers.Trainer` that computes the multi-sample dropout loss from the sample logits."""
+"""MSDTrainer: a `transformers.Trainer` that computes the multi-sample dropout loss from the sample logits.
+
+The per-sample losses are computed here, not in the model, so that label smoothing and class weights apply to each
+dropout sample, the spread of the per-sample losses can be logged (`msd_loss_std`), and the whole-network variant
+(`msd_forward_passes`) works for any `*ForSequenceClassification` model, stock ones included.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
+from transformers import Trainer, TrainingArguments
+from transformers.trainer_pt_utils import nested_gather
+
+from .loss import infer_problem_type, sample_losses
+from .modeling import ARCHITECTURES, MODEL_TYPE_PREFIX
+
+logger = logging.getLogger(__name__)
 
 
 def repeat_batch(inputs: Mapping[str, Any], num_passes: int) -> dict[str, Any]:
@@ -21,3 +37,206 @@ def repeat_batch(inputs: Mapping[str, Any], num_passes: int) -> dict[str, Any]:
         k: v.repeat(num_passes, *([1] * (v.dim() - 1))) if isinstance(v, torch.Tensor) and v.dim() > 0 else v
         for k, v in inputs.items()
     }
+
+
+@dataclass
+class MSDTrainingArguments(TrainingArguments):
+    """`TrainingArguments` plus the multi-sample dropout options of [`MSDTrainer`]."""
+
+    msd_class_weights: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Class weights, one per label, applied to each dropout sample's loss: a weighted mean for "
+            "cross-entropy (as CrossEntropyLoss(weight=...)), per-label weights for multi-label BCE. Not for "
+            "regression."
+        },
+    )
+    msd_forward_passes: int = field(
+        default=1,
+        metadata={
+            "help": "Whole-network multi-sample dropout: every dropout in the network is sampled this many times per "
+            "example and the losses are averaged, for one optimizer step. Run as one batched forward over the batch "
+            "repeated M times (see msd_forward_chunk_size). Works for stock models too. 1 = off."
+        },
+    )
+    msd_forward_chunk_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "With msd_forward_passes > 1: at most this many passes per forward/backward, to bound memory "
+            "(the gradients of the chunks add up to the same update). Default: all passes in one forward."
+        },
+    )
+
+    def __post_init__(self):
+        for name in ("msd_forward_passes", "msd_forward_chunk_size"):
+            value = getattr(self, name)
+            if value is None and name == "msd_forward_chunk_size":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+        if self.msd_class_weights is not None:
+            weights = list(self.msd_class_weights)
+            if not weights or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights):
+                raise ValueError(f"msd_class_weights must be a non-empty list of numbers >= 0, got {weights!r}.")
+            if not any(weights):
+                raise ValueError(f"msd_class_weights must have a weight > 0, got {weights!r}.")
+            self.msd_class_weights = [float(w) for w in weights]
+        super().__post_init__()
+
+
+class MSDTrainer(Trainer):
+    """A `Trainer` that averages the per-sample losses of multi-sample dropout models.
+
+    - The loss is computed from the model's `sample_logits` (K, B, C) with the upstream loss semantics of the model's
+      architecture, per `config.msd_average` (mean of per-sample losses, or the loss of the mean logits).
+      `label_smoothing_factor` (single-label cross-entropy only) and `msd_class_weights` apply to each sample.
+    - Stock `*ForSequenceClassification` models work too: they count as one sample.
+    - `msd_forward_passes = M > 1` runs the whole-network variant: one forward over the batch repeated M times.
+    - Gradient accumulation is exact: the loss is normalised by the number of labelled items in the whole accumulated
+      batch (`num_items_in_batch`), so 2 x 4 accumulation gives the update of one batch of 8.
+    - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses, next to `loss`.
+
+    Evaluation and prediction are the stock Trainer's: the model is in eval mode, dropout is off, and the logits are
+    the upstream logits.
+    """
+
+    # The loss of `compute_loss` is normalised over the whole accumulated batch (or divided by the accumulation steps
+    # when no item count is available): the Trainer must not divide it again.
+    loss_is_scaled_for_ga = True
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not isinstance(self.args, MSDTrainingArguments):
+            # Plain TrainingArguments: the MSD options take their defaults.
+            self.args.msd_class_weights = getattr(self.args, "msd_class_weights", None)
+            self.args.msd_forward_passes = getattr(self.args, "msd_forward_passes", 1)
+            self.args.msd_forward_chunk_size = getattr(self.args, "msd_forward_chunk_size", None)
+        # We compute the loss ourselves from the logits: have the Trainer count the labelled items of every
+        # accumulated batch (`num_items_in_batch`), which it only does for models that "accept loss kwargs". The
+        # count is used here, never passed to the model.
+        self.model_accepts_loss_kwargs = True
+        self.label_smoother = None  # label smoothing is applied per sample in `compute_loss`
+        config = self._unwrapped_config()
+        problem_type = getattr(config, "problem_type", None)
+        weights = self.args.msd_class_weights
+        if weights is not None:
+            if problem_type == "regression" or config.num_labels == 1:
+                raise ValueError("msd_class_weights apply to classification; this model has one output (regression).")
+            if len(weights) != config.num_labels:
+                raise ValueError(
+                    f"msd_class_weights has {len(weights)} weights but the model has num_labels={config.num_labels}."
+                )
+        if self.args.label_smoothing_factor and (problem_type in ("regression", "multi_label_classification")):
+            logger.warning(
+                "label_smoothing_factor=%s applies to single-label cross-entropy only; it is ignored for %s.",
+                self.args.label_smoothing_factor,
+                problem_type,
+            )
+        model_type = getattr(config, "model_type", "").removeprefix(MODEL_TYPE_PREFIX)
+        self._loss_style = ARCHITECTURES[model_type].loss_style if model_type in ARCHITECTURES else "default"
+        self._passes: tuple[int, float] | None = None  # (passes in this forward, weight) while chunking
+        self._msd_std_sum = torch.zeros(())
+        self._msd_std_count = 0
+
+    def _unwrapped_config(self):
+        return self.accelerator.unwrap_model(self.model).config
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        """The multi-sample dropout loss of one (micro-)batch.
+
+        Training: the mean over dropout samples (and forward passes) of the upstream loss, normalised by
+        `num_items_in_batch` for exact gradient accumulation. Eval: the upstream loss of the logits.
+        """
+        if "labels" not in inputs:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        inputs = dict(inputs)
+        labels = inputs.pop("labels")
+        training = model.training
+        passes, weight = self._passes or (self.args.msd_forward_passes, 1.0)
+        if not training:
+            passes, weight = 1, 1.0
+        outputs = model(**repeat_batch(inputs, passes))
+        sample_logits = outputs.get("sample_logits") if training else None
+        if sample_logits is None:
+            sample_logits = outputs["logits"].unsqueeze(0)  # a stock model, or eval: one sample
+        k, mb, c = sample_logits.shape
+        b = mb // passes
+        # (K, M * B, C) -> (K * M, B, C): one row of losses per (sample, pass), each against the original labels.
+        sample_logits = sample_logits.view(k * passes, b, c)
+        config = self.accelerator.unwrap_model(model).config
+        if getattr(config, "msd_average", "loss") == "logits":
+            sample_logits = sample_logits.mean(0, keepdim=True)
+        problem_type = config.problem_type
+        if problem_type is None and self._loss_style == "default":
+            problem_type = config.problem_type = infer_problem_type(config.num_labels, labels)
+        class_weights = None
+        if self.args.msd_class_weights is not None:
+            class_weights = torch.tensor(self.args.msd_class_weights, device=sample_logits.device)
+        losses = sample_losses(
+            sample_logits,
+            labels,
+            num_labels=config.num_labels,
+            problem_type=problem_type,
+            loss_style=self._loss_style,
+            label_smoothing=self.args.label_smoothing_factor,
+            class_weights=class_weights,
+        )  # (K * M,) or (1,)
+        loss = losses.mean()
+        if training:
+            self._msd_std_sum = self._msd_std_sum.to(losses.device) + losses.detach().std(correction=0)
+            self._msd_std_count += 1
+            loss = weight * self._scale_for_accumulation(loss, labels, num_items_in_batch)
+        if return_outputs:
+            outputs = {key: value for key, value in outputs.items() if key != "sample_logits"}
+            return loss, outputs
+        return loss
+
+    def _scale_for_accumulation(
+        self, loss: torch.Tensor, labels: torch.Tensor, num_items_in_batch: torch.Tensor | int | None
+    ) -> torch.Tensor:
+        """A per-micro-batch mean -> its share of the mean over the whole accumulated (and gathered) batch."""
+        if num_items_in_batch is None:
+            return loss / getattr(self, "current_gradient_accumulation_steps", 1)
+        local_items = labels.ne(-100).sum()
+        loss = loss * local_items.to(loss.device) / torch.as_tensor(num_items_in_batch, device=loss.device)
+        if self.args.average_tokens_across_devices and self.args.world_size > 1:
+            # num_items_in_batch counts every process's items and DDP averages the gradients over processes.
+            loss = loss * self.accelerator.num_processes
+        return loss
+
+    def training_step(
+        self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
+        passes, chunk = self.args.msd_forward_passes, self.args.msd_forward_chunk_size
+        if passes == 1 or chunk is None or chunk >= passes:
+            return super().training_step(model, inputs, num_items_in_batch)
+        # Whole-network variant in chunks of passes: each chunk's loss is weighted by its share of the passes, so the
+        # accumulated gradients equal those of one forward over all passes. Only the last chunk syncs across processes.
+        total = None
+        starts = list(range(0, passes, chunk))
+        for i, start in enumerate(starts):
+            n = min(chunk, passes - start)
+            self._passes = (n, n / passes)
+            sync = i == len(starts) - 1
+            context = contextlib.nullcontext() if sync else self.accelerator.no_sync(model)
+            try:
+                with context:
+                    loss = super().training_step(model, inputs, num_items_in_batch)
+            finally:
+                self._passes = None
+            total = loss if total is None else total + loss
+        return total
+
+    def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
+        if "loss" in logs and self._msd_std_count:
+            mean_std = (self._msd_std_sum / self._msd_std_count).reshape(1)
+            logs["msd_loss_std"] = round(nested_gather(mean_std, self.args.parallel_mode).mean().item(), 6)
+            self._msd_std_sum = torch.zeros(())
+            self._msd_std_count = 0
+        super().log(logs, *args, **kwargs)

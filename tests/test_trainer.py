@@ -1,0 +1,328 @@
+"""MSDTrainer: loss math against a direct computation, smoothing and weights per sample, exact gradient accumulation,
+the whole-network variant, logging, evaluation and resume."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import VOCAB, tiny_config
+from datasets import Dataset
+from transformers import AutoModelForSequenceClassification, TrainerCallback
+
+import msd_transformers as msd
+from msd_transformers import MSDTrainer, MSDTrainingArguments
+from msd_transformers.trainer import repeat_batch
+
+
+def msd_model(model_type="bert", num_labels=3, dropout=0.1, **kwargs):
+    cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **kwargs)
+    return AutoModelForSequenceClassification.from_config(cfg)
+
+
+def stock_model(model_type="bert", num_labels=3, dropout=0.1):
+    cfg = tiny_config(model_type, dropout=dropout, num_labels=num_labels)
+    return AutoModelForSequenceClassification.from_config(cfg)
+
+
+def make_dataset(n=8, seq_len=6, num_labels=3, task="single", seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(4, VOCAB, (n, seq_len), generator=g)
+    if task == "single":
+        labels = torch.randint(0, num_labels, (n,), generator=g).tolist()
+    elif task == "regression":
+        labels = torch.randn(n, generator=g).tolist()
+    else:
+        labels = (torch.rand(n, num_labels, generator=g) > 0.5).float().tolist()
+    return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * seq_len] * n, "labels": labels})
+
+
+def args(tmp_path, **kwargs):
+    defaults = dict(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        per_device_eval_batch_size=8,
+        max_steps=1,
+        learning_rate=0.5,
+        optim="sgd",
+        lr_scheduler_type="constant",
+        weight_decay=0.0,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        seed=0,
+        data_seed=0,
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    defaults.update(kwargs)
+    return MSDTrainingArguments(**defaults)
+
+
+def batch(ds, n=None):
+    rows = ds[: n or len(ds)]
+    return {k: torch.tensor(v) for k, v in rows.items()}
+
+
+def trainer_loss(trainer, model, inputs, seed):
+    model.train()
+    torch.manual_seed(seed)
+    return trainer.compute_loss(model, inputs)
+
+
+def sample_logits_of(model, inputs, seed):
+    torch.manual_seed(seed)
+    return model(**{k: v for k, v in inputs.items() if k != "labels"}).sample_logits
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.2])
+@pytest.mark.parametrize("weights", [None, [1.0, 2.0, 0.5]])
+def test_single_label_loss_matches_direct_per_sample_computation(tmp_path, smoothing, weights):
+    model = msd_model(msd_num_samples=4, msd_dropout="linspace(0.1, 0.4)")
+    ds = make_dataset()
+    trainer = MSDTrainer(
+        model=model, args=args(tmp_path, label_smoothing_factor=smoothing, msd_class_weights=weights), train_dataset=ds
+    )
+    inputs = batch(ds)
+    loss = trainer_loss(trainer, model, inputs, seed=3)
+    sample_logits = sample_logits_of(model, inputs, seed=3)
+    w = torch.tensor(weights) if weights else None
+    direct = torch.stack(
+        [F.cross_entropy(s, inputs["labels"], weight=w, label_smoothing=smoothing) for s in sample_logits]
+    ).mean()
+    torch.testing.assert_close(loss, direct, atol=1e-6, rtol=1e-6)
+    if smoothing == 0 and weights is None:  # and the model's own loss agrees
+        torch.manual_seed(3)
+        torch.testing.assert_close(model(**inputs).loss, direct, atol=1e-6, rtol=1e-6)
+
+
+def test_logit_averaging_mode(tmp_path):
+    model = msd_model(msd_num_samples=4, msd_dropout=0.3, msd_average="logits")
+    ds = make_dataset()
+    trainer = MSDTrainer(model=model, args=args(tmp_path, label_smoothing_factor=0.1), train_dataset=ds)
+    inputs = batch(ds)
+    loss = trainer_loss(trainer, model, inputs, seed=1)
+    direct = F.cross_entropy(sample_logits_of(model, inputs, 1).mean(0), inputs["labels"], label_smoothing=0.1)
+    torch.testing.assert_close(loss, direct, atol=1e-6, rtol=1e-6)
+
+
+def test_regression_and_multilabel_ignore_smoothing(tmp_path, caplog):
+    cases = (("regression", 1, "regression"), ("multi", 3, "multi_label_classification"))
+    for task, num_labels, problem_type in cases:
+        model = msd_model(num_labels=num_labels, msd_num_samples=3, problem_type=problem_type)
+        ds = make_dataset(task=task, num_labels=num_labels)
+        trainer = MSDTrainer(model=model, args=args(tmp_path, label_smoothing_factor=0.2), train_dataset=ds)
+        assert "ignored" in caplog.text
+        inputs = batch(ds)
+        loss = trainer_loss(trainer, model, inputs, seed=2)
+        s = sample_logits_of(model, inputs, 2)
+        if task == "regression":
+            direct = torch.stack([F.mse_loss(x.squeeze(-1), inputs["labels"]) for x in s]).mean()
+        else:
+            direct = torch.stack([F.binary_cross_entropy_with_logits(x, inputs["labels"]) for x in s]).mean()
+        torch.testing.assert_close(loss, direct, atol=1e-6, rtol=1e-6)
+
+
+def test_multilabel_class_weights(tmp_path):
+    model = msd_model(num_labels=3, msd_num_samples=3, problem_type="multi_label_classification")
+    ds = make_dataset(task="multi")
+    trainer = MSDTrainer(model=model, args=args(tmp_path, msd_class_weights=[1.0, 3.0, 0.5]), train_dataset=ds)
+    inputs = batch(ds)
+    loss = trainer_loss(trainer, model, inputs, seed=5)
+    w = torch.tensor([1.0, 3.0, 0.5])
+    s = sample_logits_of(model, inputs, 5)
+    direct = torch.stack([F.binary_cross_entropy_with_logits(x, inputs["labels"], weight=w) for x in s]).mean()
+    torch.testing.assert_close(loss, direct, atol=1e-6, rtol=1e-6)
+
+
+def test_deberta_loss_style_in_trainer(tmp_path):
+    model = msd_model("deberta-v2", msd_num_samples=3)
+    ds = make_dataset()
+    trainer = MSDTrainer(model=model, args=args(tmp_path), train_dataset=ds)
+    inputs = batch(ds)
+    inputs["labels"][:3] = -1  # DeBERTa-v2 ignores class ids < 0
+    loss = trainer_loss(trainer, model, inputs, seed=4)
+    s = sample_logits_of(model, inputs, 4)
+    keep = inputs["labels"] >= 0
+    direct = torch.stack([F.cross_entropy(x[keep], inputs["labels"][keep]) for x in s]).mean()
+    torch.testing.assert_close(loss, direct, atol=1e-6, rtol=1e-6)
+    assert model.config.problem_type is None
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"msd_forward_passes": 0}, "msd_forward_passes must be an int >= 1, got 0"),
+        ({"msd_forward_passes": 2.0}, "msd_forward_passes must be an int >= 1, got 2.0"),
+        ({"msd_forward_chunk_size": 0}, "msd_forward_chunk_size must be an int >= 1, got 0"),
+        ({"msd_class_weights": [1.0, -1.0, 1.0]}, "numbers >= 0"),
+        ({"msd_class_weights": [0.0, 0.0, 0.0]}, "a weight > 0"),
+        ({"msd_class_weights": []}, "non-empty"),
+    ],
+)
+def test_bad_arguments(tmp_path, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        args(tmp_path, **kwargs)
+
+
+def test_class_weights_must_match_labels_and_task(tmp_path):
+    ds = make_dataset()
+    with pytest.raises(ValueError, match="has 2 weights but the model has num_labels=3"):
+        MSDTrainer(model=msd_model(), args=args(tmp_path, msd_class_weights=[1.0, 2.0]), train_dataset=ds)
+    with pytest.raises(ValueError, match="regression"):
+        MSDTrainer(model=msd_model(num_labels=1), args=args(tmp_path, msd_class_weights=[1.0]), train_dataset=ds)
+
+
+def trained_weights(model, tmp_path, ds, **kwargs):
+    trainer = MSDTrainer(model=model, args=args(tmp_path, **kwargs), train_dataset=ds)
+    trainer.train()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, trainer
+
+
+def assert_same_weights(a, b, atol=1e-6):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=1e-5, msg=key)
+
+
+def moved(model, weights):
+    return sum((weights[k] - v).abs().sum().item() for k, v in model.items())
+
+
+@pytest.mark.parametrize("kind", ["msd", "stock"])
+@pytest.mark.parametrize("task", ["single", "multi"])
+def test_gradient_accumulation_is_exact(tmp_path, kind, task):
+    """One optimizer step: 2 x 4 accumulation == one batch of 8 (dropout off)."""
+    num_labels = 3
+    make = (
+        (lambda: msd_model(dropout=0.0, msd_dropout=0.0, msd_num_samples=2))
+        if kind == "msd"
+        else (lambda: stock_model(dropout=0.0))
+    )
+    ds = make_dataset(task=task, num_labels=num_labels)
+    torch.manual_seed(0)
+    init = make().state_dict()
+    models = []
+    for _ in range(2):
+        m = make()
+        m.load_state_dict(init)
+        if task == "multi":
+            m.config.problem_type = "multi_label_classification"
+        models.append(m)
+    full, trainer = trained_weights(models[0], tmp_path / "a", ds, per_device_train_batch_size=8)
+    accum, _ = trained_weights(
+        models[1], tmp_path / "b", ds, per_device_train_batch_size=4, gradient_accumulation_steps=2
+    )
+    assert moved(init, full) > 1e-3  # the step did something
+    assert_same_weights(full, accum)
+    # The logged loss is the loss of the whole batch in both cases.
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    assert losses and losses[0] > 0
+
+
+def test_uneven_accumulation_is_exact(tmp_path):
+    """6 examples as 4 + 2 accumulate to the mean over all 6, not the mean of the two means."""
+    ds = make_dataset(n=6)
+    torch.manual_seed(0)
+    init = stock_model(dropout=0.0).state_dict()
+    a, b = stock_model(dropout=0.0), stock_model(dropout=0.0)
+    a.load_state_dict(init), b.load_state_dict(init)
+    full, _ = trained_weights(a, tmp_path / "a", ds, per_device_train_batch_size=6)
+    accum, _ = trained_weights(b, tmp_path / "b", ds, per_device_train_batch_size=4, gradient_accumulation_steps=2)
+    assert_same_weights(full, accum)
+
+
+@pytest.mark.parametrize("kind", ["msd", "stock"])
+@pytest.mark.parametrize("chunk", [None, 3])
+def test_forward_passes_without_dropout_equal_single_pass(tmp_path, kind, chunk):
+    make = (
+        (lambda: msd_model(dropout=0.0, msd_dropout=0.0, msd_num_samples=2))
+        if kind == "msd"
+        else (lambda: stock_model(dropout=0.0))
+    )
+    ds = make_dataset()
+    torch.manual_seed(0)
+    init = make().state_dict()
+    a, b = make(), make()
+    a.load_state_dict(init), b.load_state_dict(init)
+    single, _ = trained_weights(a, tmp_path / "a", ds)
+    calls = []
+    b.register_forward_hook(lambda module, inp, out: calls.append(out.logits.shape[0]))
+    multi, _ = trained_weights(b, tmp_path / "b", ds, msd_forward_passes=4, msd_forward_chunk_size=chunk)
+    assert_same_weights(single, multi)
+    # One batched forward over 4 x 8 rows, or chunks of 3 + 1 passes.
+    assert calls == ([32] if chunk is None else [24, 8])
+
+
+def test_forward_passes_sample_every_dropout(tmp_path):
+    """With dropout on, the M copies of an example get different masks everywhere in the network."""
+    model = stock_model(dropout=0.3).train()
+    inputs = {k: v for k, v in batch(make_dataset(n=2)).items() if k != "labels"}
+    logits = model(**repeat_batch(inputs, 3)).logits.view(3, 2, -1)
+    assert not torch.allclose(logits[0], logits[1]) and not torch.allclose(logits[1], logits[2])
+
+
+def test_repeat_batch_layout():
+    x = torch.arange(6).view(3, 2)
+    out = repeat_batch({"x": x, "scalar": torch.tensor(1.0), "name": "a"}, 2)
+    assert out["x"].tolist() == [[0, 1], [2, 3], [4, 5], [0, 1], [2, 3], [4, 5]]
+    assert out["scalar"].item() == 1.0 and out["name"] == "a"
+
+
+def test_msd_loss_std_is_logged(tmp_path):
+    model = msd_model(msd_num_samples=4, msd_dropout=0.5)
+    _, trainer = trained_weights(model, tmp_path, make_dataset(), max_steps=3)
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    assert len(logged) == 3 and all(h["msd_loss_std"] > 0 for h in logged)
+    stock_logs = trained_weights(stock_model(), tmp_path / "s", make_dataset(), max_steps=1)[1].state.log_history
+    assert [h["msd_loss_std"] for h in stock_logs if "loss" in h] == [0.0]  # one sample: no spread
+
+
+def test_evaluate_and_predict_like_stock(tmp_path):
+    model = msd_model(msd_num_samples=4, msd_dropout=0.4)
+    ds = make_dataset(n=10)
+    trainer = MSDTrainer(model=model, args=args(tmp_path, per_device_eval_batch_size=4), eval_dataset=ds)
+    metrics = trainer.evaluate()
+    vanilla = msd.to_vanilla(model).eval()
+    with torch.no_grad():
+        inputs = batch(ds)
+        ref = vanilla(**inputs)
+    assert metrics["eval_loss"] == pytest.approx(ref.loss.item(), abs=1e-5)
+    pred = trainer.predict(ds)
+    assert pred.predictions.shape == (10, 3)  # logits only: no sample_logits in predictions
+    torch.testing.assert_close(torch.from_numpy(pred.predictions), ref.logits, atol=1e-5, rtol=0)
+
+
+class StopAt(TrainerCallback):
+    def __init__(self, step):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step:
+            control.should_training_stop = True
+
+
+@pytest.mark.parametrize("kind", ["msd", "stock"])
+def test_resume_from_checkpoint_gives_same_weights(tmp_path, kind):
+    ds = make_dataset(n=24)
+    make = (lambda: msd_model(msd_num_samples=4, msd_dropout=0.3)) if kind == "msd" else (lambda: stock_model())
+    common = dict(
+        max_steps=6, per_device_train_batch_size=4, save_strategy="steps", save_steps=3, learning_rate=0.05,
+        optim="adamw_torch", lr_scheduler_type="linear",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    init = make().state_dict()
+
+    def fresh():
+        m = make()
+        m.load_state_dict(init)
+        return m
+
+    full, _ = trained_weights(fresh(), tmp_path / "full", ds, **common)
+    interrupted = MSDTrainer(model=fresh(), args=args(tmp_path / "run", **common), train_dataset=ds)
+    interrupted.add_callback(StopAt(3))
+    interrupted.train()
+    assert (tmp_path / "run" / "checkpoint-3").is_dir()
+    resumed = MSDTrainer(model=fresh(), args=args(tmp_path / "run", **common), train_dataset=ds)
+    resumed.train(resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-3"))
+    final = {k: v.detach() for k, v in resumed.model.state_dict().items()}
+    assert moved(init, full) > 1e-3
+    assert_same_weights(full, final, atol=1e-6)
