@@ -34,6 +34,7 @@ from .modeling import (  # noqa: F401  (built from the table in modeling.ARCHITE
     MSDXLMRobertaForSequenceClassification,
     get_architecture,
     supported_model_types,
+    validate_msd_fields,
 )
 from .trainer import MSDTrainer, MSDTrainingArguments, repeat_batch
 

@@ -214,15 +214,24 @@ def _problem_type(ds: Dataset, args: DataArguments) -> str:
     return _infer_problem_type(ds.features[args.label_column])
 
 
-def _split_indices(n: int, labels: list | None, test_size: float | int, seed: int) -> tuple[list[int], list[int]]:
+def _split_indices(
+    n: int, labels: list | None, test_size: float | int, seed: int, groups: list | None = None
+) -> tuple[list[int], list[int]]:
     """A seeded train/test split of `range(n)`, stratified by `labels` unless they are None (or a class is too small
-    to stratify, then random)."""
-    index = Dataset.from_dict({"idx": list(range(n))})
+    to stratify, then random). With `groups`, equal group keys (e.g. duplicate texts) land on the same side: the
+    groups are split (stratified by the label of their first member), then expanded to their members."""
+    members: dict[Any, list[int]] = {}
+    for i in range(n):
+        members.setdefault(groups[i] if groups is not None else i, []).append(i)
+    heads = [m[0] for m in members.values()]  # one representative per group, in first-appearance order
+    if isinstance(test_size, int) and groups is not None:
+        test_size = test_size / n  # a count of examples -> the same fraction of groups
+    index = Dataset.from_dict({"idx": list(range(len(heads)))})
     stratify = None
     if labels is not None:
         names = sorted({str(v) for v in labels})
         code = {name: i for i, name in enumerate(names)}
-        index = index.add_column("y", [code[str(v)] for v in labels], feature=ClassLabel(names=names))
+        index = index.add_column("y", [code[str(labels[h])] for h in heads], feature=ClassLabel(names=names))
         stratify = "y"
     try:
         parts = index.train_test_split(test_size=test_size, seed=seed, stratify_by_column=stratify)
@@ -231,7 +240,19 @@ def _split_indices(n: int, labels: list | None, test_size: float | int, seed: in
             raise
         logger.warning("Cannot stratify the split (%s); splitting at random instead.", err)
         parts = index.train_test_split(test_size=test_size, seed=seed)
-    return parts["train"]["idx"], parts["test"]["idx"]
+    groups_list = list(members.values())
+    expand = lambda ids: sorted(i for g in ids for i in groups_list[g])  # noqa: E731
+    return expand(parts["train"]["idx"]), expand(parts["test"]["idx"])
+
+
+def _text_groups(ds: Dataset, args: DataArguments) -> list | None:
+    """The text (and pair) of each example, so that duplicate examples stay on one side of a split."""
+    if args.text_column not in ds.column_names:
+        return None
+    texts = ds[args.text_column]
+    if args.text_pair_column and args.text_pair_column in ds.column_names:
+        return list(zip(texts, ds[args.text_pair_column], strict=True))
+    return texts
 
 
 def _labels_for_stratify(ds: Dataset, args: DataArguments) -> list | None:
@@ -246,6 +267,17 @@ def _select(ds: Dataset, n: int | None, args: DataArguments) -> Dataset:
         return ds
     _, keep = _split_indices(len(ds), _labels_for_stratify(ds, args), n, args.split_seed)
     return ds.select(keep)
+
+
+def _load_file(split: str, path: str) -> Dataset:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"The {split} file {path!r} does not exist.")
+    try:
+        return datasets.load_dataset(_loader(path), data_files={split: path}, split=split)
+    except ValueError as err:
+        if "corresponds to no data" in str(err):
+            raise ValueError(f"The {split} split is empty: {path!r} has no examples.") from err
+        raise
 
 
 def load_raw_datasets(args: DataArguments) -> DatasetDict:
@@ -278,17 +310,15 @@ def load_raw_datasets(args: DataArguments) -> DatasetDict:
                 del raw["test"]
     else:
         files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
-        raw = DatasetDict(
-            {
-                split: datasets.load_dataset(_loader(path), data_files={split: path}, split=split)
-                for split, path in files.items()
-                if path is not None
-            }
-        )
+        raw = DatasetDict({split: _load_file(split, path) for split, path in files.items() if path is not None})
     if "validation" not in raw:
         train = raw["train"]
         train_idx, val_idx = _split_indices(
-            len(train), _labels_for_stratify(train, args), args.validation_split_percentage, args.split_seed
+            len(train),
+            _labels_for_stratify(train, args),
+            args.validation_split_percentage,
+            args.split_seed,
+            groups=_text_groups(train, args),
         )
         raw["validation"] = train.select(val_idx)
         raw["train"] = train.select(train_idx)

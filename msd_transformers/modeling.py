@@ -166,6 +166,21 @@ class MSDSequenceClassifierOutput(SequenceClassifierOutput):
     sample_logits: torch.FloatTensor | None = None
 
 
+def validate_msd_fields(
+    msd_num_samples: Any, msd_dropout: Any, msd_average: Any
+) -> tuple[int, float | list[float] | None, str]:
+    """Check the three MSD config fields and resolve `msd_dropout` (a float stays a float, a list or
+    `"linspace(a, b)"` becomes the list of rates). Raises `ValueError` naming the bad value and what is allowed."""
+    msd_num_samples = check_num_samples(msd_num_samples)
+    if isinstance(msd_dropout, (str, list, tuple)):
+        msd_dropout = resolve_dropout(msd_dropout, msd_num_samples)
+    elif msd_dropout is not None:
+        msd_dropout = resolve_dropout(msd_dropout, msd_num_samples)[0]
+    if msd_average not in MSD_AVERAGES:
+        raise ValueError(f"msd_average must be one of {MSD_AVERAGES}, got {msd_average!r}.")
+    return msd_num_samples, msd_dropout, msd_average
+
+
 class MSDConfigMixin:
     """The multi-sample dropout fields and their validation, mixed into each upstream config class.
 
@@ -184,13 +199,9 @@ class MSDConfigMixin:
 
     def __post_init__(self, **kwargs: Any) -> None:
         super().__post_init__(**kwargs)
-        self.msd_num_samples = check_num_samples(self.msd_num_samples)
-        if isinstance(self.msd_dropout, (str, list, tuple)):
-            self.msd_dropout = resolve_dropout(self.msd_dropout, self.msd_num_samples)
-        elif self.msd_dropout is not None:
-            self.msd_dropout = resolve_dropout(self.msd_dropout, self.msd_num_samples)[0]
-        if self.msd_average not in MSD_AVERAGES:
-            raise ValueError(f"msd_average must be one of {MSD_AVERAGES}, got {self.msd_average!r}.")
+        self.msd_num_samples, self.msd_dropout, self.msd_average = validate_msd_fields(
+            self.msd_num_samples, self.msd_dropout, self.msd_average
+        )
 
 
 class MSDModelMixin:

@@ -1,0 +1,115 @@
+"""What a training run leaves beside its checkpoint: a plot of its curves and a model card."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+
+def plot_history(log_history: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
+    """A PNG of the training loss (and `msd_loss_std`) and every eval metric against the global step.
+
+    Args:
+        log_history (`Sequence[Mapping]`): `trainer.state.log_history`.
+        path (`str` or `Path`): Where to write the PNG.
+        title (`str`, *optional*): The figure's title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train = [(h["step"], h["loss"], h.get("msd_loss_std")) for h in log_history if "loss" in h and "step" in h]
+    evals = [h for h in log_history if "eval_loss" in h and "step" in h]
+    skip = {"eval_runtime", "eval_samples_per_second", "eval_steps_per_second", "epoch", "step", "eval_loss"}
+    metric_names = sorted({k for h in evals for k in h if k.startswith("eval_") and k not in skip})
+
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(11, 4))
+    if train:
+        steps, losses, stds = zip(*train, strict=True)
+        ax_loss.plot(steps, losses, label="train loss", color="tab:blue")
+        if any(s is not None for s in stds):
+            ax_loss.plot(steps, [s or 0.0 for s in stds], label="msd_loss_std", color="tab:blue", alpha=0.4, ls="--")
+    if evals:
+        ax_loss.plot(
+            [h["step"] for h in evals], [h["eval_loss"] for h in evals], "o-", label="eval loss", color="tab:red"
+        )
+        for name in metric_names:
+            ax_metric.plot(
+                [h["step"] for h in evals], [h[name] for h in evals], "o-", label=name.removeprefix("eval_")
+            )
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss")
+    ax_loss.legend()
+    ax_loss.grid(alpha=0.3)
+    ax_metric.set_xlabel("step")
+    ax_metric.set_ylabel("eval metric")
+    ax_metric.grid(alpha=0.3)
+    if metric_names:
+        ax_metric.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def model_card(
+    *,
+    base_model: str,
+    dataset: str,
+    problem_type: str,
+    label_names: Sequence[str] | None,
+    msd_fields: Mapping[str, Any] | None,
+    training: Mapping[str, Any],
+    metrics: Mapping[str, float],
+    command: str,
+    dataset_note: str = "",
+) -> str:
+    """A model card (README.md) saying how the model was trained."""
+    if msd_fields:
+        head = (
+            f"Multi-sample dropout head (msd-transformers; Inoue 2019, arXiv:1905.09788): "
+            f"`{json.dumps(dict(msd_fields))}`. Saved twice: the MSD checkpoint here (needs `import msd_transformers` "
+            "to load) and the upstream class with the same weights in `vanilla/` (loads with Transformers alone; "
+            "identical predictions)."
+        )
+    else:
+        head = "The upstream classification head (plain dropout): the baseline of a multi-sample dropout comparison."
+    rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
+    train_rows = "\n".join(f"| {k} | {v} |" for k, v in training.items())
+    labels = ", ".join(label_names) if label_names else "one regression output"
+    return f"""---
+library_name: transformers
+base_model: {base_model}
+tags:
+- text-classification
+- multi-sample-dropout
+- msd-transformers
+---
+
+# {Path(base_model).name or base_model} fine-tuned on {dataset}
+
+- Task: {problem_type} ({labels}).
+- Base model: `{base_model}`.
+- Head: {head}
+- Data: {dataset}. {dataset_note}
+
+## Training
+
+Command: `{command}`
+
+| argument | value |
+|---|---|
+{train_rows}
+
+## Results
+
+| metric | value |
+|---|---|
+{rows}
+"""
