@@ -148,14 +148,19 @@ class MultiSampleDropout(nn.Module):
         samples = x.unsqueeze(0).expand(k, *x.shape)  # (K, *x.shape), a view: no copy
         if not any(self.rates):
             return samples
-        if self.uniform:
-            # One fused dropout call; its output is materialised with an independent mask per element, so per sample.
+        if self.uniform and x.device.type == "cuda":
+            # CUDA's fused dropout kernel; its output is materialised with an independent mask per element.
             return F.dropout(samples, self.rates[0], training=True)
-        # Per-sample rates: one uniform draw for all K masks, rates broadcast along the sample dimension.
-        keep = torch.tensor([1.0 - p for p in self.rates], device=x.device, dtype=torch.float32)
-        keep = keep.view(k, *([1] * x.dim()))  # (K, 1, ..., 1)
+        # One uniform draw for all K masks (on CPU, `rand` + compare is ~4x faster than `bernoulli_`), the rates
+        # broadcast along the sample dimension. The scale is float32, so half-precision inputs keep exact rates.
         uniform = torch.rand(samples.shape, device=x.device, dtype=torch.float32)
-        scale = (uniform < keep) / keep  # (K, *x.shape): 0 or 1/(1-p_k), in float32 so half inputs stay exact
+        if self.uniform:
+            keep = 1.0 - self.rates[0]
+            scale = (uniform < keep) * (1.0 / keep)  # (K, *x.shape): 0 or 1/(1-p)
+        else:
+            keep = torch.tensor([1.0 - p for p in self.rates], device=x.device, dtype=torch.float32)
+            keep = keep.view(k, *([1] * x.dim()))  # (K, 1, ..., 1)
+            scale = (uniform < keep) / keep  # (K, *x.shape): 0 or 1/(1-p_k)
         return (samples * scale).to(x.dtype)
 
     def extra_repr(self) -> str:
