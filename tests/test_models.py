@@ -303,3 +303,13 @@ def test_mismatched_label_batch_is_clear():
     model = build("bert").train()
     with pytest.raises(ValueError, match="labels have batch size 3 but the logits have 4"):
         model(**make_inputs(), labels=torch.tensor([0, 1, 2]))
+
+
+def test_auto_msd_on_msd_checkpoint_overrides_fields(tmp_path):
+    build("electra", msd_num_samples=6, msd_dropout=0.3).save_pretrained(tmp_path)
+    model = msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path, msd_num_samples=3)
+    assert type(model) is msd.MSDElectraForSequenceClassification
+    assert model.config.msd_num_samples == 3 and model.msd.rates == (0.3, 0.3, 0.3)
+    # ...and without overrides it is the saved model, fields included.
+    again = msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path)
+    assert again.config.msd_num_samples == 6 and again.config.num_labels == 3
