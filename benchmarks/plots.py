@@ -1,0 +1,125 @@
+"""PNG plots of the benchmark results, drawn from the result JSON files (small files: 100 dpi, few points)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+DPI = 90
+
+
+def plot_head(result: dict[str, Any], path: Path) -> Path:
+    """Loop / vectorized time ratio against K, one line per (hidden, batch); uniform rate solid, linspace dashed."""
+    rows = result["rows"]
+    hiddens = sorted({r["hidden"] for r in rows})
+    batches = sorted({r["batch"] for r in rows})
+    fig, axes = plt.subplots(1, len(hiddens), figsize=(5 * len(hiddens), 3.6), squeeze=False, sharey=True)
+    for ax, hidden in zip(axes[0], hiddens, strict=True):
+        for i, batch in enumerate(batches):
+            for variant, style in (("uniform", "-"), ("linspace", "--")):
+                sel = sorted(
+                    (r for r in rows if r["hidden"] == hidden and r["batch"] == batch and r["variant"] == variant),
+                    key=lambda r: r["K"],
+                )
+                if sel:
+                    ax.plot(
+                        [r["K"] for r in sel],
+                        [r["ratio_loop_over_vectorized"] for r in sel],
+                        style,
+                        marker="o",
+                        color=f"C{i}",
+                        label=f"B={batch} {variant}",
+                    )
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("K (dropout samples)")
+        ax.set_title(f"hidden {hidden}")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("loop time / vectorized time")
+    axes[0][-1].legend(fontsize=7)
+    fig.suptitle("Head forward+backward: Python loop vs vectorized MultiSampleDropout", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def plot_step(result: dict[str, Any], path: Path) -> Path:
+    """Bar charts of the step time ratio and the peak memory ratios to the plain head."""
+    rows = result["rows"]
+    names = [r["variant"] for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    bars = axes[0].bar(names, [r["time_ratio_to_plain"] for r in rows], color="C0")
+    axes[0].bar_label(bars, fmt="%.2fx", fontsize=7)
+    axes[0].set_ylabel("step time / plain")
+    x = range(len(names))
+    for j, (key, label) in enumerate(
+        (
+            ("peak_total_ratio_to_plain", "total peak"),
+            ("peak_step_ratio_to_plain", "step peak"),
+            ("peak_fwd_bwd_ratio_to_plain", "fwd+bwd peak"),
+        )
+    ):
+        axes[1].bar([i + (j - 1) * 0.27 for i in x], [r.get(key, 0.0) for r in rows], width=0.27, label=label)
+    axes[1].set_xticks(list(x), names)
+    axes[1].set_ylabel("peak memory / plain")
+    axes[1].legend(fontsize=8)
+    for ax in axes:
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+        ax.grid(alpha=0.3, axis="y")
+    s = result["settings"]
+    fig.suptitle(f"Training step, batch {s['batch_size']} x {s['seq_len']} tokens ({s['model']})", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
+def plot_convergence(result: dict[str, Any], path: Path) -> Path:
+    """Eval loss and accuracy against training steps (mean over seeds, shaded +/- one std), and the eval loss minus
+    the plain run of the same seed (paired difference, mean +/- std)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    variants = result["variants"]
+    seeds = [str(s) for s in result["seeds"]]
+    plain = variants["plain"]
+    for i, (name, v) in enumerate(variants.items()):
+        steps = v["steps"]
+        for ax, key in zip(axes[:2], ("eval_loss", "eval_accuracy"), strict=True):
+            mean, std = v[f"{key}_mean"], v[f"{key}_std"]
+            ax.plot(steps, mean, color=f"C{i}", label=name, lw=1.4)
+            lo = [m - s for m, s in zip(mean, std, strict=True)]
+            hi = [m + s for m, s in zip(mean, std, strict=True)]
+            ax.fill_between(steps, lo, hi, color=f"C{i}", alpha=0.15, lw=0)
+        diffs = [
+            [a - b for a, b in zip(v["per_seed"][s]["eval_loss"], plain["per_seed"][s]["eval_loss"], strict=True)]
+            for s in seeds
+        ]
+        cols = list(zip(*diffs, strict=True))
+        mean = [sum(c) / len(c) for c in cols]
+        std = [(sum((x - m) ** 2 for x in c) / max(1, len(c) - 1)) ** 0.5 for c, m in zip(cols, mean, strict=True)]
+        axes[2].plot(steps, mean, color=f"C{i}", label=name, lw=1.4)
+        axes[2].fill_between(
+            steps, [m - s for m, s in zip(mean, std, strict=True)], [m + s for m, s in zip(mean, std, strict=True)],
+            color=f"C{i}", alpha=0.15, lw=0,
+        )  # fmt: skip
+    axes[0].set_ylabel("eval loss (log scale)")
+    axes[1].set_ylabel("eval accuracy")
+    axes[2].set_ylabel("eval loss - plain (same seed)")
+    axes[2].axhline(0.0, color="grey", lw=0.8)
+    for ax in axes:
+        ax.set_xlabel("optimizer steps")
+        ax.grid(alpha=0.3)
+    axes[0].set_yscale("log")
+    axes[1].legend(fontsize=7)
+    n = len(result["seeds"])
+    fig.suptitle(f"{result['title']}: mean and +/-1 std over {n} seeds", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path

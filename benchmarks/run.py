@@ -1,0 +1,96 @@
+"""Run a benchmark and write its JSON result and PNG plot.
+
+    python benchmarks/run.py head [--quick] [--out DIR] [--device cuda] [--dtype bf16]
+    python benchmarks/run.py step [--quick] ...
+    python benchmarks/run.py convergence [--quick] [--regimes full small frozen] [--seeds 0 1 2] ...
+
+Full results go to `benchmarks/results/` (regenerate `benchmarks/README.md` with `python benchmarks/report.py`);
+`--quick` runs (tiny sizes, a tiny random model) go to `benchmarks/results/quick/` unless `--out` says otherwise, so
+they never overwrite the published results. Files are named `<benchmark>[-<device>-<dtype>].json` (the suffix only
+off the CPU/fp32 default), with a `.png` next to each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_common import DEFAULT_OUT, environment, write_json  # noqa: E402
+
+
+def _suffix(args: argparse.Namespace) -> str:
+    return "" if (args.device == "cpu" and args.dtype == "fp32") else f"-{args.device.replace(':', '')}-{args.dtype}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line, run one benchmark, write its JSON and PNG files."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("benchmark", choices=["head", "step", "convergence"])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats/steps (smoke test, < 2 min)")
+    parser.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results[/quick])")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
+    parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast / bf16 head")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="convergence seeds")
+    parser.add_argument("--regimes", nargs="+", default=["full", "small", "frozen"], help="convergence regimes to run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads (default 1: on a shared 2-core VM, 2 OpenMP threads gave 10x step-time swings)",
+    )
+    parser.add_argument("--no-plot", action="store_true", help="write the JSON only")
+    args = parser.parse_args(argv)
+    out: Path = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
+    if args.device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            parser.error("--device cuda but no CUDA device is available")
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+
+    import plots
+
+    t0 = time.perf_counter()
+    suffix = _suffix(args)
+    written: list[Path] = []
+    if args.benchmark == "head":
+        from bench_head import run_head
+
+        result = {**run_head(args), "environment": environment(args.device, args.dtype, [0])}
+        result["wall_s"] = time.perf_counter() - t0
+        written.append(write_json(out / f"head{suffix}.json", result))
+        if not args.no_plot:
+            written.append(plots.plot_head(result, out / f"head{suffix}.png"))
+    elif args.benchmark == "step":
+        from bench_step import run_step
+
+        result = {**run_step(args), "environment": environment(args.device, args.dtype, [0])}
+        result["wall_s"] = time.perf_counter() - t0
+        written.append(write_json(out / f"step{suffix}.json", result))
+        if not args.no_plot:
+            written.append(plots.plot_step(result, out / f"step{suffix}.png"))
+    else:
+        from bench_convergence import run_regime
+
+        for regime in args.regimes:
+            t1 = time.perf_counter()
+            result = {**run_regime(regime, args), "environment": environment(args.device, args.dtype, args.seeds)}
+            result["wall_s"] = time.perf_counter() - t1
+            written.append(write_json(out / f"convergence-{regime}{suffix}.json", result))
+            if not args.no_plot:
+                written.append(plots.plot_convergence(result, out / f"convergence-{regime}{suffix}.png"))
+    for p in written:
+        print(f"wrote {p}")
+    print(f"done in {time.perf_counter() - t0:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,117 @@
+"""Smoke tests of the benchmark scripts: each subcommand runs with --quick into a temporary folder and writes JSON
+with the expected structure. No timing assertions (the numbers depend on the machine)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN = ROOT / "benchmarks" / "run.py"
+ENV_KEYS = {"date", "command", "python", "torch", "transformers", "cpu_model", "cpu_cores", "gpu", "device", "seeds"}
+
+
+def _run(*args: str, out: Path) -> None:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    proc = subprocess.run(
+        [sys.executable, str(RUN), *args, "--quick", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def quick_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One temporary output folder for the module: the report test reuses the quick results of the others."""
+    return tmp_path_factory.mktemp("bench_quick")
+
+
+def _ensure(bench: str, out: Path) -> None:
+    marker = out / ("convergence-frozen.json" if bench == "convergence" else f"{bench}.json")
+    if not marker.exists():
+        _run(bench, out=out)
+
+
+def _check_env(result: dict) -> None:
+    assert ENV_KEYS <= set(result["environment"])
+    assert "--quick" in result["environment"]["command"]
+
+
+def test_head_quick(quick_dir: Path) -> None:
+    _run("head", out=quick_dir)
+    result = json.loads((quick_dir / "head.json").read_text())
+    _check_env(result)
+    assert result["benchmark"] == "head"
+    assert {r["variant"] for r in result["rows"]} == {"uniform", "linspace"}
+    for row in result["rows"]:
+        assert {"K", "batch", "hidden", "vectorized_s", "loop_s", "ratio_loop_over_vectorized"} <= set(row)
+        assert row["vectorized_s"] > 0 and row["loop_s"] > 0
+        assert len(row["rates"]) == row["K"]
+    assert (quick_dir / "head.png").stat().st_size > 0
+
+
+def test_step_quick(quick_dir: Path) -> None:
+    _run("step", out=quick_dir)
+    result = json.loads((quick_dir / "step.json").read_text())
+    _check_env(result)
+    names = [r["variant"] for r in result["rows"]]
+    assert names == ["plain", "msd8", "loop8", "whole8_batched", "whole8_sequential"]
+    for row in result["rows"]:
+        assert {
+            "step_s_median",
+            "time_ratio_to_plain",
+            "peak_total_bytes",
+            "peak_total_ratio_to_plain",
+            "peak_fwd_bwd_bytes",
+        } <= set(row)
+        assert len(row["step_s_all"]) == result["settings"]["repeats"]
+        assert row["peak_total_bytes"] > 0
+    assert result["rows"][0]["time_ratio_to_plain"] == pytest.approx(1.0)
+    assert (quick_dir / "step.png").stat().st_size > 0
+
+
+def test_convergence_quick(quick_dir: Path) -> None:
+    _run("convergence", out=quick_dir)
+    for regime in ("full", "small", "frozen"):
+        result = json.loads((quick_dir / f"convergence-{regime}.json").read_text())
+        _check_env(result)
+        assert result["regime"] == regime
+        assert len(result["seeds"]) >= 3
+        variants = result["variants"]
+        assert {"plain", "msd8", "msd8_linspace", "msd8_logits"} <= set(variants)
+        assert ("whole8" in variants) == (regime == "small")
+        for v in variants.values():
+            n = len(v["steps"])
+            assert v["steps"][0] == 0 and v["steps"][-1] == result["settings"]["steps"]
+            assert len(v["eval_loss_mean"]) == len(v["eval_accuracy_std"]) == n
+            assert {"mean", "std"} <= set(v["final_eval_loss"])
+            assert len(v["steps_to_plain_best_eval_loss"]["per_seed"]) == len(result["seeds"])
+            assert set(v["per_seed"]) == {str(s) for s in result["seeds"]}
+        assert (quick_dir / f"convergence-{regime}.png").stat().st_size > 0
+
+
+def test_report_renders(quick_dir: Path, tmp_path: Path) -> None:
+    """report.py renders the quick results of all three benchmarks without error."""
+    for bench in ("head", "step", "convergence"):
+        _ensure(bench, quick_dir)
+    out = tmp_path / "README.md"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "report.py"), "--results", str(quick_dir), "-o", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = out.read_text()
+    for heading in ("## 1. Head cost", "## 2. Training step", "## 3. Convergence"):
+        assert heading in text
