@@ -326,3 +326,14 @@ def test_resume_from_checkpoint_gives_same_weights(tmp_path, kind):
     final = {k: v.detach() for k, v in resumed.model.state_dict().items()}
     assert moved(init, full) > 1e-3
     assert_same_weights(full, final, atol=1e-6)
+
+
+def test_plain_training_arguments_work(tmp_path):
+    from transformers import TrainingArguments
+
+    model = msd_model(msd_num_samples=3)
+    plain = TrainingArguments(output_dir=str(tmp_path), max_steps=1, report_to=[], use_cpu=True, disable_tqdm=True)
+    trainer = MSDTrainer(model=model, args=plain, train_dataset=make_dataset())
+    assert trainer.args.msd_forward_passes == 1 and trainer.args.msd_class_weights is None
+    trainer.train()
+    assert trainer.state.global_step == 1
