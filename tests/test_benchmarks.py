@@ -13,7 +13,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "benchmarks" / "run.py"
-ENV_KEYS = {"date", "command", "python", "torch", "transformers", "cpu_model", "cpu_cores", "gpu", "device", "seeds"}
+ENV_KEYS = {
+    "date",
+    "command",
+    "python",
+    "torch",
+    "transformers",
+    "cpu_model",
+    "cpu_cores",
+    "gpu",
+    "device",
+    "seeds",
+    "git_commit",
+}
 
 
 def _run(*args: str, out: Path) -> None:
