@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -149,6 +150,49 @@ def evaluate(
     return sum(losses) / len(idx), correct / len(idx)
 
 
+def run_schedule(
+    regime: Regime,
+    seed: int,
+    train_idx: list[int],
+    params: Any,
+    loss_of_batch: Callable[[list[int]], torch.Tensor],
+    evaluate_fn: Callable[[], tuple[float, float]],
+    initial: tuple[float, float] | None = None,
+) -> dict[str, Any]:
+    """The training loop shared by both regimes: AdamW with warm-up and linear decay, the seed's batches, an
+    evaluation every `eval_every` steps; returns the curves."""
+    opt = torch.optim.AdamW(params, lr=regime.lr, weight_decay=regime.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda(regime.steps, max(1, round(regime.warmup_fraction * regime.steps)))
+    )
+    l0, a0 = initial if initial is not None else evaluate_fn()
+    steps, eval_loss, eval_acc, train_loss = [0], [l0], [a0], []
+    seed_everything(seed + 1)  # the dropout masks
+    t0 = time.perf_counter()
+    window: list[float] = []
+    for step, b in enumerate(batches(train_idx, regime.batch_size, regime.steps, seed), start=1):
+        loss = loss_of_batch(b)
+        loss.backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        window.append(loss.item())
+        if step % regime.eval_every == 0 or step == regime.steps:
+            el, ea = evaluate_fn()
+            steps.append(step)
+            eval_loss.append(el)
+            eval_acc.append(ea)
+            train_loss.append(sum(window) / len(window))
+            window = []
+    return {
+        "steps": steps,
+        "eval_loss": eval_loss,
+        "eval_accuracy": eval_acc,
+        "train_loss": train_loss,
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
 def train_finetune(
     regime: Regime,
     variant: str,
@@ -163,40 +207,18 @@ def train_finetune(
 ) -> dict[str, Any]:
     """Fine-tune one variant with one seed; evaluate every `eval_every` steps."""
     model = build_model(variant, num_labels, tiny, seed).train()
-    opt = torch.optim.AdamW(model.parameters(), lr=regime.lr, weight_decay=regime.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_lambda(regime.steps, max(1, round(regime.warmup_fraction * regime.steps)))
-    )
-    l0, a0 = initial if initial is not None else evaluate(model, data, labels, val_idx)
-    steps, eval_loss, eval_acc, train_loss = [0], [l0], [a0], []
-    seed_everything(seed + 1)  # the dropout masks
-    t0 = time.perf_counter()
-    window: list[float] = []
-    for step, b in enumerate(batches(train_idx, regime.batch_size, regime.steps, seed), start=1):
+
+    def loss_of_batch(b: list[int]) -> torch.Tensor:
         sel = torch.tensor(b)
         inputs = {**{k: v[sel] for k, v in data.items()}, "labels": labels[sel]}
         if variant == "whole8":
             inputs = repeat_batch(inputs, NUM_SAMPLES)
-        loss = model(**inputs).loss
-        loss.backward()
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        window.append(loss.item())
-        if step % regime.eval_every == 0 or step == regime.steps:
-            el, ea = evaluate(model, data, labels, val_idx)
-            steps.append(step)
-            eval_loss.append(el)
-            eval_acc.append(ea)
-            train_loss.append(sum(window) / len(window))
-            window = []
-    return {
-        "steps": steps,
-        "eval_loss": eval_loss,
-        "eval_accuracy": eval_acc,
-        "train_loss": train_loss,
-        "wall_s": time.perf_counter() - t0,
-    }
+        return model(**inputs).loss
+
+    return run_schedule(
+        regime, seed, train_idx, model.parameters(), loss_of_batch,
+        lambda: evaluate(model, data, labels, val_idx), initial,
+    )  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -256,10 +278,6 @@ def train_frozen(
     """Train one head variant with one seed on cached features."""
     seed_everything(seed)
     head = Head(variant, feats.shape[-1], num_labels).train()
-    opt = torch.optim.AdamW(head.parameters(), lr=regime.lr, weight_decay=regime.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_lambda(regime.steps, max(1, round(regime.warmup_fraction * regime.steps)))
-    )
     xv, yv = feats[val_idx], labels[val_idx]
 
     def ev() -> tuple[float, float]:
@@ -267,32 +285,7 @@ def train_frozen(
             logits = head.classifier(xv)
             return F.cross_entropy(logits, yv).item(), (logits.argmax(-1) == yv).float().mean().item()
 
-    l0, a0 = ev()
-    steps, eval_loss, eval_acc, train_loss = [0], [l0], [a0], []
-    seed_everything(seed + 1)
-    t0 = time.perf_counter()
-    window: list[float] = []
-    for step, b in enumerate(batches(train_idx, regime.batch_size, regime.steps, seed), start=1):
-        loss = head(feats[b], labels[b])
-        loss.backward()
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        window.append(loss.item())
-        if step % regime.eval_every == 0 or step == regime.steps:
-            el, ea = ev()
-            steps.append(step)
-            eval_loss.append(el)
-            eval_acc.append(ea)
-            train_loss.append(sum(window) / len(window))
-            window = []
-    return {
-        "steps": steps,
-        "eval_loss": eval_loss,
-        "eval_accuracy": eval_acc,
-        "train_loss": train_loss,
-        "wall_s": time.perf_counter() - t0,
-    }
+    return run_schedule(regime, seed, train_idx, head.parameters(), lambda b: head(feats[b], labels[b]), ev)
 
 
 # ----------------------------------------------------------------------------------------------------------------
