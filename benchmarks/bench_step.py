@@ -7,6 +7,8 @@ Variants (each its own model and AdamW optimizer, all from the same checkpoint a
 - `loop8`: the recipe people copy: stock model, a `ModuleList` of 8 `nn.Dropout` on the pooled output, the classifier
   called 8 times, the mean of 8 cross-entropy losses.
 - `whole8_batched`: the whole-network variant, M = 8, in one forward + backward over `repeat_batch(inputs, 8)`.
+- `whole8_chunk2`: the same in chunks of 2 passes (`msd_forward_chunk_size=2`): 4 forward + backward passes over
+  `repeat_batch(inputs, 2)`, each loss divided by 4.
 - `whole8_sequential`: the whole-network recipe as usually written: 8 forward + backward passes per optimizer step,
   each loss divided by 8.
 
@@ -42,7 +44,7 @@ from torch import nn
 from msd_transformers.trainer import repeat_batch
 
 NUM_SAMPLES = 8
-VARIANTS = ("plain", "msd8", "loop8", "whole8_batched", "whole8_sequential")
+VARIANTS = ("plain", "msd8", "loop8", "whole8_batched", "whole8_chunk2", "whole8_sequential")
 
 
 def _static_bytes(model: nn.Module, opt: torch.optim.Optimizer) -> int:
@@ -121,6 +123,7 @@ def build_steps(
     opts = {name: torch.optim.AdamW(m.parameters(), lr=lr) for name, m in models.items()}
     batch = {**inputs, "labels": labels}
     repeated = repeat_batch(batch, NUM_SAMPLES)
+    pairs = repeat_batch(batch, 2)  # whole8_chunk2: msd_forward_chunk_size=2, 4 forwards of 2 passes each
 
     def make(name: str) -> Callable[[], None]:
         model, opt = models[name], opts[name]
@@ -138,6 +141,11 @@ def build_steps(
                 with autocast():
                     loss = model(**repeated).loss
                 loss.backward()
+            elif name == "whole8_chunk2":
+                for _ in range(NUM_SAMPLES // 2):
+                    with autocast():
+                        loss = model(**pairs).loss / (NUM_SAMPLES // 2)
+                    loss.backward()
             else:  # whole8_sequential
                 for _ in range(NUM_SAMPLES):
                     with autocast():
