@@ -213,7 +213,6 @@ class MSDModelMixin:
     """
 
     msd_architecture: ClassVar[MSDArchitecture]
-    upstream_class: ClassVar[type[PreTrainedModel]]
     # The loss is a per-batch mean that ignores `num_items_in_batch`: the Trainer must scale it for gradient
     # accumulation (see transformers#37766).
     accepts_loss_kwargs = False
@@ -330,7 +329,6 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
             "__annotations__": {"config": config_cls},
             "config_class": config_cls,
             "msd_architecture": arch,
-            "upstream_class": arch.model_class,
             "_labels_position": positional.index("labels"),
             "forward": forward,
         },

@@ -76,7 +76,7 @@ def test_step_quick(quick_dir: Path) -> None:
     result = json.loads((quick_dir / "step.json").read_text())
     _check_env(result)
     names = [r["variant"] for r in result["rows"]]
-    assert names == ["plain", "msd8", "loop8", "whole8_batched", "whole8_sequential"]
+    assert names == ["plain", "msd8", "loop8", "whole8_batched", "whole8_chunk2", "whole8_sequential"]
     for row in result["rows"]:
         assert {
             "step_s_median",

@@ -45,6 +45,7 @@ def test_classes_names_and_registration(model_type):
     assert getattr(msd, model_cls.__name__) is model_cls and getattr(msd, cfg_cls.__name__) is cfg_cls
     assert issubclass(model_cls, arch.model_class) and model_cls.config_class is cfg_cls
     assert type(AutoConfig.for_model(f"msd-{model_type}")) is cfg_cls
+    assert msd.is_msd_config(cfg_cls()) and not msd.is_msd_config(arch.config_class())
     # The stock architecture is untouched: its config still maps to the stock class.
     stock = AutoModelForSequenceClassification.from_config(tiny_config(model_type))
     assert type(stock) is arch.model_class
