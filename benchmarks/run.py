@@ -60,22 +60,19 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     suffix = _suffix(args)
     written: list[Path] = []
-    if args.benchmark == "head":
-        from bench_head import run_head
+    if args.benchmark in ("head", "step"):
+        import bench_head
+        import bench_step
 
-        result = {**run_head(args), "environment": environment(args.device, args.dtype, [0])}
+        run, plot = {
+            "head": (bench_head.run_head, plots.plot_head),
+            "step": (bench_step.run_step, plots.plot_step),
+        }[args.benchmark]
+        result = {**run(args), "environment": environment(args.device, args.dtype, [0])}
         result["wall_s"] = time.perf_counter() - t0
-        written.append(write_json(out / f"head{suffix}.json", result))
+        written.append(write_json(out / f"{args.benchmark}{suffix}.json", result))
         if not args.no_plot:
-            written.append(plots.plot_head(result, out / f"head{suffix}.png"))
-    elif args.benchmark == "step":
-        from bench_step import run_step
-
-        result = {**run_step(args), "environment": environment(args.device, args.dtype, [0])}
-        result["wall_s"] = time.perf_counter() - t0
-        written.append(write_json(out / f"step{suffix}.json", result))
-        if not args.no_plot:
-            written.append(plots.plot_step(result, out / f"step{suffix}.png"))
+            written.append(plot(result, out / f"{args.benchmark}{suffix}.png"))
     else:
         from bench_convergence import run_regime
 

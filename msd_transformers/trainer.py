@@ -134,6 +134,7 @@ class MSDTrainer(Trainer):
             )
         model_type = getattr(config, "model_type", "").removeprefix(MODEL_TYPE_PREFIX)
         self._loss_style = ARCHITECTURES[model_type].loss_style if model_type in ARCHITECTURES else "default"
+        self._class_weights = torch.tensor(weights) if weights is not None else None  # moved to the model's device
         self._passes: tuple[int, float] | None = None  # (passes in this forward, weight) while chunking
         self._msd_std_sum = torch.zeros(())
         self._msd_std_count = 0
@@ -175,9 +176,9 @@ class MSDTrainer(Trainer):
         problem_type = config.problem_type
         if problem_type is None and self._loss_style == "default":
             problem_type = config.problem_type = infer_problem_type(config.num_labels, labels)
-        class_weights = None
-        if self.args.msd_class_weights is not None:
-            class_weights = torch.tensor(self.args.msd_class_weights, device=sample_logits.device)
+        class_weights = self._class_weights
+        if class_weights is not None and class_weights.device != sample_logits.device:
+            class_weights = self._class_weights = class_weights.to(sample_logits.device)
         losses = sample_losses(
             sample_logits,
             labels,
