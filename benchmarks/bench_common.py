@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:  # the benchmarks run from a checkout, the package
     sys.path.insert(0, str(ROOT))
 
 import msd_transformers  # noqa: E402,F401  (registers the MSD classes)
-from msd_transformers.offline import bbc_news_dir, packaged_model_path  # noqa: E402
+from msd_transformers.finetune.offline import bbc_news_dir, packaged_model_path  # noqa: E402
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "results"

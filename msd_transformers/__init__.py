@@ -1,41 +1,87 @@
 """msd-transformers: multi-sample dropout (Inoue 2019, arXiv:1905.09788) for Transformers sequence classification.
 
-Importing the package registers the `MSD*Config` / `MSD*ForSequenceClassification` classes with `AutoConfig` and
-`AutoModelForSequenceClassification` (model types `msd-<upstream model_type>`).
+Importing the package registers the `MSD*Config` / `MSD*ForSequenceClassification` classes of every architecture in
+`ARCHITECTURES` with `AutoConfig` and `AutoModelForSequenceClassification` (model types `msd-<upstream model_type>`).
+The generated classes are attributes of this package, e.g. `msd_transformers.MSDBertForSequenceClassification`.
+
+Where things live:
+
+- `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
+- `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
+- `loss`: `sample_losses`, one upstream loss per dropout sample.
+- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
+- `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
+- `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
+- `finetune`: the machinery of `scripts/train.py` (data, offline metrics, config files, model cards).
 """
 
+from typing import Any
+
+from . import _compat
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
 from .dropout import MultiSampleDropout, resolve_dropout
 from .heads import MSDDenseClassificationHead
 from .loss import infer_problem_type, sample_losses
-from .modeling import (  # noqa: F401  (built from the table in modeling.ARCHITECTURES)
+from .modeling import (
     ARCHITECTURES,
     MSD_CONFIG_CLASSES,
     MSD_MODEL_CLASSES,
-    MSDAlbertConfig,
-    MSDAlbertForSequenceClassification,
     MSDArchitecture,
-    MSDBertConfig,
-    MSDBertForSequenceClassification,
     MSDConfigMixin,
-    MSDDebertaV2Config,
-    MSDDebertaV2ForSequenceClassification,
-    MSDDistilBertConfig,
-    MSDDistilBertForSequenceClassification,
-    MSDElectraConfig,
-    MSDElectraForSequenceClassification,
     MSDModelMixin,
-    MSDModernBertConfig,
-    MSDModernBertForSequenceClassification,
-    MSDRobertaConfig,
-    MSDRobertaForSequenceClassification,
     MSDSequenceClassifierOutput,
-    MSDXLMRobertaConfig,
-    MSDXLMRobertaForSequenceClassification,
     get_architecture,
+    register_architecture,
     supported_model_types,
     validate_msd_fields,
 )
 from .trainer import MSDTrainer, MSDTrainingArguments, repeat_batch
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
+
+_compat.install()
+
+
+def _generated_classes() -> dict[str, type]:
+    return {cls.__name__: cls for cls in (*MSD_CONFIG_CLASSES.values(), *MSD_MODEL_CLASSES.values())}
+
+
+def __getattr__(name: str) -> Any:
+    # The classes generated from the table, including architectures registered at run time.
+    classes = _generated_classes()
+    if name in classes:
+        return classes[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_generated_classes()})
+
+
+__all__ = [
+    "ARCHITECTURES",
+    "AutoMSDModelForSequenceClassification",
+    "MSDArchitecture",
+    "MSDConfigMixin",
+    "MSDDenseClassificationHead",
+    "MSDModelMixin",
+    "MSDSequenceClassifierOutput",
+    "MSDTrainer",
+    "MSDTrainingArguments",
+    "MSD_CONFIG_CLASSES",
+    "MSD_MODEL_CLASSES",
+    "MultiSampleDropout",
+    "get_architecture",
+    "infer_problem_type",
+    "is_msd_config",
+    "is_msd_model",
+    "msd_config",
+    "register_architecture",
+    "repeat_batch",
+    "resolve_dropout",
+    "sample_losses",
+    "supported_model_types",
+    "to_vanilla",
+    "validate_msd_fields",
+    *sorted(_generated_classes()),
+]

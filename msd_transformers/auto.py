@@ -29,6 +29,9 @@ HUB_KWARGS: tuple[str, ...] = (
     "trust_remote_code",
 )
 
+# Keyword arguments of `PreTrainedModel._from_config` (the rest of `from_config`'s kwargs are config attributes).
+FROM_CONFIG_KWARGS: tuple[str, ...] = ("dtype", "torch_dtype", "attn_implementation", "experts_implementation")
+
 
 def split_msd_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split keyword arguments into the `msd_*` config fields and the rest; unknown `msd_*` names are an error."""
@@ -171,8 +174,15 @@ class AutoMSDModelForSequenceClassification:
 
     @classmethod
     def from_config(cls, config: PretrainedConfig, **kwargs: Any):
-        """A freshly initialised MSD model for `config` (stock or MSD); `msd_*` kwargs set the fields."""
-        msd_kwargs, kwargs = split_msd_kwargs(kwargs)
-        config = msd_config(config, **msd_kwargs)
+        """A freshly initialised MSD model for `config` (stock or MSD).
+
+        Args:
+            config (`PretrainedConfig`): A config of a supported architecture, stock or MSD (not modified).
+            kwargs: `msd_*` fields and config attributes (`num_labels`, `problem_type`, `id2label`, ...) set on a copy
+                of the config, as in [`msd_config`]; the loading options of `PreTrainedModel._from_config`
+                (`dtype`, `attn_implementation`, `experts_implementation`) go to the model.
+        """
+        model_kwargs = {k: kwargs.pop(k) for k in FROM_CONFIG_KWARGS if k in kwargs}
+        config = msd_config(config, **kwargs)
         model_cls = MSD_MODEL_CLASSES[get_architecture(config.model_type).model_type]
-        return model_cls._from_config(config, **kwargs)
+        return model_cls._from_config(config, **model_kwargs)

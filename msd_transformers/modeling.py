@@ -145,7 +145,8 @@ def get_architecture(model_type: str) -> MSDArchitecture:
     if key not in ARCHITECTURES:
         raise ValueError(
             f"Multi-sample dropout does not support model_type {model_type!r}. Supported: "
-            f"{', '.join(ARCHITECTURES)}. To add one, add a row to msd_transformers.modeling.ARCHITECTURES."
+            f"{', '.join(ARCHITECTURES)}. To add one, call "
+            "msd_transformers.register_architecture(MSDArchitecture(...))."
         )
     return ARCHITECTURES[key]
 
@@ -221,6 +222,7 @@ class MSDModelMixin:
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         super().__init__(config, *args, **kwargs)
         arch = self.msd_architecture
+        _check_modules(arch, self)
         dropout = self.get_submodule(arch.dropout)
         rates = config.msd_dropout if config.msd_dropout is not None else dropout.p
         msd = MultiSampleDropout(config.msd_num_samples, rates)
@@ -261,15 +263,22 @@ class MSDModelMixin:
         if return_dict is None:
             return_dict = self.config.return_dict
         outputs = super().forward(*args, return_dict=True, **kwargs)
+        # Everything after the MultiSampleDropout broadcasts over its sample dimension: (S, B, C) logits.
+        return self._msd_output(outputs.logits, labels, outputs, return_dict)
 
-        sample_logits = outputs.logits  # (K, B, C) in training, (1, B, C) in eval
+    def _msd_output(
+        self, sample_logits: torch.Tensor, labels: torch.Tensor | None, outputs: Any, return_dict: bool
+    ) -> MSDSequenceClassifierOutput | tuple:
+        """The model output from the head's logits `(S, B, C)` (S = K in training, 1 in eval): `logits` (B, C), the
+        loss when `labels` are given, and `sample_logits` in training. `outputs` supplies `hidden_states` and
+        `attentions`. Every MSD class's `forward` ends here."""
         logits = sample_logits[0] if sample_logits.shape[0] == 1 else sample_logits.mean(0)  # (B, C)
         loss = self.msd_loss(sample_logits, labels) if labels is not None else None
         output = MSDSequenceClassifierOutput(
             loss=loss,
             logits=logits,
-            hidden_states=outputs.hidden_states,
-            attentions=outputs.attentions,
+            hidden_states=getattr(outputs, "hidden_states", None),
+            attentions=getattr(outputs, "attentions", None),
             sample_logits=sample_logits if self.training else None,
         )
         return output if return_dict else output.to_tuple()
@@ -340,12 +349,84 @@ MSD_CONFIG_CLASSES: dict[str, type[PretrainedConfig]] = {}
 MSD_MODEL_CLASSES: dict[str, type[PreTrainedModel]] = {}
 
 
-def register(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTrainedModel]]:
-    """Build the classes of one architecture and register them with `AutoConfig` and
-    `AutoModelForSequenceClassification` under `msd-<model_type>`."""
+def _check_row(arch: MSDArchitecture) -> None:
+    """Static checks of a table row: names and classes. Raises `ValueError` saying what to fix."""
+    if not isinstance(arch, MSDArchitecture):
+        raise ValueError(f"register_architecture takes an MSDArchitecture, got {type(arch).__name__}.")
+    if not isinstance(arch.model_type, str) or not arch.model_type or arch.model_type.startswith(MODEL_TYPE_PREFIX):
+        raise ValueError(
+            f"MSDArchitecture.model_type must be the upstream model_type (e.g. 'mpnet'), got {arch.model_type!r}."
+        )
+    if not (isinstance(arch.config_class, type) and issubclass(arch.config_class, PretrainedConfig)):
+        raise ValueError(
+            f"config_class of {arch.model_type!r} must be a PretrainedConfig subclass, got {arch.config_class!r}."
+        )
+    if arch.config_class.model_type != arch.model_type:
+        raise ValueError(
+            f"config_class {arch.config_class.__name__} has model_type {arch.config_class.model_type!r}, but the row "
+            f"says {arch.model_type!r}: they must be equal."
+        )
+    if not (isinstance(arch.model_class, type) and issubclass(arch.model_class, PreTrainedModel)):
+        raise ValueError(
+            f"model_class of {arch.model_type!r} must be a PreTrainedModel subclass, got {arch.model_class!r}."
+        )
+    if "labels" not in inspect.signature(arch.model_class.forward).parameters:
+        raise ValueError(
+            f"{arch.model_class.__name__}.forward takes no `labels`: model_class must be a "
+            "*ForSequenceClassification class."
+        )
+    if arch.loss_style not in ("default", "deberta"):
+        raise ValueError(f"loss_style of {arch.model_type!r} must be 'default' or 'deberta', got {arch.loss_style!r}.")
+
+
+def _check_paths(arch: MSDArchitecture) -> None:
+    """Build the upstream model on the meta device (no memory, no init) from a default config and check that the
+    row's paths name an `nn.Dropout` and an `nn.Linear` (and, for `head`, a module with `dense`, `dropout`,
+    `out_proj`)."""
+    try:
+        config = arch.config_class()
+        with torch.device("meta"):
+            model = arch.model_class(config)
+    except Exception as err:  # a config that cannot be built with defaults: the paths are checked at model init
+        logger.info("Cannot build %s from a default config to check its paths: %s", arch.model_class.__name__, err)
+        return
+    _check_modules(arch, model)
+
+
+def _check_modules(arch: MSDArchitecture, model: torch.nn.Module) -> None:
+    def module(path: str, kind: type, what: str) -> torch.nn.Module:
+        try:
+            mod = model.get_submodule(path)
+        except AttributeError:
+            raise ValueError(
+                f"{arch.model_class.__name__} has no submodule {path!r} (the row's `{what}`); see "
+                f"`print(model)` for its module names."
+            ) from None
+        if not isinstance(mod, kind):
+            raise ValueError(
+                f"{arch.model_class.__name__}.{path} (the row's `{what}`) is a {type(mod).__name__}, not a "
+                f"torch.nn.{kind.__name__}."
+            )
+        return mod
+
+    module(arch.dropout, torch.nn.Dropout, "dropout")
+    module(arch.classifier, torch.nn.Linear, "classifier")
+    if arch.head:
+        head = model.get_submodule(arch.head)
+        missing = [name for name in ("dense", "dropout", "out_proj") if not hasattr(head, name)]
+        if missing:
+            raise ValueError(
+                f"{arch.model_class.__name__}.{arch.head} (the row's `head`) lacks {missing}: `head` is for "
+                "RoBERTa-style heads (dense, dropout, out_proj); leave it out for other heads."
+            )
+
+
+def _register(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTrainedModel]]:
+    """Build the classes of one row, register them with the Auto classes, and add them to the tables."""
     config_cls, model_cls = _build_classes(arch)
     AutoConfig.register(arch.msd_model_type, config_cls, exist_ok=True)
     AutoModelForSequenceClassification.register(config_cls, model_cls, exist_ok=True)
+    ARCHITECTURES[arch.model_type] = arch
     MSD_CONFIG_CLASSES[arch.model_type] = config_cls
     MSD_MODEL_CLASSES[arch.model_type] = model_cls
     globals()[config_cls.__name__] = config_cls
@@ -353,5 +434,54 @@ def register(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTra
     return config_cls, model_cls
 
 
-for _arch in ARCHITECTURES.values():
-    register(_arch)
+def register_architecture(
+    arch: MSDArchitecture, *, exist_ok: bool = False, check: bool = True
+) -> tuple[type[PretrainedConfig], type[PreTrainedModel]]:
+    """Add an architecture: add its row to `ARCHITECTURES`, build `MSD<Upstream>Config` and
+    `MSD<Upstream>ForSequenceClassification`, and register them with `AutoConfig` and
+    `AutoModelForSequenceClassification` under `msd-<model_type>`.
+
+    After this call every entry point takes the architecture: [`msd_config`],
+    [`AutoMSDModelForSequenceClassification`], [`to_vanilla`], [`MSDTrainer`], and
+    `msd_transformers.MSD<Upstream>ForSequenceClassification`.
+
+    Args:
+        arch (`MSDArchitecture`):
+            The row: the upstream `model_type`, config class, `*ForSequenceClassification` class, and the paths of
+            the dropout before the final Linear and of that Linear.
+        exist_ok (`bool`, *optional*, defaults to `False`):
+            Replace a row already registered for the same `model_type` instead of raising.
+        check (`bool`, *optional*, defaults to `True`):
+            Build the upstream model from a default config on the meta device (no memory) and check that the paths
+            name an `nn.Dropout` and an `nn.Linear`.
+
+    Returns:
+        `tuple`: the generated config class and model class.
+
+    Raises:
+        `ValueError`: the row is not an `MSDArchitecture`, its names or classes do not fit, its `model_type` is
+        already registered (and `exist_ok` is `False`), or a path does not name the right kind of module.
+
+    Example:
+
+    ```python
+    >>> from transformers import MPNetConfig, MPNetForSequenceClassification
+    >>> import msd_transformers as msd
+    >>> msd.register_architecture(msd.MSDArchitecture(
+    ...     "mpnet", MPNetConfig, MPNetForSequenceClassification,
+    ...     dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier"))
+    ```
+    """
+    _check_row(arch)
+    if arch.model_type in ARCHITECTURES and not exist_ok:
+        raise ValueError(
+            f"model_type {arch.model_type!r} is already registered "
+            f"(as {MSD_MODEL_CLASSES[arch.model_type].__name__}); pass exist_ok=True to replace it."
+        )
+    if check:
+        _check_paths(arch)
+    return _register(arch)
+
+
+for _arch in list(ARCHITECTURES.values()):
+    _register(_arch)

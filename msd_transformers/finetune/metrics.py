@@ -7,7 +7,7 @@ and scipy), and `build_compute_metrics` turns them into a `compute_metrics` func
 Example:
 
 ```python
->>> from msd_transformers.metrics import Accuracy
+>>> from msd_transformers.finetune.metrics import Accuracy
 >>> Accuracy().compute(predictions=[0, 1, 1], references=[0, 1, 0])
 {'accuracy': 0.6666666666666666}
 ```

