@@ -12,14 +12,19 @@ from msd_transformers import ARCHITECTURES, MultiSampleDropout
 
 
 def build(model_type, num_labels=3, dropout=0.1, **msd_kwargs):
+    if ARCHITECTURES[model_type].dropout is None:  # decoders: no architecture rate, the samples take `dropout`
+        msd_kwargs.setdefault("msd_dropout", dropout)
     cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **msd_kwargs)
     return AutoModelForSequenceClassification.from_config(cfg)
 
 
 def upstream_loss(vanilla, inputs, labels, logits):
-    """The upstream class's own loss for `logits`: its forward runs with the final Linear's output replaced."""
+    """The upstream class's own loss for `logits`: its forward runs with the final Linear's output replaced (decoder
+    heads apply it to every position, (B, L, C), and then pick the last token)."""
     classifier = vanilla.get_submodule(vanilla_arch(vanilla).classifier)
-    handle = classifier.register_forward_hook(lambda module, args, output: logits)
+    handle = classifier.register_forward_hook(
+        lambda module, args, output: logits.unsqueeze(1).expand_as(output) if output.dim() == 3 else logits
+    )
     try:
         return vanilla(**inputs, labels=labels).loss
     finally:
@@ -44,8 +49,8 @@ def test_classes_names_and_registration(model_type):
     assert model_cls.__name__ == f"MSD{arch.model_class.__name__}"
     assert getattr(msd, model_cls.__name__) is model_cls and getattr(msd, cfg_cls.__name__) is cfg_cls
     assert issubclass(model_cls, arch.model_class) and model_cls.config_class is cfg_cls
-    assert type(AutoConfig.for_model(f"msd-{model_type}")) is cfg_cls
-    assert msd.is_msd_config(cfg_cls()) and not msd.is_msd_config(arch.config_class())
+    assert type(AutoConfig.for_model(f"msd-{model_type}", msd_dropout=0.1)) is cfg_cls
+    assert msd.is_msd_config(cfg_cls(msd_dropout=0.1)) and not msd.is_msd_config(arch.config_class())
     # The stock architecture is untouched: its config still maps to the stock class.
     stock = AutoModelForSequenceClassification.from_config(tiny_config(model_type))
     assert type(stock) is arch.model_class
@@ -144,7 +149,7 @@ def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
     for key, value in stock.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
     # The config route: the stock Auto class with config=msd_config(...).
-    cfg = msd.msd_config(tmp_path / "stock", msd_num_samples=2)
+    cfg = msd.msd_config(tmp_path / "stock", msd_num_samples=2, msd_dropout=0.2)
     model2 = AutoModelForSequenceClassification.from_pretrained(tmp_path / "stock", config=cfg)
     assert type(model2) is type(model) and model2.msd.num_samples == 2
 
@@ -278,11 +283,12 @@ def test_bad_value_on_msd_config_class_directly():
 
 
 def test_unsupported_architecture_lists_supported(tmp_path):
-    from transformers import GPT2Config
+    from transformers import T5Config
 
-    with pytest.raises(ValueError, match="does not support model_type 'gpt2'. Supported: bert, roberta"):
-        msd.msd_config(GPT2Config(n_layer=1, n_embd=8, n_head=2))
-    GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path)
+    tiny_t5 = T5Config(num_layers=1, d_model=8, num_heads=2, d_kv=4, d_ff=8)
+    with pytest.raises(ValueError, match="does not support model_type 't5'. Supported: bert, roberta"):
+        msd.msd_config(tiny_t5)
+    tiny_t5.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="modernbert"):
         msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path)
 
