@@ -1,13 +1,16 @@
 """msd-transformers: multi-sample dropout (Inoue 2019, arXiv:1905.09788) for Transformers sequence classification.
 
 Importing the package registers the `MSD*Config` / `MSD*ForSequenceClassification` classes of every architecture in
-`ARCHITECTURES` with `AutoConfig` and `AutoModelForSequenceClassification` (model types `msd-<upstream model_type>`).
+`ARCHITECTURES` (encoders, and decoder LLMs: every `GenericForSequenceClassification` family of the installed
+Transformers plus the older decoders) with `AutoConfig` and `AutoModelForSequenceClassification` (model types
+`msd-<upstream model_type>`).
 The generated classes are attributes of this package, e.g. `msd_transformers.MSDBertForSequenceClassification`.
 
 Where things live:
 
 - `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
-- `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
+- `heads`: small head pieces for upstream heads that cannot take the `MultiSampleDropout` by a module swap, and the
+  last-token pooling of the decoder heads.
 - `loss`: `sample_losses`, one upstream loss per dropout sample.
 - `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
@@ -20,16 +23,18 @@ from typing import Any
 from . import _compat
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
 from .dropout import MultiSampleDropout, resolve_dropout
-from .heads import MSDDenseClassificationHead
+from .heads import MSDDenseClassificationHead, pool_last_token
 from .loss import infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
+    EXCLUDED_MODEL_TYPES,
     MSD_CONFIG_CLASSES,
     MSD_MODEL_CLASSES,
     MSDArchitecture,
     MSDConfigMixin,
     MSDModelMixin,
     MSDSequenceClassifierOutput,
+    generic_decoder_rows,
     get_architecture,
     register_architecture,
     supported_model_types,
@@ -60,6 +65,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ARCHITECTURES",
+    "EXCLUDED_MODEL_TYPES",
     "AutoMSDModelForSequenceClassification",
     "MSDArchitecture",
     "MSDConfigMixin",
@@ -71,11 +77,13 @@ __all__ = [
     "MSD_CONFIG_CLASSES",
     "MSD_MODEL_CLASSES",
     "MultiSampleDropout",
+    "generic_decoder_rows",
     "get_architecture",
     "infer_problem_type",
     "is_msd_config",
     "is_msd_model",
     "msd_config",
+    "pool_last_token",
     "register_architecture",
     "repeat_batch",
     "resolve_dropout",
