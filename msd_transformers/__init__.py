@@ -14,6 +14,8 @@ Where things live:
 - `loss`: `sample_losses`, one upstream loss per dropout sample.
 - `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
+- `adapters`: PEFT adapters on MSD models: `AutoMSDPeftModelForSequenceClassification`, `save_adapter`,
+  `lora_target_modules`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
 - `finetune`: the machinery of `scripts/train.py` (data, offline metrics, config files, model cards).
 """
@@ -21,6 +23,7 @@ Where things live:
 from typing import Any
 
 from . import _compat
+from .adapters import AutoMSDPeftModelForSequenceClassification, lora_target_modules, save_adapter
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
 from .dropout import MultiSampleDropout, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
@@ -67,6 +70,7 @@ __all__ = [
     "ARCHITECTURES",
     "EXCLUDED_MODEL_TYPES",
     "AutoMSDModelForSequenceClassification",
+    "AutoMSDPeftModelForSequenceClassification",
     "MSDArchitecture",
     "MSDConfigMixin",
     "MSDDenseClassificationHead",
@@ -82,11 +86,13 @@ __all__ = [
     "infer_problem_type",
     "is_msd_config",
     "is_msd_model",
+    "lora_target_modules",
     "msd_config",
     "pool_last_token",
     "register_architecture",
     "repeat_batch",
     "resolve_dropout",
+    "save_adapter",
     "sample_losses",
     "supported_model_types",
     "to_vanilla",

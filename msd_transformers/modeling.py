@@ -302,7 +302,8 @@ class MSDConfigMixin:
     - `msd_num_samples` (`int`, defaults to 8): the number of dropout samples K, >= 1.
     - `msd_dropout` (`float`, `list[float]`, `str` or `None`, defaults to `None`): one rate in [0, 1) for every sample,
       a list of `msd_num_samples` rates, or `"linspace(a, b)"` (resolved here to the list of rates). `None` means the
-      architecture's own classifier dropout rate; architectures without one (the decoder LLMs) require a value.
+      architecture's own classifier dropout rate; architectures without one (the decoder LLMs) require a value
+      ([`msd_config`] and the model classes raise a `ValueError` otherwise).
     - `msd_average` (`str`, defaults to `"loss"`): `"loss"` averages the per-sample losses (the paper); `"logits"`
       computes one loss on the mean logits.
     """
@@ -316,8 +317,14 @@ class MSDConfigMixin:
         self.msd_num_samples, self.msd_dropout, self.msd_average = validate_msd_fields(
             self.msd_num_samples, self.msd_dropout, self.msd_average
         )
-        if self.msd_dropout is None and self.msd_architecture.dropout is None:
-            arch = self.msd_architecture
+
+    def check_msd_dropout(self) -> None:
+        """Raise a `ValueError` naming `msd_dropout` when it is `None` for an architecture without a dropout before
+        its classifier (the decoder LLMs): there is no rate to inherit. `msd_config` and the model classes call it;
+        the config class itself does not, so that Transformers and PEFT can read a stock config through it
+        (PEFT's adapter saving calls `type(model.config).from_pretrained(base_checkpoint)`)."""
+        arch = self.msd_architecture
+        if self.msd_dropout is None and arch.dropout is None:
             raise ValueError(
                 f"msd_dropout must be set for {arch.model_type!r}: {arch.model_class.__name__} has no dropout before "
                 f"`{arch.classifier}`, so there is no architecture rate to default to (samples at rate 0 are "
@@ -343,6 +350,7 @@ class MSDModelMixin:
     _backbone_takes_cache: ClassVar[bool]  # whether the upstream forward passes `use_cache` to the backbone
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
+        config.check_msd_dropout()  # before the backbone is built
         super().__init__(config, *args, **kwargs)
         arch = self.msd_architecture
         _check_modules(arch, self)

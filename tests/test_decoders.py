@@ -161,9 +161,9 @@ def test_msd_dropout_is_required_without_an_architecture_rate():
     with pytest.raises(ValueError, match=match):
         msd.msd_config(cfg)
     with pytest.raises(ValueError, match=match):
-        msd.MSDLlamaConfig()
-    with pytest.raises(ValueError, match=match):
         msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_num_samples=4)
+    with pytest.raises(ValueError, match=match):  # a model from an MSD config without a rate
+        AutoModelForSequenceClassification.from_config(msd.MSDLlamaConfig(**cfg.to_dict()))
     assert msd.msd_config(cfg, msd_dropout="linspace(0.1, 0.3)", msd_num_samples=3).msd_dropout == [0.1, 0.2, 0.3]
     # ModernBERT-decoder has a dropout before its classifier: its rate is the default.
     model = decoder("modernbert-decoder", dropout=0.25, msd_dropout=None)
