@@ -113,8 +113,12 @@ class MSDTrainer(Trainer):
       batch (`num_items_in_batch`), so 2 x 4 accumulation gives the update of one batch of 8.
     - `msd_consistency = w > 0` adds `w * consistency_loss(...)` over all the samples of the step (K head samples x M
       passes; before averaging, with `msd_average="logits"`), on the examples not labelled -100: head-only
-      consistency for an MSD model, R-Drop for a stock model with M = 2 (the paper's alpha = 2 w). It is scaled for
-      gradient accumulation like the loss, so accumulation stays exact.
+      consistency for an MSD model, R-Drop for a stock model with M = 2. It is scaled for gradient accumulation like
+      the loss, so accumulation stays exact. R-Drop's objective per example is NLL1 + NLL2 + alpha * (KL(P1||P2) +
+      KL(P2||P1)) / 2; ours is (NLL1 + NLL2) / 2 + w * (KL(P1||P2) + KL(P2||P1)) / 2, half of it with alpha = 2 w
+      (Adam-type optimizers are nearly invariant to the factor 1/2, except where `max_grad_norm` clips; SGD takes a
+      half step). R-Drop's official BERT code sums the KL over the batch but averages the cross-entropies: its weight
+      0.5 is alpha = 0.5 x batch size per example, i.e. w = 0.25 x batch size.
     - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses, next to `loss`, and with
       `msd_consistency > 0` the unweighted term, `msd_consistency_loss`; both averaged over the logging interval.
 
