@@ -410,20 +410,25 @@ def summary(results_dir: Path) -> str:
                     "`python benchmarks/run.py step`",
                 )
             )
+    headline = {"msd8": "MSD K=8", "rdrop": "R-Drop", "msd8_consistency": "MSD K=8 + head-only consistency"}
     for name in ("full", "small", "frozen"):
         res = _load(results_dir / f"convergence-{name}.json")
-        if not res or "msd8" not in res["variants"]:
-            continue
-        v = res["variants"]["msd8"]
-        d, da = v["final_eval_loss_minus_plain"], v["final_eval_accuracy_minus_plain"]
-        n = len(res["seeds"])
-        rows.append(
-            (
-                f"Convergence, {res['title']}: MSD K=8 vs plain, final eval loss / accuracy ({n} seeds)",
-                f"{d['mean']:+.3f} ± {d['std']:.3f} / {100 * da['mean']:+.1f} ± {100 * da['std']:.1f} pp",
-                "`python benchmarks/run.py convergence`",
+        for variant, title in headline.items():
+            if not res or variant not in res["variants"]:
+                continue
+            v = res["variants"][variant]
+            d, da = v["final_eval_loss_minus_plain"], v["final_eval_accuracy_minus_plain"]
+            cost = v.get("step_time_ratio_to_plain")
+            n = len(res["seeds"])
+            rows.append(
+                (
+                    f"Convergence, {res['title']}: {title} vs plain, final eval loss / accuracy ({n} seeds)"
+                    + (", train time per step" if cost else ""),
+                    f"{d['mean']:+.3f} ± {d['std']:.3f} / {100 * da['mean']:+.1f} ± {100 * da['std']:.1f} pp"
+                    + (f" / {cost['mean']:.2f}x" if cost else ""),
+                    "`python benchmarks/run.py convergence`",
+                )
             )
-        )
     env = (head or step or {}).get("environment")
     lines = [
         "| measurement | result | command |",
