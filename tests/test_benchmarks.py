@@ -101,6 +101,9 @@ def test_convergence_quick(quick_dir: Path) -> None:
         variants = result["variants"]
         assert {"plain", "msd8", "msd8_linspace", "msd8_logits"} <= set(variants)
         assert ("whole8" in variants) == (regime == "small")
+        assert "msd8_consistency" in variants and ("rdrop" in variants) == (regime != "frozen")
+        n_val = result["settings"]["n_val"]
+        assert len(result["eval_labels"]) == n_val
         for v in variants.values():
             n = len(v["steps"])
             assert v["steps"][0] == 0 and v["steps"][-1] == result["settings"]["steps"]
@@ -108,6 +111,10 @@ def test_convergence_quick(quick_dir: Path) -> None:
             assert {"mean", "std"} <= set(v["final_eval_loss"])
             assert len(v["steps_to_plain_best_eval_loss"]["per_seed"]) == len(result["seeds"])
             assert set(v["per_seed"]) == {str(s) for s in result["seeds"]}
+            assert v["step_s_mean"] > 0 and {"mean", "std"} <= set(v["step_time_ratio_to_plain"])
+            for run in v["per_seed"].values():  # what calibration metrics need: final logits in eval_labels order
+                logits = run["final_eval_logits"]
+                assert len(logits) == n_val and {len(row) for row in logits} == {len(result["settings"]["labels"])}
         assert (quick_dir / f"convergence-{regime}.png").stat().st_size > 0
 
 
