@@ -11,7 +11,7 @@ Where things live:
 - `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
 - `heads`: small head pieces for upstream heads that cannot take the `MultiSampleDropout` by a module swap, and the
   last-token pooling of the decoder heads.
-- `loss`: `sample_losses`, one upstream loss per dropout sample.
+- `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
 - `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `adapters`: PEFT adapters on MSD models: `AutoMSDPeftModelForSequenceClassification`, `save_adapter`,
@@ -27,7 +27,7 @@ from .adapters import AutoMSDPeftModelForSequenceClassification, lora_target_mod
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
 from .dropout import MultiSampleDropout, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
-from .loss import infer_problem_type, sample_losses
+from .loss import consistency_loss, infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
     EXCLUDED_MODEL_TYPES,
@@ -81,6 +81,7 @@ __all__ = [
     "MSD_CONFIG_CLASSES",
     "MSD_MODEL_CLASSES",
     "MultiSampleDropout",
+    "consistency_loss",
     "generic_decoder_rows",
     "get_architecture",
     "infer_problem_type",
