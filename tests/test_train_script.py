@@ -237,12 +237,12 @@ def test_bad_data_stops_before_training(tiny_model, tmp_path):
 
 
 def test_unsupported_model_is_a_clear_error(tmp_path):
-    from transformers import GPT2Config
+    from transformers import T5Config
 
-    GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path / "gpt2")
+    T5Config(num_layers=1, d_model=8, num_heads=2, d_kv=4, d_ff=8).save_pretrained(tmp_path / "t5")
     train = write(tmp_path / "train.csv", rows(20))
-    with pytest.raises(train_script.BadInput, match="does not support model_type 'gpt2'. Supported: bert"):
-        run_main(tmp_path, base_args(str(tmp_path / "gpt2"), tmp_path / "out", train_file=train))
+    with pytest.raises(train_script.BadInput, match="does not support model_type 't5'. Supported: bert"):
+        run_main(tmp_path, base_args(str(tmp_path / "t5"), tmp_path / "out", train_file=train))
 
 
 def run_cli(args, **kwargs):
