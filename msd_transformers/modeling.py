@@ -345,7 +345,7 @@ class MSDModelMixin:
     # The loss is a per-batch mean that ignores `num_items_in_batch`: the Trainer must scale it for gradient
     # accumulation (see transformers#37766).
     accepts_loss_kwargs = False
-    _labels_position: ClassVar[int]  # index of `labels` among the upstream forward's positional parameters
+    _labels_position: ClassVar[int]  # index of `labels` among the upstream forward's positional parameters (encoders)
     _upstream_signature: ClassVar[inspect.Signature]
     _backbone_takes_cache: ClassVar[bool]  # whether the upstream forward passes `use_cache` to the backbone
 
@@ -507,10 +507,11 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
             "__annotations__": {"config": config_cls},
             "config_class": config_cls,
             "msd_architecture": arch,
-            "_labels_position": positional.index("labels") if "labels" in positional else -1,
             "_upstream_signature": upstream_forward,
             "_backbone_takes_cache": "use_cache" in upstream_forward.parameters,
             "forward": forward,
+            # `forward` takes `labels` by position too (decoders bind every argument by the signature instead).
+            **({"_labels_position": positional.index("labels")} if arch.pooling is None else {}),
         },
     )
     return config_cls, model_cls
