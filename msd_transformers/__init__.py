@@ -13,6 +13,7 @@ Where things live:
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
 - `uncertainty`: `mc_dropout` (Monte-Carlo dropout at a chosen depth), `predictive_uncertainty`, calibration metrics.
+- `pipelines`: `MCDropoutTextClassificationPipeline`, text classification results with their uncertainty.
 - `finetune`: the machinery of `scripts/train.py` (data, offline metrics, config files, model cards).
 """
 
@@ -36,6 +37,7 @@ from .modeling import (
     supported_model_types,
     validate_msd_fields,
 )
+from .pipelines import MCDropoutTextClassificationPipeline
 from .trainer import MSDTrainer, MSDTrainingArguments
 from .uncertainty import (
     PredictiveUncertainty,
@@ -73,6 +75,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "ARCHITECTURES",
     "AutoMSDModelForSequenceClassification",
+    "MCDropoutTextClassificationPipeline",
     "MSDArchitecture",
     "MSDConfigMixin",
     "MSDDenseClassificationHead",
