@@ -275,7 +275,7 @@ class MSDModelMixin:
         in head-only MC dropout. `outputs` supplies `hidden_states` and `attentions`. Every MSD class's `forward` ends
         here."""
         returned_samples = sample_logits if self.training else None
-        if self.msd.mc_mode == "head":
+        if getattr(self.msd, "mc_mode", None) == "head":  # a swapped-in module may have no MC state
             # Row 0 is the deterministic eval sample: the logits and the loss are the upstream eval ones.
             returned_samples = sample_logits[1:]  # (N, B, C)
             sample_logits = sample_logits[:1]  # (1, B, C)

@@ -225,6 +225,7 @@ def _plan(model: nn.Module, num_samples: int | None, layers: Layers, chunk_size:
     """Check the arguments of `mc_dropout` against the model (before anything changes) and resolve them."""
     model = _unwrap(model)
     msd = model.msd if isinstance(model, MSDModelMixin) else None
+    msd = msd if isinstance(msd, MultiSampleDropout) else None  # a swapped-in module has no MC state
     if num_samples is None:
         if msd is None:
             raise ValueError(
