@@ -6,7 +6,9 @@
 
 CONFIG is a YAML or JSON file of model, data and training fields; command-line fields override it. `--help` lists
 every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, a vanilla export in `vanilla/` (the upstream
-class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`).
+class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); with
+`--msd_eval_samples N` (Monte-Carlo dropout evaluation, at the depth `--msd_eval_layers`), `predictions.jsonl`: one
+line per validation example with its id, label, prediction, probabilities and uncertainty.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from msd_transformers.finetune.data import (
 )
 from msd_transformers.finetune.metrics import DEFAULT_METRIC, GREATER_IS_BETTER, build_compute_metrics
 from msd_transformers.finetune.offline import resolve_model_path
+from msd_transformers.finetune.predictions import write_predictions
 from msd_transformers.finetune.reporting import model_card, plot_history
 
 logger = logging.getLogger("train")
@@ -218,7 +221,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     metrics: dict[str, float] = {
         f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()
     }
-    metrics.update(trainer.evaluate(metric_key_prefix="eval"))
+    prediction = None
+    if training_args.msd_eval_samples:  # Monte-Carlo evaluation: one pass gives the metrics and the predictions
+        prediction = trainer.predict(tokenized["validation"], metric_key_prefix="eval")
+        trainer.log(prediction.metrics)
+        metrics.update(prediction.metrics)
+    else:
+        metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     if "test" in tokenized:
         metrics.update(trainer.evaluate(tokenized["test"], metric_key_prefix="test"))
 
@@ -231,6 +240,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             vanilla.save_pretrained(out / "vanilla")
             tokenizer.save_pretrained(out / "vanilla")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        if prediction is not None:
+            write_predictions(out / "predictions.jsonl", prediction, raw["validation"], label_info)
         plot_history(trainer.state.log_history, out / "training_curves.png", title=str(out.name))
         dataset = data_args.dataset_name or data_args.train_file
         if data_args.dataset_config_name:
@@ -252,6 +263,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "seed": training_args.seed,
                 "max_seq_length": data_args.max_seq_length,
                 "msd_forward_passes": training_args.msd_forward_passes,
+                "msd_eval_samples": training_args.msd_eval_samples,
+                "msd_eval_layers": training_args.msd_eval_layers,
                 "label_smoothing_factor": training_args.label_smoothing_factor,
                 "msd_class_weights": training_args.msd_class_weights,
                 "processes": training_args.world_size,
@@ -268,7 +281,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         (out / "README.md").write_text(card)
         summary = {k: round(v, 4) for k, v in summary_metrics(metrics).items()}
         print("Final metrics: " + json.dumps(summary), flush=True)
-        print(f"Saved to {out}: model, tokenizer, vanilla/, metrics.json, training_curves.png, README.md", flush=True)
+        written = "metrics.json, training_curves.png, README.md" + (", predictions.jsonl" if prediction else "")
+        print(f"Saved to {out}: model, tokenizer, vanilla/, {written}", flush=True)
     return metrics
 
 

