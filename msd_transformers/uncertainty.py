@@ -258,10 +258,11 @@ def _plan(model: nn.Module, num_samples: int | None, layers: Layers, chunk_size:
             f"layers={layers} but {type(model).__name__} has {len(layer_list)} layers: use 1 to {len(layer_list)}, "
             "0 (the head only) or 'all'."
         )
-    plan.backbone = backbone
-    plan.sampled_layers = tuple(layer_list[len(layer_list) - layers :])
+    sampled_layers = layer_list[len(layer_list) - layers :]
+    if layers < len(layer_list):  # with every layer sampled, the backbone simply runs on the N * B rows
+        plan.backbone, plan.sampled_layers = backbone, tuple(sampled_layers)
     in_backbone = set(backbone.modules())
-    sampled = [m for layer in plan.sampled_layers for m in layer.modules()]
+    sampled = [m for layer in sampled_layers for m in layer.modules()]
     sampled += [m for m in model.modules() if m not in in_backbone]  # the head
     plan.dropout_modules = tuple(m for m in sampled if is_dropout_module(m))
     return plan
@@ -292,8 +293,10 @@ def mc_dropout(
       the backbone cuts its inputs back to the B examples, so the embeddings, the attention masks and the lower
       `L - k` layers run once, deterministically; a forward pre-hook on each of the top k layers repeats its
       per-example inputs (hidden states, masks, rotary tables when per example) N times. The dropout of the top k
-      layers and of the head is on, every other module's mode untouched. `use_cache=False` is passed to models that
-      take it.
+      layers and of the head is on, every other module's mode untouched. With k = L no hook is needed: the backbone
+      runs on the N * B rows, its embeddings deterministic (and whatever the encoder computes between its layers
+      sees consistent rows, e.g. DeBERTa-v2's convolution after the first layer). `use_cache=False` is passed to
+      models that take it.
     - `layers="all"`: every dropout in the network on ([`is_dropout_module`]: `nn.Dropout` modules and the attention
       modules whose attention dropout follows their training flag; not router jitter or layer drop), one forward
       over the batch repeated N times. Works for any sequence classification model, stock ones included.

@@ -138,6 +138,19 @@ def test_top_layers_and_all_every_architecture(model_type):
     assert (samples[0] - samples[1]).abs().max() > 1e-4
 
 
+def test_deberta_convolution_after_the_first_layer():
+    """DeBERTa-v2 with `conv_kernel_size` (the xlarge checkpoints) mixes the embeddings into the first layer's output:
+    k < L keeps the first layer deterministic, k = L runs the whole encoder on the N * B rows."""
+    cfg = tiny_config("deberta-v2", dropout=0.0, num_labels=C, conv_kernel_size=3, conv_act="gelu")
+    model = ARCHITECTURES["deberta-v2"].model_class(cfg).eval()
+    inputs = make_inputs(batch_size=B)
+    with torch.no_grad():
+        ref = model(**inputs).logits
+        for layers in (1, 2):
+            with mc_dropout(model, num_samples=3, layers=layers):
+                torch.testing.assert_close(model(**inputs).sample_logits, ref.expand(3, B, C), atol=1e-5, rtol=0)
+
+
 def test_batch_of_one_every_architecture(model_type):
     """B = 1: broadcast `(1, ...)` tensors and per-example ones look alike; DeBERTa's relative positions stay."""
     model = stock_model(model_type, dropout=0.0)
@@ -167,6 +180,16 @@ def test_sampled_modules_by_depth():
         assert model.bert.embeddings.dropout.training and lower.attention.self.training
         assert {type(m) for m in model.modules() if m.training} == {nn.Dropout, BertSelfAttention}
     assert not any(modes(model))
+    # The lower layer is deterministic under layers=1: its output is the eval one, for the B examples only.
+    seen = []
+    lower.register_forward_hook(lambda mod, args, out: seen.append(out if isinstance(out, torch.Tensor) else out[0]))
+    inputs = make_inputs(batch_size=B)
+    with torch.no_grad():
+        model(**inputs)
+        with mc_dropout(model, num_samples=3, layers=1):
+            samples = model(**inputs).sample_logits
+    torch.testing.assert_close(seen[1], seen[0], atol=0, rtol=0)
+    assert (samples[0] - samples[1]).abs().max() > 1e-4
 
 
 @pytest.mark.parametrize(
