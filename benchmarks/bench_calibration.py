@@ -118,6 +118,11 @@ def split_half(indices: list[int], labels: list[int], seed: int) -> tuple[list[i
 # ----------------------------------------------------------------------------------------------------------------
 
 
+def no_evaluation() -> tuple[float, float, torch.Tensor]:
+    """`run_schedule`'s evaluation, skipped: the methods are evaluated after training."""
+    return math.nan, math.nan, torch.empty(0, 0)
+
+
 def train_finetuned(
     regime: Regime, variant: str, seed: int, data: dict[str, torch.Tensor], labels: torch.Tensor,
     train_idx: list[int], num_labels: int, tiny: bool,
@@ -129,8 +134,7 @@ def train_finetuned(
         sel = torch.tensor(b)
         return model(**{k: v[sel] for k, v in data.items()}, labels=labels[sel]).loss
 
-    nan = (math.nan, math.nan)
-    run_schedule(regime, seed, train_idx, model.parameters(), loss_of_batch, lambda: nan, initial=nan)
+    run_schedule(regime, seed, train_idx, model.parameters(), loss_of_batch, no_evaluation, (math.nan, math.nan))
     return model.eval()
 
 
@@ -142,8 +146,11 @@ def train_frozen(
     encoder of `pooled_outputs`, seeded 0) for evaluation; return it in eval mode."""
     seed_everything(seed)
     head = Head(variant, feats.shape[-1], num_labels).train()
-    nan = (math.nan, math.nan)
-    run_schedule(regime, seed, train_idx, head.parameters(), lambda b: head(feats[b], labels[b]), lambda: nan, nan)
+
+    def loss_of_batch(b: list[int]) -> torch.Tensor:
+        return head(feats[b], labels[b])
+
+    run_schedule(regime, seed, train_idx, head.parameters(), loss_of_batch, no_evaluation, (math.nan, math.nan))
     model = build_model(variant, num_labels, tiny, 0)  # the encoder that made `feats`
     model.classifier.load_state_dict(head.classifier.state_dict())
     return model.eval()

@@ -107,35 +107,45 @@ def test_head_only_every_architecture(model_type):
 
 def test_top_layers_and_all_every_architecture(model_type):
     """layers=k: the lower layers once on B rows, the top k on N * B; 'all': every layer on N * B. Without dropout
-    every sample equals the eval logits; with dropout the samples differ; MSD and stock models alike."""
+    every sample equals the eval logits (also for a batch of one, where broadcast `(1, ...)` tensors and per-example
+    ones look alike); with dropout the samples differ; MSD and stock models alike."""
     n = 3
     inputs = make_inputs(batch_size=B)
-    for model in (msd_model(model_type, dropout=0.0, msd_num_samples=1), stock_model(model_type, dropout=0.0)):
-        with torch.no_grad():
-            ref = model(**inputs).logits
-        if model_type == "albert":
-            with pytest.raises(ValueError, match="'albert'.*layers='all'"):
-                mc_dropout(model, num_samples=n, layers=1).__enter__()
-            depths = ["all"]
-        else:
-            _, layer_list = find_layers(model)
-            assert len(layer_list) == 2
-            lowest = count_calls(layer_list[0])
-            top = count_calls(layer_list[1])
-            depths = [1, 2, "all"]
-        for layers in depths:
-            with torch.no_grad(), mc_dropout(model, num_samples=n, layers=layers):
-                out = model(**inputs)
-            assert out.sample_logits.shape == (n, B, C) and out.logits.shape == (B, C)
-            torch.testing.assert_close(out.sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
-        if model_type != "albert":
-            assert lowest == [B, n * B, n * B]  # layers=1: once on the B examples
-            assert top == [n * B] * 3
-        assert no_hooks(model) and not model.training and "forward" not in model.__dict__
-    noisy = stock_model(model_type, dropout=0.3)
-    with torch.no_grad(), mc_dropout(noisy, num_samples=n, layers="all" if model_type == "albert" else 1):
-        samples = noisy(**inputs).sample_logits
+    model = msd_model(model_type, dropout=0.0, msd_num_samples=1)
+    stock = msd.to_vanilla(model)
+    with torch.no_grad():
+        ref = model(**inputs).logits
+        ref_one = model(**make_inputs(batch_size=1)).logits
+    if model_type == "albert":
+        with pytest.raises(ValueError, match="'albert'.*layers='all'"):
+            mc_dropout(model, num_samples=n, layers=1).__enter__()
+        depths = ["all"]
+    else:
+        _, layer_list = find_layers(model)
+        assert len(layer_list) == 2
+        lowest = count_calls(layer_list[0])
+        top = count_calls(layer_list[1])
+        depths = [1, 2, "all"]
+    for layers in depths:
+        with torch.no_grad(), mc_dropout(model, num_samples=n, layers=layers):
+            out = model(**inputs)
+        assert out.sample_logits.shape == (n, B, C) and out.logits.shape == (B, C)
+        torch.testing.assert_close(out.sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
+    if model_type != "albert":
+        assert lowest == [B, n * B, n * B]  # layers=1: once on the B examples
+        assert top == [n * B] * 3
+    with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
+        torch.testing.assert_close(stock(**inputs).sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
+        one = stock(**make_inputs(batch_size=1)).sample_logits
+    torch.testing.assert_close(one, ref_one.expand(n, 1, C), atol=1e-5, rtol=0)
+    for module in stock.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.3
+    with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
+        samples = stock(**inputs).sample_logits
     assert (samples[0] - samples[1]).abs().max() > 1e-4
+    for m in (model, stock):
+        assert no_hooks(m) and not any(modes(m)) and "forward" not in m.__dict__
 
 
 def test_deberta_convolution_after_the_first_layer():
@@ -149,17 +159,6 @@ def test_deberta_convolution_after_the_first_layer():
         for layers in (1, 2):
             with mc_dropout(model, num_samples=3, layers=layers):
                 torch.testing.assert_close(model(**inputs).sample_logits, ref.expand(3, B, C), atol=1e-5, rtol=0)
-
-
-def test_batch_of_one_every_architecture(model_type):
-    """B = 1: broadcast `(1, ...)` tensors and per-example ones look alike; DeBERTa's relative positions stay."""
-    model = stock_model(model_type, dropout=0.0)
-    inputs = make_inputs(batch_size=1)
-    with torch.no_grad():
-        ref = model(**inputs).logits
-        with mc_dropout(model, num_samples=3, layers="all" if model_type == "albert" else 1):
-            out = model(**inputs)
-    torch.testing.assert_close(out.sample_logits, ref.expand(3, 1, C), atol=1e-5, rtol=0)
 
 
 # ----------------------------------------------------------------------------------------------------------------
