@@ -160,11 +160,11 @@ def parse(argv: list[str]) -> tuple[ModelArguments, DataArguments, MSDTrainingAr
     parser = FieldParser((ModelArguments, DataArguments, msd.MSDTrainingArguments), description=__doc__)
     defaults = {"use_cpu": True} if distributed_launch_without_accelerator() else None
     model_args, data_args, training_args = parse_config_and_args(parser, argv, config, source, defaults)
-    if training_args.world_size != launched_processes():
+    if launched_processes() > 1 and training_args.world_size == 1:
         raise ValueError(
-            f"This process is one of {launched_processes()} launched, but the Trainer sees "
-            f"{training_args.world_size}: the processes would train side by side, each on its own. Add "
-            "`--use_cpu true` to train on the CPU (gloo) in one run over all of them."
+            f"This process is one of {launched_processes()} launched, but the Trainer sees 1: the processes would "
+            "train side by side, each on its own. Add `--use_cpu true` to train on the CPU (gloo) in one run over all "
+            "of them."
         )
     check_report_to(training_args.report_to)
     return model_args, data_args, training_args

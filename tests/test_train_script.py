@@ -153,14 +153,19 @@ def test_csv_text_pairs_string_labels(tiny_model, tmp_path):
     assert any("msd_loss_std" in h and h["msd_loss_std"] > 0 for h in history)
 
 
-def test_jsonl_regression(tiny_model, tmp_path):
-    train = write(tmp_path / "train.jsonl", rows(40, task="regression"))
+def test_jsonl_regression_card_records_what_ran(tiny_model, tmp_path):
+    train = write(tmp_path / "train.jsonl", rows(40, task="regression"))  # 32 training examples: 4 steps an epoch
     out = tmp_path / "out"
-    metrics = run_main(tmp_path, base_args(tiny_model, out, train_file=train))  # validation: a seeded split
+    fields = base_args(tiny_model, out, train_file=train, num_train_epochs=3, max_steps=5)
+    metrics = run_main(tmp_path, fields)  # validation: a seeded split
     assert {"eval_mse", "eval_pearson", "eval_spearman"} <= set(metrics)
     saved = json.loads((out / "config.json").read_text())
     assert saved["problem_type"] == "regression" and saved["num_labels"] == 1 if "num_labels" in saved else True
     assert len(saved["id2label"]) == 1
+    # The card's epochs and steps are what ran (5 steps: 1.25 epochs), not the configured 3 epochs.
+    card = (out / "README.md").read_text()
+    assert "| epochs | 1.25 |" in card and "| optimizer steps | 5 |" in card and "| processes | 1 |" in card
+    assert metrics["train_steps"] == 5 and metrics["train_processes"] == 1
 
 
 def test_jsonl_multilabel(tiny_model, tmp_path):
@@ -185,16 +190,6 @@ def test_baseline_whole_network_and_cli_overrides(tiny_model, tmp_path):
     assert "| msd_forward_passes | 3 |" in card and "## Loading" not in card
     state = json.loads((out / "trainer_state.json").read_text())
     assert state["num_train_epochs"] == 1
-
-
-def test_card_records_what_ran(tiny_model, tmp_path):
-    train = write(tmp_path / "train.csv", rows(40))  # 32 training examples: 4 steps an epoch at batch 8
-    out = tmp_path / "out"
-    fields = base_args(tiny_model, out, train_file=train, num_train_epochs=3, max_steps=5, eval_strategy="no")
-    metrics = run_main(tmp_path, {**fields, "save_strategy": "no"})
-    card = (out / "README.md").read_text()
-    assert "| epochs | 1.25 |" in card and "| optimizer steps | 5 |" in card and "| processes | 1 |" in card
-    assert metrics["train_steps"] == 5 and metrics["train_processes"] == 1
 
 
 def test_card_names_the_hub_id_of_a_packaged_model():
