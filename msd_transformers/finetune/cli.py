@@ -21,6 +21,7 @@ from transformers.hf_argparser import string_to_bool
 
 __all__ = [
     "FieldParser",
+    "check_config_values",
     "check_report_to",
     "distributed_launch_without_accelerator",
     "launched_processes",
@@ -62,12 +63,13 @@ def _option(parser: HfArgumentParser, name: str) -> argparse.Action:
 
 
 def _convert(action: argparse.Action, value: Any) -> Any:
-    """One value converted as argparse converts it from the command line; `ValueError` if the type does not fit.
+    """One value of a number, bool or choice option, converted as argparse converts it from the command line;
+    `ValueError` if it does not fit.
 
     Strings go through the option's type (e.g. `"1e-4"` -> `1e-4`, `"true"` -> `True`); other values must already
-    be of that type. Options of other types (`str`, dicts, ...) take any value, as they do from the file today.
+    be of that type.
     """
-    if isinstance(value, str) and (action.type in _EXPECTED or action.choices is not None):
+    if isinstance(value, str):
         try:
             value = action.type(value)
         except (ValueError, argparse.ArgumentTypeError) as err:
@@ -116,22 +118,22 @@ def check_config_values(parser: HfArgumentParser, values: Mapping[str, Any], sou
         )
     checked = {}
     for name, value in values.items():
-        action = _option(parser, name)
-        if value is None or (action.type not in _EXPECTED and action.choices is None):
-            if value is None and not _allows_none(hints[name]) and action.type in _EXPECTED:
-                raise ValueError(f"{source}: field {name!r} is null; expected {_expected(action, hints[name])}.")
-            checked[name] = value
-            continue
-        try:
-            if action.nargs == "+":
-                items = value if isinstance(value, list) else [value]
-                checked[name] = [_convert(action, item) for item in items]
-            else:
-                checked[name] = _convert(action, value)
-        except ValueError:
-            raise ValueError(
-                f"{source}: field {name!r} has value {value!r}; expected {_expected(action, hints[name])}."
-            ) from None
+        action, hint = _option(parser, name), hints[name]
+        typed = action.type in _EXPECTED or action.choices is not None  # other options (str, dict, ...) take any value
+        if value is None:
+            if typed and not _allows_none(hint):
+                raise ValueError(f"{source}: field {name!r} is null; expected {_expected(action, hint)}.")
+        elif typed:
+            try:
+                if action.nargs == "+":
+                    value = [_convert(action, item) for item in (value if isinstance(value, list) else [value])]
+                else:
+                    value = _convert(action, value)
+            except ValueError:
+                raise ValueError(
+                    f"{source}: field {name!r} has value {value!r}; expected {_expected(action, hint)}."
+                ) from None
+        checked[name] = value
     return checked
 
 
