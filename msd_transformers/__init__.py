@@ -8,7 +8,7 @@ Where things live:
 
 - `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
 - `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
-- `loss`: `sample_losses`, one upstream loss per dropout sample.
+- `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
 - `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
@@ -21,7 +21,7 @@ from . import _compat
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
 from .dropout import MultiSampleDropout, resolve_dropout
 from .heads import MSDDenseClassificationHead
-from .loss import infer_problem_type, sample_losses
+from .loss import consistency_loss, infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
     MSD_CONFIG_CLASSES,
@@ -71,6 +71,7 @@ __all__ = [
     "MSD_CONFIG_CLASSES",
     "MSD_MODEL_CLASSES",
     "MultiSampleDropout",
+    "consistency_loss",
     "get_architecture",
     "infer_problem_type",
     "is_msd_config",
