@@ -382,6 +382,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "seed": training_args.seed,
                 "max_seq_length": data_args.max_seq_length,
                 "msd_forward_passes": training_args.msd_forward_passes,
+                "msd_consistency": training_args.msd_consistency,
                 "label_smoothing_factor": training_args.label_smoothing_factor,
                 "msd_class_weights": training_args.msd_class_weights,
                 "processes": training_args.world_size,
