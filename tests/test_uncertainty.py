@@ -710,3 +710,7 @@ def test_script_writes_predictions_jsonl(train_script, tmp_path, task):
         assert metrics["eval_nll"] == pytest.approx(msd.negative_log_likelihood(probs, labels), rel=1e-5)
     card = (out / "README.md").read_text()
     assert "msd_eval_samples" in card
+    if task == "multi":  # depths that do not fit the model: one clear error before the model is loaded
+        for extra, match in [(["--msd", "false"], "layers='all'"), (["--msd_eval_layers", "3"], "has 2 layers")]:
+            with pytest.raises(train_script.BadInput, match=match):
+                train_script.main([str(cfg_file), "--msd_eval_samples", "6", *extra])
