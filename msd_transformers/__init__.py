@@ -8,7 +8,7 @@ The generated classes are attributes of this package, e.g. `msd_transformers.MSD
 
 Where things live:
 
-- `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
+- `dropout`: `MultiSampleDropout`, the K-sample dropout module, the parsing of rate specifications, `repeat_batch`.
 - `heads`: small head pieces for upstream heads that cannot take the `MultiSampleDropout` by a module swap, and the
   last-token pooling of the decoder heads.
 - `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
@@ -17,6 +17,8 @@ Where things live:
 - `adapters`: PEFT adapters on MSD models: `AutoMSDPeftModelForSequenceClassification`, `save_adapter`,
   `lora_target_modules`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
+- `uncertainty`: `mc_dropout` (Monte-Carlo dropout at a chosen depth), `predictive_uncertainty`, calibration metrics.
+- `pipelines`: `MCDropoutTextClassificationPipeline`, text classification results with their uncertainty.
 - `finetune`: the machinery of `scripts/train.py` (data, offline metrics, config files, model cards).
 """
 
@@ -25,7 +27,7 @@ from typing import Any
 from . import _compat
 from .adapters import AutoMSDPeftModelForSequenceClassification, lora_target_modules, save_adapter
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
-from .dropout import MultiSampleDropout, resolve_dropout
+from .dropout import MultiSampleDropout, repeat_batch, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
 from .loss import consistency_loss, infer_problem_type, sample_losses
 from .modeling import (
@@ -43,7 +45,19 @@ from .modeling import (
     supported_model_types,
     validate_msd_fields,
 )
-from .trainer import MSDTrainer, MSDTrainingArguments, repeat_batch
+from .pipelines import MCDropoutTextClassificationPipeline
+from .trainer import MSDTrainer, MSDTrainingArguments
+from .uncertainty import (
+    PredictiveUncertainty,
+    aurc,
+    brier_score,
+    expected_calibration_error,
+    mc_dropout,
+    negative_log_likelihood,
+    predictive_logits,
+    predictive_uncertainty,
+    validate_mc_dropout,
+)
 
 __version__ = "0.2.0.dev0"
 
@@ -71,6 +85,7 @@ __all__ = [
     "EXCLUDED_MODEL_TYPES",
     "AutoMSDModelForSequenceClassification",
     "AutoMSDPeftModelForSequenceClassification",
+    "MCDropoutTextClassificationPipeline",
     "MSDArchitecture",
     "MSDConfigMixin",
     "MSDDenseClassificationHead",
@@ -81,15 +96,23 @@ __all__ = [
     "MSD_CONFIG_CLASSES",
     "MSD_MODEL_CLASSES",
     "MultiSampleDropout",
+    "PredictiveUncertainty",
+    "aurc",
+    "brier_score",
     "consistency_loss",
+    "expected_calibration_error",
     "generic_decoder_rows",
     "get_architecture",
     "infer_problem_type",
     "is_msd_config",
     "is_msd_model",
     "lora_target_modules",
+    "mc_dropout",
     "msd_config",
+    "negative_log_likelihood",
     "pool_last_token",
+    "predictive_logits",
+    "predictive_uncertainty",
     "register_architecture",
     "repeat_batch",
     "resolve_dropout",
@@ -97,6 +120,7 @@ __all__ = [
     "sample_losses",
     "supported_model_types",
     "to_vanilla",
+    "validate_mc_dropout",
     "validate_msd_fields",
     *sorted(_generated_classes()),
 ]

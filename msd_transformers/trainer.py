@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,25 +20,12 @@ from transformers import Trainer, TrainingArguments
 from transformers.trainer_pt_utils import nested_gather
 
 from .adapters import is_msd_peft_model, save_msd_adapter_config
+from .dropout import repeat_batch
 from .loss import IGNORE_INDEX, consistency_loss, infer_problem_type, sample_losses
 from .modeling import ARCHITECTURES, MODEL_TYPE_PREFIX
+from .uncertainty import mc_dropout, predictive_uncertainty, resolve_problem_type, validate_mc_dropout
 
 logger = logging.getLogger(__name__)
-
-
-def repeat_batch(inputs: Mapping[str, Any], num_passes: int) -> dict[str, Any]:
-    """Repeat every batched tensor `num_passes` times along the batch dimension: `(B, ...) -> (num_passes * B, ...)`.
-
-    Row `m * B + b` is example `b` of pass `m`. One forward over the result samples every dropout in the network
-    `num_passes` times per example (the whole-network multi-sample dropout variant), in one batched call.
-    Non-tensor values and 0-d tensors pass through unchanged.
-    """
-    if num_passes == 1:
-        return dict(inputs)
-    return {
-        k: v.repeat(num_passes, *([1] * (v.dim() - 1))) if isinstance(v, torch.Tensor) and v.dim() > 0 else v
-        for k, v in inputs.items()
-    }
 
 
 @dataclass
@@ -81,7 +67,33 @@ class MSDTrainingArguments(TrainingArguments):
         },
     )
 
+    msd_eval_samples: int = field(
+        default=0,
+        metadata={
+            "help": "Monte-Carlo dropout in evaluate() and predict(): N > 0 dropout samples per example, at the depth "
+            "msd_eval_layers (see msd_transformers.mc_dropout). Metrics then come from the mean probabilities, and "
+            "predictions carry them with the per-example uncertainty. 0 = the deterministic evaluation."
+        },
+    )
+    # Typed `str` for the command line (HfArgumentParser turns `int | str` into int); an int is kept as an int.
+    msd_eval_layers: str = field(
+        default=0,
+        metadata={
+            "help": "Where the Monte-Carlo samples are drawn: 0 = the multi-sample dropout head only (MSD models; the "
+            "encoder runs once), k = the top k layers and the head (the lower layers run once), 'all' = every "
+            "dropout in the network."
+        },
+    )
+
     def __post_init__(self):
+        samples = self.msd_eval_samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+            raise ValueError(f"msd_eval_samples must be an int >= 0 (0 = off), got {samples!r}.")
+        if isinstance(self.msd_eval_layers, str) and self.msd_eval_layers.strip().isdigit():
+            self.msd_eval_layers = int(self.msd_eval_layers)
+        layers = self.msd_eval_layers
+        if layers != "all" and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 0):
+            raise ValueError(f"msd_eval_layers must be 0 (the head only), an int k >= 1 or 'all', got {layers!r}.")
         for name in ("msd_forward_passes", "msd_forward_chunk_size"):
             value = getattr(self, name)
             if value is None and name == "msd_forward_chunk_size":
@@ -123,8 +135,8 @@ class MSDTrainer(Trainer):
     - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses, next to `loss`, and with
       `msd_consistency > 0` the unweighted term, `msd_consistency_loss`; both averaged over the logging interval.
 
-    Evaluation and prediction are the stock Trainer's: the model is in eval mode, dropout is off, and the logits are
-    the upstream logits.
+    Evaluation and prediction are the stock Trainer's (the model in eval mode, dropout off, the upstream logits), or,
+    with `msd_eval_samples = N > 0`, Monte-Carlo dropout at the depth `msd_eval_layers` (see [`prediction_step`]).
     """
 
     # The loss of `compute_loss` is normalised over the whole accumulated batch (or divided by the accumulation steps
@@ -139,6 +151,10 @@ class MSDTrainer(Trainer):
             self.args.msd_forward_passes = getattr(self.args, "msd_forward_passes", 1)
             self.args.msd_forward_chunk_size = getattr(self.args, "msd_forward_chunk_size", None)
             self.args.msd_consistency = getattr(self.args, "msd_consistency", 0.0)
+            self.args.msd_eval_samples = getattr(self.args, "msd_eval_samples", 0)
+            self.args.msd_eval_layers = getattr(self.args, "msd_eval_layers", 0)
+        if self.args.msd_eval_samples:  # the depth against the model, before any training
+            validate_mc_dropout(self.model, num_samples=self.args.msd_eval_samples, layers=self.args.msd_eval_layers)
         # We compute the loss ourselves from the logits: have the Trainer count the labelled items of every
         # accumulated batch (`num_items_in_batch`), which it only does for models that "accept loss kwargs". The
         # count is used here, never passed to the model.
@@ -260,7 +276,8 @@ class MSDTrainer(Trainer):
                 loss = loss + self.args.msd_consistency * consistency
             loss = weight * self._scale_for_accumulation(loss, labels, num_items_in_batch)
         if return_outputs:
-            outputs = {key: value for key, value in outputs.items() if key != "sample_logits"}
+            if training:
+                outputs = {key: value for key, value in outputs.items() if key != "sample_logits"}
             return loss, outputs
         return loss
 
@@ -307,6 +324,48 @@ class MSDTrainer(Trainer):
             # A PEFT adapter names only its base checkpoint: the MSD fields go beside it, for
             # `AutoMSDPeftModelForSequenceClassification`.
             save_msd_adapter_config(model, output_dir if output_dir is not None else self.args.output_dir)
+
+    def prediction_step(
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[torch.Tensor | None, Any, torch.Tensor | None]:
+        """The stock prediction step, or with `msd_eval_samples = N > 0` one under [`mc_dropout`] with N samples at the
+        depth `msd_eval_layers`.
+
+        With Monte-Carlo dropout the predictions of each batch are a dict (concatenated and gathered across processes
+        by the Trainer like a tensor; `PredictionOutput.predictions` is then a dict of arrays):
+
+        - `logits` `(B, C)`: the model's logits inside `mc_dropout` (the unchanged eval logits with `layers=0`, the
+          MC predictive logits with `layers` k or `"all"`);
+        - single-label: `probs` `(B, C)` (the mean probabilities), `entropy` and `mutual_information` `(B,)`;
+          multi-label: `probs`, `entropy` and `mutual_information` `(B, C)`, per label; regression: `mean` and
+          `std` `(B, C)` (see [`predictive_uncertainty`]).
+
+        The loss is the model's loss of `logits`, as in the deterministic evaluation. `ignore_keys` do not apply.
+        """
+        if not self.args.msd_eval_samples:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        inputs = self._prepare_inputs(inputs)
+        labels = inputs.get("labels")
+        mc = mc_dropout(
+            self.accelerator.unwrap_model(model),
+            num_samples=self.args.msd_eval_samples,
+            layers=self.args.msd_eval_layers,
+        )
+        with torch.no_grad(), self.compute_loss_context_manager(), mc:
+            if labels is not None:
+                loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
+                loss = loss.detach().mean()
+            else:
+                loss, outputs = None, model(**inputs)
+        if prediction_loss_only:
+            return loss, None, None
+        problem_type = resolve_problem_type(self._unwrapped_config(), labels)
+        uncertainty = predictive_uncertainty(outputs["sample_logits"], problem_type)
+        return loss, {"logits": outputs["logits"].detach(), **uncertainty}, labels
 
     def _interval_mean(self, total: torch.Tensor, count: int) -> float:
         """The mean of a per-micro-batch value over the logging interval, averaged over the processes."""

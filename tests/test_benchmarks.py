@@ -48,7 +48,9 @@ def quick_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _ensure(bench: str, out: Path) -> None:
-    marker = out / ("convergence-frozen.json" if bench == "convergence" else f"{bench}.json")
+    marker = out / {"convergence": "convergence-frozen.json", "calibration": "calibration-frozen.json"}.get(
+        bench, f"{bench}.json"
+    )
     if not marker.exists():
         _run(bench, out=out)
 
@@ -122,9 +124,28 @@ def test_convergence_quick(quick_dir: Path) -> None:
         assert (quick_dir / f"convergence-{regime}.png").stat().st_size > 0
 
 
+def test_calibration_quick(quick_dir: Path) -> None:
+    _run("calibration", out=quick_dir)
+    for regime in ("finetuned", "frozen"):
+        result = json.loads((quick_dir / f"calibration-{regime}.json").read_text())
+        _check_env(result)
+        assert result["regime"] == regime and len(result["seeds"]) >= 3
+        methods = result["methods"]
+        assert {"plain", "plain_ts", "msd", "msd_ts", "msd_mc0_8", "msd_mc0_32", "msd_mcall_8"} <= set(methods)
+        for m in methods.values():
+            for key in ("accuracy", "ece", "nll", "brier", "aurc"):
+                assert {"mean", "std"} <= set(m[key]) and 0 <= m[key]["mean"]
+                assert set(m["per_seed"]) == {str(s) for s in result["seeds"]}
+            assert m["cost"]["ratio_median"] > 0 and len(m["cost"]["ratios"]) == result["settings"]["timing_rounds"]
+        assert methods["msd"]["cost"]["ratio_median"] == pytest.approx(1.0)
+        assert methods["msd_ts"]["fitted_temperature"]["mean"] > 0
+        assert methods["msd"]["ece_minus_msd"]["mean"] == 0.0
+        assert (quick_dir / f"calibration-{regime}.png").stat().st_size > 0
+
+
 def test_report_renders(quick_dir: Path, tmp_path: Path) -> None:
-    """report.py renders the quick results of all three benchmarks without error."""
-    for bench in ("head", "step", "convergence"):
+    """report.py renders the quick results of all four benchmarks without error."""
+    for bench in ("head", "step", "convergence", "calibration"):
         _ensure(bench, quick_dir)
     out = tmp_path / "README.md"
     main_readme = tmp_path / "main-README.md"
@@ -150,7 +171,7 @@ def test_report_renders(quick_dir: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = out.read_text()
-    for heading in ("## 1. Head cost", "## 2. Training step", "## 3. Convergence"):
+    for heading in ("## 1. Head cost", "## 2. Training step", "## 3. Convergence", "## 4. Calibration"):
         assert heading in text
     assert "| decoder variant |" in text
     summary = main_readme.read_text()

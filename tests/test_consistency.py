@@ -424,3 +424,4 @@ def test_script_run_logs_the_term(tmp_path, tiny_checkpoint):
     state = yaml.safe_load((tmp_path / "out" / "trainer_state.json").read_text())
     logged = [h["msd_consistency_loss"] for h in state["log_history"] if "loss" in h]
     assert len(logged) == 2 and all(v > 0 for v in logged)
+    assert "| msd_consistency | 0.5 |" in (tmp_path / "out" / "README.md").read_text()
