@@ -273,7 +273,7 @@ def build_config(
     """The model config: the labels from the data and, for an MSD head, the MSD fields and a note on what loading the
     checkpoint needs (`how_to_load` in its `config.json`)."""
     import msd_transformers as msd
-    from msd_transformers.finetune.reporting import HOW_TO_LOAD
+    from msd_transformers.finetune.reporting import HOW_TO_LOAD, HOW_TO_LOAD_ADAPTER
 
     labels = {
         "id2label": label_info.id2label,
@@ -281,7 +281,8 @@ def build_config(
         "problem_type": label_info.problem_type,
     }
     if model_args.msd:
-        return msd.msd_config(config, **labels, **model_args.msd_kwargs(), how_to_load=HOW_TO_LOAD)
+        how_to_load = HOW_TO_LOAD_ADAPTER if model_args.use_lora else HOW_TO_LOAD
+        return msd.msd_config(config, **labels, **model_args.msd_kwargs(), how_to_load=how_to_load)
     config = copy.deepcopy(config)
     for key, value in labels.items():
         setattr(config, key, value)
@@ -520,6 +521,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 if data_args.dataset_name == BBC_NEWS
                 else ""
             ),
+            adapter=model_args.use_lora,
         )
         (out / "README.md").write_text(card)
         summary = {k: round(v, 4) for k, v in summary_metrics(metrics).items()}

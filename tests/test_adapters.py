@@ -125,3 +125,21 @@ def test_lora_target_modules_follow_the_upstream_architecture():
     assert msd.lora_target_modules(msd.msd_config(tiny_config("llama"), msd_dropout=0.1)) == ["q_proj", "v_proj"]
     assert msd.lora_target_modules(msd.msd_config(tiny_config("bert"))) == ["query", "value"]
     assert msd.lora_target_modules(msd.msd_config(tiny_config("smollm3"), msd_dropout=0.1)) == "all-linear"
+
+
+@pytest.mark.parametrize("base_path", ["llama"], indirect=True)
+def test_monte_carlo_evaluation_of_a_lora_model(base_path, tmp_path):
+    """`msd_eval_samples` on a LoRA decoder: Monte-Carlo dropout reaches the MSD model inside the adapter wrapper."""
+    model_type, path = base_path
+    model = lora_model(model_type, path)
+    expected = eval_logits(model)
+    args = MSDTrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True,
+        msd_eval_samples=6,
+    )  # fmt: skip
+    inputs = make_inputs()
+    ds = Dataset.from_dict({**{k: v.tolist() for k, v in inputs.items()}, "labels": [0, 1, 2, 0]})
+    out = MSDTrainer(model=model, args=args).predict(ds)
+    logits = torch.as_tensor(out.predictions["logits"])
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)  # layers=0: the eval logits are unchanged
+    assert out.predictions["probs"].shape == (4, 3) and (out.predictions["mutual_information"] > 0).all()

@@ -94,7 +94,10 @@ def test_lora_end_to_end_on_a_decoder_without_padding_token(tiny_llama, tmp_path
         assert saved["model_type"] == "msd-llama" and saved["msd_dropout"] == 0.2 and saved["pad_token_id"] == 102
     tokenizer = AutoTokenizer.from_pretrained(out)
     assert tokenizer.pad_token == "[SEP]"
-    assert "LoRA" in (out / "README.md").read_text() and "q_proj" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "fine-tuned with LoRA" in card and "'q_proj', 'v_proj'" in card
+    assert f"msd.AutoMSDPeftModelForSequenceClassification.from_pretrained({json.dumps(str(out))})" in card
+    assert "AutoMSDPeftModelForSequenceClassification" in saved["how_to_load"]
 
     # One line reloads the adapter as an MSD model; vanilla/ is the stock class with the adapter merged in.
     model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(out).eval()

@@ -47,6 +47,8 @@ B, C = 4, 3
 
 
 def msd_model(model_type="bert", dropout=0.1, num_labels=C, **kwargs):
+    if ARCHITECTURES[model_type].dropout is None:  # decoders: no architecture rate, the samples take `dropout`
+        kwargs.setdefault("msd_dropout", dropout)
     cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **kwargs)
     return MSD_MODEL_CLASSES[model_type](cfg).eval()
 
@@ -141,6 +143,8 @@ def test_top_layers_and_all_every_architecture(model_type):
     for module in stock.modules():
         if isinstance(module, nn.Dropout):
             module.p = 0.3
+        elif isinstance(getattr(module, "attention_dropout", None), float):  # functional (most decoder LLMs)
+            module.attention_dropout = 0.3
     with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
         samples = stock(**inputs).sample_logits
     assert (samples[0] - samples[1]).abs().max() > 1e-4
