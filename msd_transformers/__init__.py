@@ -9,7 +9,9 @@ Where things live:
 - `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
 - `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
 - `loss`: `sample_losses`, one upstream loss per dropout sample.
-- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
+- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`), the families without a row
+  (`EXCLUDED_ARCHITECTURES`) and the generated classes.
+- `docs`: `architectures_markdown()`, the README's architecture tables generated from the two tables.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
 - `finetune`: the machinery of `scripts/train.py` (data, offline metrics, config files, model cards).
@@ -24,6 +26,7 @@ from .heads import MSDDenseClassificationHead
 from .loss import infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
+    EXCLUDED_ARCHITECTURES,
     MSD_CONFIG_CLASSES,
     MSD_MODEL_CLASSES,
     MSDArchitecture,
@@ -60,6 +63,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ARCHITECTURES",
+    "EXCLUDED_ARCHITECTURES",
     "AutoMSDModelForSequenceClassification",
     "MSDArchitecture",
     "MSDConfigMixin",
