@@ -11,8 +11,13 @@ BBC News (a fixed, seeded, stratified 80/20 split), MiniLM-L6, three regimes:
 
 Variants: `plain` (the stock model: one dropout at the model's rate 0.1), `msd8` (K = 8 at the same rate),
 `msd8_linspace` (K = 8, rates linspace(0.1, 0.5)), `msd8_logits` (K = 8, rate 0.1, loss of the mean logits),
-`whole8` (stock model, M = 8 whole-network passes batched with `repeat_batch`). Within a seed every variant starts
+`whole8` (stock model, M = 8 whole-network passes batched with `repeat_batch`), `rdrop` (R-Drop: stock model, M = 2
+passes, `msd_consistency` = the R-Drop paper's alpha for BERT-base mapped, see `RDROP_ALPHA`), `msd8_consistency`
+(K = 8, rate 0.1, plus head-only consistency at the same `msd_consistency`). Within a seed every variant starts
 from the same weights and sees the same batches in the same order.
+
+Each run records its training time per step (forward, backward and optimizer step; evaluations excluded) and its
+final eval logits, in the order of `eval_labels`, for calibration metrics.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from bench_common import (
 )
 from torch import nn
 
-from msd_transformers import MultiSampleDropout, sample_losses
+from msd_transformers import MultiSampleDropout, consistency_loss, sample_losses
 from msd_transformers.trainer import repeat_batch
 
 SPLIT_SEED = 0
@@ -44,6 +49,14 @@ VAL_FRACTION = 0.2
 NUM_SAMPLES = 8
 BASE_RATE = 0.1  # MiniLM-L6's hidden_dropout_prob, the stock classifier dropout
 LINSPACE = "linspace(0.1, 0.5)"
+# R-Drop (Liang et al. 2021, arXiv 2106.14448): NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2. The official BERT
+# GLUE code (github.com/dropreg/R-Drop, huggingface_transformer_src/src/transformers/models/bert/modeling_bert.py,
+# `bert_kl`) weights the symmetric KL by 0.5, read as the paper's alpha for BERT in that repository's issue #6.
+RDROP_ALPHA = 0.5
+# Our loss averages the per-sample losses (half of the paper's sum of two NLLs): msd_consistency = alpha / 2. The
+# head-only variant uses the same weight per pair of samples, fixed before running (not tuned on the validation split).
+CONSISTENCY = RDROP_ALPHA / 2
+PROBLEM = "single_label_classification"
 
 
 @dataclass
@@ -59,7 +72,11 @@ class Regime:
     batch_size: int = 16
     per_class: int | None = None  # a small labelled subset per class; None = the whole training split
     frozen: bool = False
-    variants: list[str] = field(default_factory=lambda: ["plain", "msd8", "msd8_linspace", "msd8_logits", "whole8"])
+    variants: list[str] = field(
+        default_factory=lambda: [
+            "plain", "msd8", "msd8_linspace", "msd8_logits", "whole8", "rdrop", "msd8_consistency",
+        ]
+    )  # fmt: skip
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
     note: str = ""
@@ -68,22 +85,26 @@ class Regime:
 def regimes(quick: bool) -> dict[str, Regime]:
     """The regimes, full-size or `--quick` (tiny model, a few steps)."""
     four = ["plain", "msd8", "msd8_linspace", "msd8_logits"]
+    consistency = ["rdrop", "msd8_consistency"]
+    head_only = [*four, "msd8_consistency"]  # a frozen encoder has no whole-network dropout to sample
     if quick:
         return {
-            "full": Regime("full", "Full fine-tuning (quick)", 16, 6, 3, 1e-3, batch_size=8, variants=four),
+            "full": Regime(
+                "full", "Full fine-tuning (quick)", 16, 6, 3, 1e-3, batch_size=8, variants=four + consistency
+            ),
             "small": Regime("small", "Small subset (quick)", 16, 6, 3, 1e-3, batch_size=8, per_class=4),
-            "frozen": Regime("frozen", "Frozen encoder (quick)", 16, 20, 10, 1e-2, frozen=True, variants=four),
+            "frozen": Regime("frozen", "Frozen encoder (quick)", 16, 20, 10, 1e-2, frozen=True, variants=head_only),
         }
     return {
         "full": Regime(
-            "full", "BBC News, full fine-tuning, whole training split", 32, 80, 20, 1e-4, variants=four,
+            "full", "BBC News, full fine-tuning, whole training split", 32, 80, 20, 1e-4, variants=four + consistency,
             note="The whole-network variant (8x the compute per step) was cut from this regime to fit the budget; "
             "it runs in the small-subset regime.",
         ),
         "small": Regime("small", "BBC News, full fine-tuning, 160 labelled examples", 32, 40, 10, 1e-4, per_class=32),
         "frozen": Regime(
             "frozen", "BBC News, frozen encoder (head only, cached pooled outputs)", 128, 3000, 100, 3e-2,
-            frozen=True, variants=four,
+            frozen=True, variants=head_only,
             note="The pooled outputs of this checkpoint are small (std 0.06), so the head needs a high learning "
             "rate: with lr 1e-3 and 1,000 steps the plain head was far from converged (eval loss 1.10); lr 3e-2 and "
             "3,000 steps (27 epochs) let it plateau (chosen on the plain head, seed 0, before running the others).",
@@ -123,7 +144,7 @@ def batches(indices: list[int], batch_size: int, steps: int, seed: int) -> list[
 def build_model(variant: str, num_labels: int, tiny: bool, seed: int) -> nn.Module:
     """The model of a variant, seeded so that every variant of a seed starts from the same classifier."""
     seed_everything(seed)
-    if variant in ("plain", "whole8"):
+    if variant in ("plain", "whole8", "rdrop"):
         return stock_model(num_labels, tiny=tiny)
     kwargs: dict[str, Any] = {"msd_num_samples": NUM_SAMPLES, "msd_dropout": BASE_RATE}
     if variant == "msd8_linspace":
@@ -136,18 +157,32 @@ def build_model(variant: str, num_labels: int, tiny: bool, seed: int) -> nn.Modu
 @torch.inference_mode()
 def evaluate(
     model: nn.Module, data: dict[str, torch.Tensor], labels: torch.Tensor, idx: list[int]
-) -> tuple[float, float]:
-    """Eval-mode cross-entropy and accuracy on the examples `idx`."""
+) -> tuple[float, float, torch.Tensor]:
+    """Eval-mode cross-entropy, accuracy and logits `(len(idx), C)` on the examples `idx`."""
     model.eval()
-    losses, correct = [], 0
-    for i in range(0, len(idx), 128):
-        sel = torch.tensor(idx[i : i + 128])
-        logits = model(**{k: v[sel] for k, v in data.items()}).logits
-        y = labels[sel]
-        losses.append(F.cross_entropy(logits.float(), y, reduction="sum").item())
-        correct += int((logits.argmax(-1) == y).sum())
+    chunks = [
+        model(**{k: v[torch.tensor(idx[i : i + 128])] for k, v in data.items()}).logits
+        for i in range(0, len(idx), 128)
+    ]
     model.train()
-    return sum(losses) / len(idx), correct / len(idx)
+    return scores(torch.cat(chunks).float(), labels[idx])
+
+
+def scores(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, torch.Tensor]:
+    """Mean cross-entropy, accuracy, and the logits."""
+    return F.cross_entropy(logits, labels).item(), (logits.argmax(-1) == labels).float().mean().item(), logits
+
+
+def consistency_objective(model: nn.Module, inputs: dict[str, torch.Tensor], labels: torch.Tensor, passes: int):
+    """`MSDTrainer`'s training loss with `msd_consistency=CONSISTENCY`, from the package's functions: the mean of the
+    per-sample losses plus the weighted consistency of all the samples (K head samples x M passes)."""
+    out = model(**repeat_batch(inputs, passes))
+    sample_logits = getattr(out, "sample_logits", None)
+    if sample_logits is None:
+        sample_logits = out.logits.unsqueeze(0)  # a stock model: one sample per pass
+    sample_logits = sample_logits.view(-1, labels.shape[0], sample_logits.shape[-1])  # (K, M * B, C) -> (K * M, B, C)
+    losses = sample_losses(sample_logits, labels, num_labels=sample_logits.shape[-1], problem_type=PROBLEM)
+    return losses.mean() + CONSISTENCY * consistency_loss(sample_logits, PROBLEM)
 
 
 def run_schedule(
@@ -156,29 +191,32 @@ def run_schedule(
     train_idx: list[int],
     params: Any,
     loss_of_batch: Callable[[list[int]], torch.Tensor],
-    evaluate_fn: Callable[[], tuple[float, float]],
+    evaluate_fn: Callable[[], tuple[float, float, torch.Tensor]],
     initial: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """The training loop shared by both regimes: AdamW with warm-up and linear decay, the seed's batches, an
-    evaluation every `eval_every` steps; returns the curves."""
+    evaluation every `eval_every` steps; returns the curves, the training time per step and the final eval logits."""
     opt = torch.optim.AdamW(params, lr=regime.lr, weight_decay=regime.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lr_lambda(regime.steps, max(1, round(regime.warmup_fraction * regime.steps)))
     )
-    l0, a0 = initial if initial is not None else evaluate_fn()
+    l0, a0 = initial if initial is not None else evaluate_fn()[:2]
     steps, eval_loss, eval_acc, train_loss = [0], [l0], [a0], []
     seed_everything(seed + 1)  # the dropout masks
     t0 = time.perf_counter()
+    train_s = 0.0
     window: list[float] = []
     for step, b in enumerate(batches(train_idx, regime.batch_size, regime.steps, seed), start=1):
+        t_step = time.perf_counter()
         loss = loss_of_batch(b)
         loss.backward()
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
         window.append(loss.item())
+        train_s += time.perf_counter() - t_step
         if step % regime.eval_every == 0 or step == regime.steps:
-            el, ea = evaluate_fn()
+            el, ea, logits = evaluate_fn()
             steps.append(step)
             eval_loss.append(el)
             eval_acc.append(ea)
@@ -190,6 +228,8 @@ def run_schedule(
         "eval_accuracy": eval_acc,
         "train_loss": train_loss,
         "wall_s": time.perf_counter() - t0,
+        "step_s": train_s / regime.steps,
+        "final_eval_logits": [[round(x, 5) for x in row] for row in logits.tolist()],
     }
 
 
@@ -210,6 +250,9 @@ def train_finetune(
 
     def loss_of_batch(b: list[int]) -> torch.Tensor:
         sel = torch.tensor(b)
+        if variant in ("rdrop", "msd8_consistency"):
+            passes = 2 if variant == "rdrop" else 1
+            return consistency_objective(model, {k: v[sel] for k, v in data.items()}, labels[sel], passes)
         inputs = {**{k: v[sel] for k, v in data.items()}, "labels": labels[sel]}
         if variant == "whole8":
             inputs = repeat_batch(inputs, NUM_SAMPLES)
@@ -240,7 +283,8 @@ class Head(nn.Module):
     """The classification head of each variant on cached features: dropout(s) -> Linear -> loss.
 
     `plain` is the stock head (`nn.Dropout` -> `Linear` -> cross-entropy); the MSD variants use the package's
-    `MultiSampleDropout` and `sample_losses`, as `MSDBertForSequenceClassification` does after the pooler.
+    `MultiSampleDropout` and `sample_losses`, as `MSDBertForSequenceClassification` does after the pooler, and
+    `msd8_consistency` adds `CONSISTENCY * consistency_loss` of the K samples, as `MSDTrainer` does.
     """
 
     def __init__(self, variant: str, hidden: int, num_labels: int):
@@ -258,11 +302,15 @@ class Head(nn.Module):
         if self.variant == "plain":
             return F.cross_entropy(self.classifier(self.dropout(x)), labels)
         sample_logits = self.classifier(self.dropout(x))  # (K, B, C)
-        if self.variant == "msd8_logits":
-            sample_logits = sample_logits.mean(0, keepdim=True)
-        return sample_losses(
-            sample_logits, labels, num_labels=sample_logits.shape[-1], problem_type="single_label_classification"
-        ).mean()
+        losses = sample_losses(
+            sample_logits.mean(0, keepdim=True) if self.variant == "msd8_logits" else sample_logits,
+            labels,
+            num_labels=sample_logits.shape[-1],
+            problem_type=PROBLEM,
+        )
+        if self.variant == "msd8_consistency":
+            return losses.mean() + CONSISTENCY * consistency_loss(sample_logits, PROBLEM)
+        return losses.mean()
 
 
 def train_frozen(
@@ -280,10 +328,9 @@ def train_frozen(
     head = Head(variant, feats.shape[-1], num_labels).train()
     xv, yv = feats[val_idx], labels[val_idx]
 
-    def ev() -> tuple[float, float]:
+    def ev() -> tuple[float, float, torch.Tensor]:
         with torch.inference_mode():
-            logits = head.classifier(xv)
-            return F.cross_entropy(logits, yv).item(), (logits.argmax(-1) == yv).float().mean().item()
+            return scores(head.classifier(xv), yv)
 
     return run_schedule(regime, seed, train_idx, head.parameters(), lambda b: head(feats[b], labels[b]), ev)
 
@@ -336,6 +383,10 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]], seeds: list[int]) -> d
                 "mean_curve_target": target_mean,
             }
         v["wall_s_mean"] = statistics.fmean(by_seed[s]["wall_s"] for s in seeds)
+        # Training cost per step (no evaluations), relative to the plain run of the same seed.
+        v["step_s_mean"] = statistics.fmean(by_seed[s]["step_s"] for s in seeds)
+        ratios = [by_seed[s]["step_s"] / plain[s]["step_s"] for s in seeds]
+        v["step_time_ratio_to_plain"] = dict(zip(("mean", "std"), _mean_std(ratios), strict=True))
         v["per_seed"] = {str(s): by_seed[s] for s in seeds}
         out[name] = v
     return out
@@ -373,7 +424,7 @@ def run_regime(name: str, args: Any) -> dict[str, Any]:
                 initial = (r["eval_loss"][0], r["eval_accuracy"][0])  # same start weights for every variant
             runs[variant][seed] = r
             print(
-                f"[{name}] seed {seed} {variant:14s}: final eval loss {r['eval_loss'][-1]:.4f}, "
+                f"[{name}] seed {seed} {variant:16s}: final eval loss {r['eval_loss'][-1]:.4f}, "
                 f"acc {r['eval_accuracy'][-1]:.4f} ({r['wall_s']:.0f}s; total {time.perf_counter() - t0:.0f}s)",
                 flush=True,
             )
@@ -388,12 +439,15 @@ def run_regime(name: str, args: Any) -> dict[str, Any]:
             "num_samples": NUM_SAMPLES,
             "base_rate": BASE_RATE,
             "linspace": LINSPACE,
+            "rdrop_alpha": RDROP_ALPHA,
+            "msd_consistency": CONSISTENCY,
             "optimizer": "AdamW, linear warm-up (10%) and linear decay to 0",
         }
     )
     return {
         "benchmark": "convergence",
         "regime": name,
+        "eval_labels": labels[val_idx].tolist(),  # the order of every run's final_eval_logits
         "title": regime.title,
         "description": __doc__.strip(),
         "settings": settings,

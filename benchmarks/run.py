@@ -3,6 +3,7 @@
     python benchmarks/run.py head [--quick] [--out DIR] [--device cuda] [--dtype bf16]
     python benchmarks/run.py step [--quick] ...
     python benchmarks/run.py convergence [--quick] [--regimes full small frozen] [--seeds 0 1 2] ...
+    python benchmarks/run.py calibration [--quick] [--regimes finetuned frozen] [--seeds 0 1 2] ...
 
 Full results go to `benchmarks/results/` (regenerate `benchmarks/README.md` with `python benchmarks/report.py`);
 `--quick` runs (tiny sizes, a tiny random model) go to `benchmarks/results/quick/` unless `--out` says otherwise, so
@@ -29,13 +30,18 @@ def _suffix(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run one benchmark, write its JSON and PNG files."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", choices=["head", "step", "convergence"])
+    parser.add_argument("benchmark", choices=["head", "step", "convergence", "calibration"])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats/steps (smoke test, < 2 min)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results[/quick])")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
     parser.add_argument("--dtype", default="fp32", choices=["fp32", "bf16"], help="bf16: autocast / bf16 head")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="convergence seeds")
-    parser.add_argument("--regimes", nargs="+", default=["full", "small", "frozen"], help="convergence regimes to run")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="convergence / calibration seeds")
+    parser.add_argument(
+        "--regimes",
+        nargs="+",
+        default=None,
+        help="regimes to run (convergence: full small frozen; calibration: finetuned frozen; default: all)",
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -74,15 +80,21 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_plot:
             written.append(plot(result, out / f"{args.benchmark}{suffix}.png"))
     else:
-        from bench_convergence import run_regime
+        import bench_calibration
+        import bench_convergence
 
-        for regime in args.regimes:
+        module, plot = {
+            "convergence": (bench_convergence, plots.plot_convergence),
+            "calibration": (bench_calibration, plots.plot_calibration),
+        }[args.benchmark]
+        for regime in args.regimes or list(module.regimes(args.quick)):
             t1 = time.perf_counter()
-            result = {**run_regime(regime, args), "environment": environment(args.device, args.dtype, args.seeds)}
+            env = environment(args.device, args.dtype, args.seeds)
+            result = {**module.run_regime(regime, args), "environment": env}
             result["wall_s"] = time.perf_counter() - t1
-            written.append(write_json(out / f"convergence-{regime}{suffix}.json", result))
+            written.append(write_json(out / f"{args.benchmark}-{regime}{suffix}.json", result))
             if not args.no_plot:
-                written.append(plots.plot_convergence(result, out / f"convergence-{regime}{suffix}.png"))
+                written.append(plot(result, out / f"{args.benchmark}-{regime}{suffix}.png"))
     for p in written:
         print(f"wrote {p}")
     print(f"done in {time.perf_counter() - t0:.1f}s")

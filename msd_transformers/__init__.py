@@ -6,14 +6,16 @@ The generated classes are attributes of this package, e.g. `msd_transformers.MSD
 
 Where things live:
 
-- `dropout`: `MultiSampleDropout`, the K-sample dropout module, and the parsing of rate specifications.
+- `dropout`: `MultiSampleDropout`, the K-sample dropout module, the parsing of rate specifications, `repeat_batch`.
 - `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
-- `loss`: `sample_losses`, one upstream loss per dropout sample.
+- `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
 - `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`), the families without a row
   (`EXCLUDED_ARCHITECTURES`) and the generated classes.
 - `docs`: `architectures_markdown()`, the README's architecture tables generated from the two tables.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
+- `uncertainty`: `mc_dropout` (Monte-Carlo dropout at a chosen depth), `predictive_uncertainty`, calibration metrics.
+- `pipelines`: `MCDropoutTextClassificationPipeline`, text classification results with their uncertainty.
 - `finetune`: the machinery of `scripts/train.py` (data, offline metrics, config files, model cards).
 """
 
@@ -21,9 +23,9 @@ from typing import Any
 
 from . import _compat
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
-from .dropout import MultiSampleDropout, resolve_dropout
+from .dropout import MultiSampleDropout, repeat_batch, resolve_dropout
 from .heads import MSDDenseClassificationHead
-from .loss import infer_problem_type, sample_losses
+from .loss import consistency_loss, infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
     EXCLUDED_ARCHITECTURES,
@@ -38,7 +40,19 @@ from .modeling import (
     supported_model_types,
     validate_msd_fields,
 )
-from .trainer import MSDTrainer, MSDTrainingArguments, repeat_batch
+from .pipelines import MCDropoutTextClassificationPipeline
+from .trainer import MSDTrainer, MSDTrainingArguments
+from .uncertainty import (
+    PredictiveUncertainty,
+    aurc,
+    brier_score,
+    expected_calibration_error,
+    mc_dropout,
+    negative_log_likelihood,
+    predictive_logits,
+    predictive_uncertainty,
+    validate_mc_dropout,
+)
 
 __version__ = "0.2.0.dev0"
 
@@ -65,6 +79,7 @@ __all__ = [
     "ARCHITECTURES",
     "EXCLUDED_ARCHITECTURES",
     "AutoMSDModelForSequenceClassification",
+    "MCDropoutTextClassificationPipeline",
     "MSDArchitecture",
     "MSDConfigMixin",
     "MSDDenseClassificationHead",
@@ -75,17 +90,27 @@ __all__ = [
     "MSD_CONFIG_CLASSES",
     "MSD_MODEL_CLASSES",
     "MultiSampleDropout",
+    "PredictiveUncertainty",
+    "aurc",
+    "brier_score",
+    "consistency_loss",
+    "expected_calibration_error",
     "get_architecture",
     "infer_problem_type",
     "is_msd_config",
     "is_msd_model",
+    "mc_dropout",
     "msd_config",
+    "negative_log_likelihood",
+    "predictive_logits",
+    "predictive_uncertainty",
     "register_architecture",
     "repeat_batch",
     "resolve_dropout",
     "sample_losses",
     "supported_model_types",
     "to_vanilla",
+    "validate_mc_dropout",
     "validate_msd_fields",
     *sorted(_generated_classes()),
 ]

@@ -1,8 +1,9 @@
-"""The multi-sample dropout module and the parsing of dropout-rate specifications.
+"""The multi-sample dropout module, the parsing of dropout-rate specifications, and `repeat_batch`.
 
 `MultiSampleDropout` draws `num_samples` independent dropout masks in one random draw and returns the samples
 stacked on a new leading dimension. Every module after it (a `nn.Linear`, `tanh`, ...) then runs on all samples at
-once, which is what makes the head vectorized: no Python loop over samples anywhere.
+once, which is what makes the head vectorized: no Python loop over samples anywhere. `repeat_batch` repeats a batch
+so that one forward samples every dropout of a network several times (whole-network variants, MC dropout).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +99,21 @@ def resolve_dropout(dropout: DropoutSpec, num_samples: int, what: str = "msd_dro
     return [_check_rate(dropout, what)] * num_samples
 
 
+def repeat_batch(inputs: Mapping[str, Any], num_passes: int) -> dict[str, Any]:
+    """Repeat every batched tensor `num_passes` times along the batch dimension: `(B, ...) -> (num_passes * B, ...)`.
+
+    Row `m * B + b` is example `b` of pass `m`. One forward over the result samples every dropout in the network
+    `num_passes` times per example (the whole-network multi-sample dropout variant), in one batched call.
+    Non-tensor values and 0-d tensors pass through unchanged.
+    """
+    if num_passes == 1:
+        return dict(inputs)
+    return {
+        k: v.repeat(num_passes, *([1] * (v.dim() - 1))) if isinstance(v, torch.Tensor) and v.dim() > 0 else v
+        for k, v in inputs.items()
+    }
+
+
 class MultiSampleDropout(nn.Module):
     """Multi-sample dropout (Inoue 2019, arXiv:1905.09788): K dropout samples of the input, stacked.
 
@@ -104,6 +121,12 @@ class MultiSampleDropout(nn.Module):
     independent dropout mask, dropped with rate `p_k` and scaled by `1 / (1 - p_k)`. All masks come from one random
     draw. In eval mode dropout is the identity and all samples are equal, so it returns one sample, `(1, *x.shape)`,
     without copying.
+
+    Monte-Carlo dropout ([`mc_dropout`] sets `mc_mode` and `mc_samples` for the duration of its context, whatever the
+    training flag): with `mc_mode="head"` it returns `(1 + N, *x.shape)`, row 0 the input itself (the deterministic
+    eval sample) and rows 1..N with dropout masks; with `mc_mode="rows"` the input is a batch repeated N times,
+    `(N * B, ...)` with row `m * B + b` example `b` of sample `m`, and each row gets one mask, `(1, N * B, ...)`. MC
+    sample `m` uses the rate `rates[m % num_samples]`: with per-sample rates and N != K the rates cycle.
 
     The module has no parameters and no buffers (the rates are plain Python floats, so `from_pretrained`'s meta-device
     initialisation cannot corrupt them).
@@ -129,6 +152,8 @@ class MultiSampleDropout(nn.Module):
         super().__init__()
         self.num_samples = check_num_samples(num_samples, "num_samples")
         self.rates: tuple[float, ...] = tuple(resolve_dropout(dropout, self.num_samples, what="dropout"))
+        self.mc_mode: Literal["head", "rows"] | None = None  # set by `mc_dropout` only
+        self.mc_samples = 0
         if self.num_samples > 1 and not any(self.rates):
             logger.warning(
                 "MultiSampleDropout with num_samples=%d and every rate 0: the samples are identical, so multi-sample "
@@ -142,26 +167,42 @@ class MultiSampleDropout(nn.Module):
         return len(set(self.rates)) == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mc_mode == "head":
+            n = self.mc_samples
+            samples = self._drop(x.unsqueeze(0).expand(n, *x.shape), self.mc_rates(n))  # (N, *x.shape)
+            return torch.cat([x.unsqueeze(0), samples])  # (1 + N, *x.shape): row 0 without dropout
+        if self.mc_mode == "rows":
+            n = self.mc_samples
+            samples = x.view(n, x.shape[0] // n, *x.shape[1:])  # (N, B, ...): the batch repeated N times
+            return self._drop(samples, self.mc_rates(n)).view(x.shape).unsqueeze(0)  # (1, N * B, ...)
         if not self.training:
             return x.unsqueeze(0)  # (1, *x.shape): dropout is the identity, one sample is enough
-        k = self.num_samples
-        samples = x.unsqueeze(0).expand(k, *x.shape)  # (K, *x.shape), a view: no copy
-        if not any(self.rates):
+        return self._drop(x.unsqueeze(0).expand(self.num_samples, *x.shape), self.rates)  # (K, *x.shape)
+
+    def mc_rates(self, num_samples: int) -> tuple[float, ...]:
+        """The rates of `num_samples` Monte-Carlo samples: the K rates repeated in turn (sample m: `rates[m % K]`)."""
+        return tuple(self.rates[m % self.num_samples] for m in range(num_samples))
+
+    @staticmethod
+    def _drop(samples: torch.Tensor, rates: Sequence[float]) -> torch.Tensor:
+        """Dropout of each sample along dim 0 with its own rate: `samples[m]` dropped with `rates[m]`."""
+        if not any(rates):
             return samples
-        if self.uniform and x.device.type == "cuda":
+        uniform = len(set(rates)) == 1
+        if uniform and samples.device.type == "cuda":
             # CUDA's fused dropout kernel; its output is materialised with an independent mask per element.
-            return F.dropout(samples, self.rates[0], training=True)
-        # One uniform draw for all K masks (on CPU, `rand` + compare is ~4x faster than `bernoulli_`), the rates
+            return F.dropout(samples, rates[0], training=True)
+        # One uniform draw for all masks (on CPU, `rand` + compare is ~4x faster than `bernoulli_`), the rates
         # broadcast along the sample dimension. The scale is float32, so half-precision inputs keep exact rates.
-        uniform = torch.rand(samples.shape, device=x.device, dtype=torch.float32)
-        if self.uniform:
-            keep = 1.0 - self.rates[0]
-            scale = (uniform < keep) * (1.0 / keep)  # (K, *x.shape): 0 or 1/(1-p)
+        draw = torch.rand(samples.shape, device=samples.device, dtype=torch.float32)
+        if uniform:
+            keep = 1.0 - rates[0]
+            scale = (draw < keep) * (1.0 / keep)  # (S, ...): 0 or 1/(1-p)
         else:
-            keep = torch.tensor([1.0 - p for p in self.rates], device=x.device, dtype=torch.float32)
-            keep = keep.view(k, *([1] * x.dim()))  # (K, 1, ..., 1)
-            scale = (uniform < keep) / keep  # (K, *x.shape): 0 or 1/(1-p_k)
-        return (samples * scale).to(x.dtype)
+            keep = torch.tensor([1.0 - p for p in rates], device=samples.device, dtype=torch.float32)
+            keep = keep.view(len(rates), *([1] * (samples.dim() - 1)))  # (S, 1, ..., 1)
+            scale = (draw < keep) / keep  # (S, ...): 0 or 1/(1-p_s)
+        return (samples * scale).to(samples.dtype)
 
     def extra_repr(self) -> str:
         rates = self.rates[0] if self.uniform else list(self.rates)

@@ -4,6 +4,9 @@
 the loss the upstream class computes on that sample's logits, so `sample_losses(...).mean()` is the paper's
 multi-sample dropout objective, and `sample_losses(sample_logits.mean(0, keepdim=True), ...)` the logit-averaging
 variant. No Python loop over samples: the K samples ride along as a leading batch dimension.
+
+`consistency_loss(sample_logits, problem_type)` measures how much the samples disagree (the mean divergence over
+ordered pairs of samples): added to the loss with a weight, it asks the samples to agree, as R-Drop does.
 """
 
 from __future__ import annotations
@@ -159,3 +162,87 @@ def sample_losses(
         logits, labels.to(logits.dtype).expand_as(logits), weight=class_weights, reduction="none"
     )  # (K, B, C)
     return losses.mean((1, 2))
+
+
+def _pairwise_kl_sum(log_probs: torch.Tensor) -> torch.Tensor:
+    """Sum over ordered pairs i != j of KL(p_i || p_j), per example and category group, in O(S).
+
+    sum_{i,j} sum_c p_i (log p_i - log p_j) = S * sum_i sum_c p_i (log p_i - mean_j log p_j): the centred form, so
+    that nearly equal samples give a small difference of small numbers, not of two large sums.
+
+    log_probs: (S, B, ..., C) normalised over the last dimension -> (B, ...)
+    """
+    s = log_probs.shape[0]
+    centred = log_probs - log_probs.mean(0, keepdim=True)  # (S, B, ..., C)
+    return s * (log_probs.exp() * centred).sum((0, -1))
+
+
+def consistency_loss(
+    sample_logits: torch.Tensor, problem_type: str, *, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """How much the dropout samples disagree: the mean divergence over all ordered pairs of samples.
+
+    Per example, `1 / (S (S - 1)) * sum over ordered pairs i != j of D(sample i, sample j)`, averaged over the
+    examples, where D is
+
+    - `"single_label_classification"`: `KL(p_i || p_j)` of the softmax distributions;
+    - `"multi_label_classification"`: the Bernoulli KL of the sigmoid probabilities, averaged over the labels;
+    - `"regression"`: the squared difference of the outputs, averaged over the outputs.
+
+    For S = 2 this is R-Drop's symmetric term `(KL(p_1 || p_2) + KL(p_2 || p_1)) / 2` (Liang et al. 2021, arXiv
+    2106.14448), or `(y_1 - y_2)^2` for regression. The sum over pairs has an O(S) closed form (for regression,
+    `2 S` times the sum of squared deviations from the sample mean), so there is no loop over pairs. Probabilities
+    come from `log_softmax` / `logsigmoid`; half-precision logits are computed in float32.
+
+    The term needs no labels. Examples whose labels are ignored can be left out with `mask`; [`MSDTrainer`] leaves
+    out the examples labelled -100, the ones the Trainer does not count in `num_items_in_batch`.
+
+    Args:
+        sample_logits (`torch.Tensor` of shape `(S, batch_size, num_labels)`):
+            The logits of each dropout sample (head samples x forward passes, in any order).
+        problem_type (`str`):
+            `"regression"`, `"single_label_classification"` or `"multi_label_classification"`.
+        mask (`torch.Tensor` of shape `(batch_size,)`, *optional*):
+            Which examples count (bool). The result is the mean over these; 0 when none counts.
+
+    Returns:
+        `torch.Tensor`: a scalar >= 0 (up to rounding), in float32 (float64 for float64 logits). 0 for S = 1 (one
+        sample agrees with itself), still attached to the graph of `sample_logits`.
+
+    Raises:
+        `ValueError`: `sample_logits` is not 3-D, `problem_type` is not one of the three, or `mask` does not fit.
+
+    Example:
+
+    ```python
+    >>> sample_logits = model(**batch).sample_logits  # (K, B, C), an MSD model in training mode
+    >>> losses = sample_losses(sample_logits, labels, num_labels=C, problem_type="single_label_classification")
+    >>> loss = losses.mean() + 0.5 * consistency_loss(sample_logits, "single_label_classification")
+    ```
+    """
+    if sample_logits.dim() != 3:
+        raise ValueError(
+            f"sample_logits must have shape (S, batch_size, num_labels), got {tuple(sample_logits.shape)}."
+        )
+    if problem_type not in PROBLEM_TYPES:
+        raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {problem_type!r}.")
+    s, b, _ = sample_logits.shape
+    if mask is not None and (mask.dtype != torch.bool or tuple(mask.shape) != (b,)):
+        raise ValueError(f"mask must be a bool tensor of shape ({b},), got {mask.dtype} of shape {tuple(mask.shape)}.")
+    logits = sample_logits if sample_logits.dtype == torch.float64 else sample_logits.float()
+    if s == 1:
+        return logits.sum() * 0.0
+    if problem_type == "regression":
+        deviations = logits - logits.mean(0, keepdim=True)  # (S, B, C)
+        per_example = 2.0 * s * deviations.pow(2).sum(0).mean(-1)  # (B,)
+    elif problem_type == "single_label_classification":
+        per_example = _pairwise_kl_sum(F.log_softmax(logits, dim=-1))  # (B,)
+    else:
+        # Each label is a two-category distribution (q, 1 - q): (S, B, C) -> (S, B, C, 2)
+        log_probs = torch.stack([F.logsigmoid(logits), F.logsigmoid(-logits)], dim=-1)
+        per_example = _pairwise_kl_sum(log_probs).mean(-1)  # (B, C) -> (B,)
+    per_example = per_example / (s * (s - 1))
+    if mask is None:
+        return per_example.mean() if b else per_example.sum()
+    mask = mask.to(per_example.device)
+    return torch.where(mask, per_example, 0.0).sum() / mask.sum().clamp(min=1)

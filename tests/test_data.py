@@ -9,6 +9,7 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from transformers import AutoTokenizer, HfArgumentParser
 
 from msd_transformers.finetune.data import (
+    ROW_COLUMN,
     DataArguments,
     LabelInfo,
     check_datasets,
@@ -76,6 +77,7 @@ def test_arguments_parse_and_help(capsys):
         ({"dataset_name": "bbc_news", "validation_split_percentage": 20}, r"\(0, 1\).*20"),
         ({"dataset_name": "bbc_news", "validation_split_percentage": 0.0}, r"\(0, 1\).*0\.0"),
         ({"dataset_name": "bbc_news", "train_file": "a.csv"}, "not both"),
+        ({"dataset_name": "bbc_news", "label_format": "onehot"}, r"'onehot'.*\['ids', 'multi_hot'\]"),
     ],
 )
 def test_argument_errors(kwargs, match):
@@ -169,7 +171,7 @@ def test_jsonl_multi_label_lists_of_strings(tmp_path):
     records = [{"text": f"t{i}", "label": t} for i, t in enumerate(tags)]
     args = DataArguments(train_file=write_jsonl(tmp_path / "train.jsonl", records), validation_split_percentage=0.3)
     raw, info = prepare(args)
-    assert info == LabelInfo("multi_label_classification", 3, ["politics", "sport", "tech"])
+    assert info == LabelInfo("multi_label_classification", 3, ["politics", "sport", "tech"], "ids")
     assert len(raw["train"]) == 7 and len(raw["validation"]) == 3
 
 
@@ -177,7 +179,70 @@ def test_jsonl_multi_hot_floats(tmp_path):
     records = [{"text": f"t{i}", "label": [float(i % 2), 1.0, 0.0, float(i % 3 == 0)]} for i in range(10)]
     args = DataArguments(train_file=write_jsonl(tmp_path / "train.jsonl", records))
     _, info = prepare(args)
-    assert info == LabelInfo("multi_label_classification", 4, ["0", "1", "2", "3"])
+    assert info == LabelInfo("multi_label_classification", 4, ["0", "1", "2", "3"], "multi_hot")
+
+
+def int_lists(tmp_path, lists, **kwargs):
+    records = [{"text": f"t{i}", "label": v} for i, v in enumerate(lists)]
+    args = DataArguments(train_file=write_jsonl(tmp_path / "train.jsonl", records), **kwargs)
+    raw = load_raw_datasets(args)
+    return raw, args
+
+
+def test_integer_multi_hot_lists(tmp_path, tokenizer):
+    """0/1 lists of one length where a row repeats a value cannot be id sets: multi-hot, one label per position."""
+    lists = [[0, 1, 1], [1, 0, 0], [0, 0, 1], [1, 1, 0], [0, 1, 0]] * 2
+    raw, args = int_lists(tmp_path, lists)
+    info = infer_label_info(raw, args)
+    assert info == LabelInfo("multi_label_classification", 3, ["0", "1", "2"], "multi_hot")
+    check_datasets(raw, args, info)
+    out = tokenize_datasets(raw, tokenizer, args, info)
+    expected = {f"t{i}": [float(x) for x in v] for i, v in enumerate(lists)}
+    assert out["train"]["labels"] == [expected[t] for t in raw["train"]["text"]]
+
+
+def test_integer_id_lists(tmp_path, tokenizer):
+    """Lists with values other than 0/1, or of several lengths, are class ids."""
+    lists = [[0, 2], [1], [2, 3, 0], [], [3]] * 2
+    raw, args = int_lists(tmp_path, lists)
+    info = infer_label_info(raw, args)
+    assert info == LabelInfo("multi_label_classification", 4, ["0", "1", "2", "3"], "ids")
+    out = tokenize_datasets(raw, tokenizer, args, info)
+    hot = {f"t{i}": [float(j in v) for j in range(4)] for i, v in enumerate(lists)}
+    assert out["train"]["labels"] == [hot[t] for t in raw["train"]["text"]]
+    raw, args = int_lists(tmp_path, [[0, 1], [1], [0], [1, 0]] * 3)  # only 0/1, but rows of lengths 1 and 2
+    assert infer_label_info(raw, args).label_format == "ids"
+
+
+def test_integer_lists_that_read_both_ways_need_label_format(tmp_path, tokenizer):
+    lists = [[0, 1], [1, 0], [1, 0], [0, 1], [0, 1]] * 2  # two labels multi-hot, or the id sets {0, 1}
+    raw, args = int_lists(tmp_path, lists)
+    with pytest.raises(ValueError, match=r"read both as multi-hot vectors and as sets of ids.*Set `label_format`"):
+        infer_label_info(raw, args)
+    raw, args = int_lists(tmp_path, lists, label_format="multi_hot")
+    info = infer_label_info(raw, args)
+    assert (info.num_labels, info.label_format) == (2, "multi_hot")
+    assert tokenize_datasets(raw, tokenizer, args, info)["train"]["labels"][0] in ([0.0, 1.0], [1.0, 0.0])
+    raw, args = int_lists(tmp_path, lists, label_format="ids")
+    info = infer_label_info(raw, args)
+    assert (info.num_labels, info.label_format) == (2, "ids")
+    assert tokenize_datasets(raw, tokenizer, args, info)["train"]["labels"][0] == [1.0, 1.0]
+
+
+def test_label_format_that_does_not_fit():
+    raw = dd({"text": ["a", "b"], "label": [["x"], ["y"]]})
+    with pytest.raises(ValueError, match="'multi_hot' needs lists of 0/1 numbers"):
+        infer_label_info(raw, DataArguments(dataset_name="x", label_format="multi_hot"))
+    raw = dd({"text": ["a", "b"], "label": [[0.0, 1.0], [1.0, 0.0]]})
+    with pytest.raises(ValueError, match="'ids' needs lists of class ids or names.*'multi_hot'"):
+        infer_label_info(raw, DataArguments(dataset_name="x", label_format="ids"))
+    raw = dd({"text": ["a", "b"], "label": [0, 1]})
+    with pytest.raises(ValueError, match="applies to multi-label lists"):
+        infer_label_info(raw, DataArguments(dataset_name="x", label_format="ids"))
+    # Validation vectors are checked against the training ones.
+    raw = dd({"text": ["a", "b"], "label": [[0, 1, 1], [1, 0, 0]]}, {"text": ["c"], "label": [[0, 1]]})
+    with pytest.raises(ValueError, match=r"Label value\(s\) \[\(0, 1\)\] in split 'validation' of 'x'"):
+        check(raw)
 
 
 def test_local_folder_with_test_split_and_no_validation(tmp_path):
@@ -212,7 +277,7 @@ def check(raw, **kwargs):
 
 def test_error_missing_columns():
     raw = dd({"text": ["a", "b"], "label": ["x", "y"]}, {"sentence": ["c"], "label": ["x"]})
-    with pytest.raises(ValueError, match=r"'text' not found in split 'validation'.*\['sentence', 'label'\]"):
+    with pytest.raises(ValueError, match=r"'text' not found in split 'validation' \(split 'validation' of 'x'\).*"):
         check(raw)
     with pytest.raises(ValueError, match="'pair' not found in split 'train'"):
         check(dd({"text": ["a", "b"], "label": ["x", "y"]}), text_pair_column="pair")
@@ -229,19 +294,19 @@ def test_error_empty_split():
             ),
         }
     )
-    with pytest.raises(ValueError, match="Split 'validation' is empty"):
+    with pytest.raises(ValueError, match=r"Split 'validation' \(split 'validation' of 'x'\) is empty"):
         check(raw)
 
 
 def test_error_unknown_validation_labels():
     raw = dd({"text": ["a", "b"], "label": ["x", "y"]}, {"text": ["c", "d", "e"], "label": ["x", "z", "w"]})
-    with pytest.raises(ValueError, match=r"'validation'.*\['w', 'z'\]"):
+    with pytest.raises(ValueError, match=r"\['w', 'z'\] in split 'validation' of 'x'.*: row 1, 2 \(counting from 0\)"):
         check(raw)
     raw = dd({"text": ["a", "b"], "label": [0, 1]}, {"text": ["c"], "label": [2]})
-    with pytest.raises(ValueError, match=r"'validation'.*\[2\]"):
+    with pytest.raises(ValueError, match=r"\[2\] in split 'validation'"):
         check(raw)
     raw = dd({"text": ["a", "b"], "label": [["x"], ["y"]]}, {"text": ["c"], "label": [["x", "q"]]})
-    with pytest.raises(ValueError, match=r"'validation'.*\['q'\]"):
+    with pytest.raises(ValueError, match=r"\['q'\] in split 'validation'"):
         check(raw)
 
 
@@ -250,7 +315,7 @@ def test_error_non_numeric_regression_and_bad_text():
     with pytest.raises(ValueError, match="Regression needs numeric labels.*'high'"):
         check(raw, problem_type="regression")
     raw = dd({"text": ["a", None, None], "label": ["x", "y", "x"]})
-    with pytest.raises(ValueError, match="'text' of split 'train' has 2 value"):
+    with pytest.raises(ValueError, match="'text' has 2 value.* in split 'train' of 'x': row 1, 2"):
         check(raw)
 
 
@@ -258,8 +323,33 @@ def test_error_csv_with_missing_text(tmp_path):
     train = write_csv(tmp_path / "train.csv", ["text", "label"], [("a", "x"), ("", "y"), ("c", "x"), ("d", "y")])
     args = DataArguments(train_file=train, validation_file=train)
     raw = load_raw_datasets(args)
-    with pytest.raises(ValueError, match="'text' of split 'train' has 1 value"):
+    with pytest.raises(ValueError, match=rf"'text' has 1 value.* in the train file '{train}': line 3;"):
         check_datasets(raw, args, infer_label_info(raw, args))
+
+
+def test_error_in_the_held_out_part_names_the_training_file_and_line(tmp_path):
+    """An empty cell of the training file that lands in the held-out validation part: the file and its line."""
+    texts = [f"text {i}" for i in range(20)]
+    path = tmp_path / "train.csv"
+    args = DataArguments(train_file=str(path))
+    write_csv(path, ["text", "label"], [(t, "ab"[i % 2]) for i, t in enumerate(texts)])
+    held_out = load_raw_datasets(args)["validation"][ROW_COLUMN][-1]  # the split depends on the labels, not the text
+    texts[held_out] = ""
+    write_csv(path, ["text", "label"], [(t, "ab"[i % 2]) for i, t in enumerate(texts)])
+    raw = load_raw_datasets(args)
+    assert held_out in raw["validation"][ROW_COLUMN] and raw["validation"].split == "train"
+    expected = rf"in the train file '{path}' \(in the part held out as the 'validation' split\): line {held_out + 2};"
+    with pytest.raises(ValueError, match=expected):
+        check_datasets(raw, args, infer_label_info(raw, args))
+
+
+def test_error_empty_or_unreadable_file(tmp_path):
+    (tmp_path / "empty.csv").write_text("")
+    with pytest.raises(ValueError, match=r"The train file '.*empty.csv' is empty \(0 bytes\)"):
+        load_raw_datasets(DataArguments(train_file=str(tmp_path / "empty.csv")))
+    (tmp_path / "broken.jsonl").write_text('{"text": "a", "label": 1}\n{"text": \n')
+    with pytest.raises(ValueError, match=r"Cannot read the train file '.*broken.jsonl' as json"):
+        load_raw_datasets(DataArguments(train_file=str(tmp_path / "broken.jsonl")))
 
 
 # ---------------------------------------------------------------------------------------------------- tokenization

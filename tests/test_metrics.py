@@ -9,23 +9,30 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 from transformers import EvalPrediction
 
+import msd_transformers as msd
 from msd_transformers.finetune.metrics import (
     DEFAULT_METRIC,
     GREATER_IS_BETTER,
     METRIC_NAMES,
     Accuracy,
+    AreaUnderRiskCoverage,
+    BrierScore,
     ExactMatch,
+    ExpectedCalibrationError,
     MacroF1,
     MatthewsCorrelation,
     MeanSquaredError,
     MicroF1,
+    NegativeLogLikelihood,
     PearsonCorrelation,
     SpearmanCorrelation,
     build_compute_metrics,
     build_metrics,
 )
 
+CALIBRATION_METRICS = [ExpectedCalibrationError, NegativeLogLikelihood, BrierScore, AreaUnderRiskCoverage]
 ALL_METRICS = [
+    *CALIBRATION_METRICS,
     Accuracy,
     MacroF1,
     MatthewsCorrelation,
@@ -94,7 +101,7 @@ def test_metric_info_and_combine():
         assert set(metric.features) == {"predictions", "references"}
     combined = evaluate.combine([Accuracy(), MacroF1(), MatthewsCorrelation()])
     result = combined.compute(predictions=PREDS, references=REFS)
-    assert list(result) == METRIC_NAMES["single_label_classification"]
+    assert list(result) == METRIC_NAMES["single_label_classification"][:3]
 
 
 def test_no_network_and_no_cache_files(tmp_path, monkeypatch):
@@ -107,7 +114,10 @@ def test_no_network_and_no_cache_files(tmp_path, monkeypatch):
     for cls in ALL_METRICS:
         metric = cls(cache_dir=str(cache))
         multi = cls in (MicroF1, ExactMatch)
-        metric.add_batch(predictions=[[1, 0]] if multi else [1], references=[[1, 1]] if multi else [0])
+        if cls in CALIBRATION_METRICS:
+            metric.add_batch(predictions=[[0.3, 0.7]], references=[0])
+        else:
+            metric.add_batch(predictions=[[1, 0]] if multi else [1], references=[[1, 1]] if multi else [0])
         metric.compute()
     assert not cache.exists()
 
@@ -121,6 +131,39 @@ def test_build_compute_metrics_single_label_tuple_predictions():
     assert result["f1_macro"] == pytest.approx(f1_score(REFS, PREDS, average="macro"))
     assert result["mcc"] == pytest.approx(matthews_corrcoef(REFS, PREDS))
     assert all(isinstance(v, float) for v in result.values())
+
+
+def test_calibration_metrics_equal_the_functions():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=40)
+    labels = rng.integers(0, 3, 40)
+    for cls, fn, key in [
+        (ExpectedCalibrationError, msd.expected_calibration_error, "ece"),
+        (NegativeLogLikelihood, msd.negative_log_likelihood, "nll"),
+        (BrierScore, msd.brier_score, "brier"),
+        (AreaUnderRiskCoverage, msd.aurc, "aurc"),
+    ]:
+        assert cls().compute(predictions=probs, references=labels) == {key: pytest.approx(fn(probs, labels))}
+    ece5 = ExpectedCalibrationError().compute(predictions=probs, references=labels, num_bins=5)["ece"]
+    assert ece5 == pytest.approx(msd.expected_calibration_error(probs, labels, num_bins=5))
+
+
+def test_build_compute_metrics_single_label_calibration_from_logits_and_mc_probs():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(8, 3)).astype(np.float32)
+    compute = build_compute_metrics("single_label_classification")
+    result = compute(EvalPrediction(predictions=logits, label_ids=np.array(REFS)))
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    assert result["ece"] == pytest.approx(msd.expected_calibration_error(probs, REFS), rel=1e-5)
+    assert result["nll"] == pytest.approx(msd.negative_log_likelihood(probs, REFS), rel=1e-5)
+    assert result["brier"] == pytest.approx(msd.brier_score(probs, REFS), rel=1e-5)
+    assert result["aurc"] == pytest.approx(msd.aurc(probs, REFS), rel=1e-5)
+    # Monte-Carlo predictions: every metric from the mean probabilities, whose argmax differs from the logits'.
+    mc_probs = np.eye(3)[PREDS] * 0.7 + 0.1
+    mc = {"logits": logits, "probs": mc_probs, "entropy": np.zeros(8), "mutual_information": np.zeros(8)}
+    result = compute(EvalPrediction(predictions=mc, label_ids=np.array(REFS)))
+    assert result["accuracy"] == pytest.approx(5 / 8)
+    assert result["nll"] == pytest.approx(msd.negative_log_likelihood(mc_probs, REFS))
 
 
 def test_build_compute_metrics_regression():

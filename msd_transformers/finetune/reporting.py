@@ -7,6 +7,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+#: What loading a multi-sample dropout checkpoint needs, written into its config (`how_to_load`) and model card.
+HOW_TO_LOAD = (
+    "A msd-transformers checkpoint: run `import msd_transformers` (pip install msd-transformers) before "
+    "AutoModelForSequenceClassification.from_pretrained; without it Transformers does not know this model_type. The "
+    "vanilla/ folder beside it holds the upstream class with the same weights: it loads with Transformers alone and "
+    "predicts the same."
+)
+
 
 def plot_history(log_history: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
     """A PNG of the training loss (and `msd_loss_std`) and every eval metric against the global step.
@@ -61,6 +69,8 @@ def plot_history(log_history: Sequence[Mapping[str, Any]], path: str | Path, tit
 def model_card(
     *,
     base_model: str,
+    base_model_id: str | None,
+    output_dir: str,
     dataset: str,
     problem_type: str,
     label_names: Sequence[str] | None,
@@ -70,7 +80,21 @@ def model_card(
     command: str,
     dataset_note: str = "",
 ) -> str:
-    """A model card (README.md) saying how the model was trained."""
+    """A model card (README.md) saying how the model was trained and, for a multi-sample dropout model, how to load it.
+
+    Args:
+        base_model (`str`): The `model_name_or_path` the run started from.
+        base_model_id (`str`, *optional*): Its Hub id (for the card's `base_model` metadata), `None` if it has none.
+        output_dir (`str`): Where the checkpoint is, for the loading example.
+        dataset (`str`): The data, in words.
+        problem_type (`str`): The problem type.
+        label_names (`Sequence[str]`, *optional*): The class names; `None` for regression.
+        msd_fields (`Mapping`, *optional*): The multi-sample dropout settings; `None` for the upstream head.
+        training (`Mapping`): The training settings and what ran, one table row each.
+        metrics (`Mapping[str, float]`): The final metrics.
+        command (`str`): The command line of the run.
+        dataset_note (`str`, *optional*): A note on the data (source, license, split).
+    """
     if msd_fields:
         head = (
             f"Multi-sample dropout head (msd-transformers; Inoue 2019, arXiv:1905.09788): "
@@ -78,27 +102,43 @@ def model_card(
             "to load) and the upstream class with the same weights in `vanilla/` (loads with Transformers alone; "
             "identical predictions)."
         )
+        loading = f"""
+## Loading
+
+```python
+import msd_transformers  # registers the multi-sample dropout classes with the Auto classes
+from transformers import AutoModelForSequenceClassification
+
+model = AutoModelForSequenceClassification.from_pretrained({json.dumps(output_dir)})
+```
+
+Without `import msd_transformers` (`pip install msd-transformers`), Transformers does not know this checkpoint's
+`model_type` and suggests upgrading Transformers, which does not help. With Transformers alone, load `vanilla/`: the
+upstream class with the same weights and identical predictions.
+"""
     else:
         head = "The upstream classification head (plain dropout): the baseline of a multi-sample dropout comparison."
+        loading = ""
     rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
     train_rows = "\n".join(f"| {k} | {v} |" for k, v in training.items())
     labels = ", ".join(label_names) if label_names else "one regression output"
+    metadata = f"base_model: {base_model_id}\n" if base_model_id else ""
+    shown = f"`{base_model}`" + ("" if base_model_id in (None, base_model) else f" (`{base_model_id}` on the Hub)")
     return f"""---
 library_name: transformers
-base_model: {base_model}
-tags:
+{metadata}tags:
 - text-classification
 - multi-sample-dropout
 - msd-transformers
 ---
 
-# {Path(base_model).name or base_model} fine-tuned on {dataset}
+# {Path(base_model_id or base_model).name} fine-tuned on {dataset}
 
 - Task: {problem_type} ({labels}).
-- Base model: `{base_model}`.
+- Base model: {shown}.
 - Head: {head}
 - Data: {dataset}. {dataset_note}
-
+{loading}
 ## Training
 
 Command: `{command}`

