@@ -130,7 +130,11 @@ _TINY_ENCODERS = {
         tag_pad_id=15, subs_pad_id=15,
     ),
     "megatron-bert": _bert_like,
-    "mobilebert": lambda d: _bert_like(d, embedding_size=16, intra_bottleneck_size=16, num_feedforward_networks=1),
+    # LayerNorm instead of the default NoNorm: a tiny random NoNorm model's features are ~0.003, too small for the
+    # sample-divergence tests.
+    "mobilebert": lambda d: _bert_like(
+        d, embedding_size=16, intra_bottleneck_size=16, num_feedforward_networks=1, normalization_type="layer_norm"
+    ),
     "modernvbert": lambda d: dict(
         text_config=dict(
             _COMMON, model_type="modernbert", pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
