@@ -310,8 +310,8 @@ ARCHITECTURES: dict[str, MSDArchitecture] = {
 
 
 _ENCODER_DECODER = (
-    "encoder-decoder: its head (dense, tanh, one dropout module called twice) takes the decoder state at the last "
-    "<eos>, already pooled, where `MSDDenseClassificationHead` pools the first token itself"
+    "encoder-decoder: its head (dense, tanh, one dropout module called twice) takes the decoder state at the last end "
+    "of sequence token, already pooled, where `MSDDenseClassificationHead` pools the first token itself"
 )
 
 # Sequence-classification model types of Transformers that have no MSD class, and why (decoder LLMs aside).
