@@ -9,7 +9,9 @@ Where things live:
 - `dropout`: `MultiSampleDropout`, the K-sample dropout module, the parsing of rate specifications, `repeat_batch`.
 - `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
 - `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
-- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
+- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`), the families without a row
+  (`EXCLUDED_ARCHITECTURES`) and the generated classes.
+- `docs`: `architectures_markdown()`, the README's architecture tables generated from the two tables.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
 - `uncertainty`: `mc_dropout` (Monte-Carlo dropout at a chosen depth), `predictive_uncertainty`, calibration metrics.
@@ -26,6 +28,7 @@ from .heads import MSDDenseClassificationHead
 from .loss import consistency_loss, infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
+    EXCLUDED_ARCHITECTURES,
     MSD_CONFIG_CLASSES,
     MSD_MODEL_CLASSES,
     MSDArchitecture,
@@ -74,6 +77,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ARCHITECTURES",
+    "EXCLUDED_ARCHITECTURES",
     "AutoMSDModelForSequenceClassification",
     "MCDropoutTextClassificationPipeline",
     "MSDArchitecture",
