@@ -12,7 +12,9 @@ Where things live:
 - `heads`: small head pieces for upstream heads that cannot take the `MultiSampleDropout` by a module swap, and the
   last-token pooling of the decoder heads.
 - `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
-- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`) and the generated classes.
+- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`), the families without a row
+  (`EXCLUDED_ARCHITECTURES`) and the generated classes.
+- `docs`: `architectures_markdown()`, the README's architecture tables generated from the two tables.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `adapters`: PEFT adapters on MSD models: `AutoMSDPeftModelForSequenceClassification`, `save_adapter`,
   `lora_target_modules`.
@@ -32,7 +34,7 @@ from .heads import MSDDenseClassificationHead, pool_last_token
 from .loss import consistency_loss, infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
-    EXCLUDED_MODEL_TYPES,
+    EXCLUDED_ARCHITECTURES,
     MSD_CONFIG_CLASSES,
     MSD_MODEL_CLASSES,
     MSDArchitecture,
@@ -82,7 +84,7 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "ARCHITECTURES",
-    "EXCLUDED_MODEL_TYPES",
+    "EXCLUDED_ARCHITECTURES",
     "AutoMSDModelForSequenceClassification",
     "AutoMSDPeftModelForSequenceClassification",
     "MCDropoutTextClassificationPipeline",

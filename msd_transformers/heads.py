@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from transformers.utils import logging
@@ -12,27 +14,37 @@ logger = logging.get_logger(__name__)
 
 
 class MSDDenseClassificationHead(nn.Module):
-    """The RoBERTa / XLM-RoBERTa / ELECTRA classification head with multi-sample dropout before `out_proj`.
+    """A RoBERTa-style classification head with multi-sample dropout before `out_proj`.
 
-    Upstream, these heads call the *same* `dropout` module twice: before `dense` and before `out_proj`. Swapping that
-    module for a `MultiSampleDropout` would sample twice (K x K samples). This head keeps the upstream submodules (and
-    so the upstream parameter names `dense.*` and `out_proj.*`) and draws the K samples only before `out_proj`:
+    Upstream, these heads (RoBERTa, XLM-RoBERTa, ELECTRA, CamemBERT, MPNet, Longformer, ESM, BigBird, ConvBERT,
+    RoFormer, ...) call the *same* `dropout` module twice: before `dense` and before `out_proj`. Swapping that module
+    for a `MultiSampleDropout` would sample twice (K x K samples). This head keeps the upstream submodules (and so the
+    upstream parameter names `dense.*` and `out_proj.*`) and draws the K samples only before `out_proj`:
 
         x[:, 0] -> dropout -> dense -> activation -> msd -> out_proj
 
     Args:
         head (`nn.Module`):
-            The upstream head, with `dense`, `dropout` and `out_proj`; its `activation` module is reused when it has
-            one (ELECTRA: GELU), else `tanh` (RoBERTa).
+            The upstream head, with `dense`, `dropout` and `out_proj`.
         msd (`MultiSampleDropout`):
             The multi-sample dropout placed before `out_proj`.
+        activation (`Callable`, *optional*):
+            The activation after `dense`. Defaults to the head's own `activation` module when it has one (ELECTRA:
+            GELU), else `tanh` (RoBERTa).
     """
 
-    def __init__(self, head: nn.Module, msd: MultiSampleDropout):
+    def __init__(
+        self,
+        head: nn.Module,
+        msd: MultiSampleDropout,
+        activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ):
         super().__init__()
         self.dense = head.dense
         self.dropout = head.dropout
-        self.activation = head.activation if hasattr(head, "activation") else nn.Tanh()
+        if activation is None:
+            activation = head.activation if hasattr(head, "activation") else nn.Tanh()
+        self.activation = activation
         self.msd = msd
         self.out_proj = head.out_proj
 

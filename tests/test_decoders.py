@@ -20,7 +20,7 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICA
 from transformers.utils.generic import find_labels
 
 import msd_transformers as msd
-from msd_transformers import ARCHITECTURES, EXCLUDED_MODEL_TYPES
+from msd_transformers import ARCHITECTURES, EXCLUDED_ARCHITECTURES
 from msd_transformers.heads import pool_last_token
 
 OLDER_DECODERS = [
@@ -51,7 +51,7 @@ def test_every_generic_family_has_a_row():
         if issubclass(model_class, GenericForSequenceClassification):
             generic.append(model_type)
             arch = ARCHITECTURES.get(model_type)
-            assert arch is not None or model_type in EXCLUDED_MODEL_TYPES, model_type
+            assert arch is not None or model_type in EXCLUDED_ARCHITECTURES, model_type
             if arch is not None:
                 assert arch.model_class is model_class and arch.pooling == "last_token" and arch.dropout is None
                 assert (
@@ -66,8 +66,8 @@ def test_every_generic_family_has_a_row():
 
 @pytest.mark.parametrize("model_type", OLDER_DECODERS)
 def test_older_decoders_have_a_row_or_a_reason(model_type):
-    if model_type in EXCLUDED_MODEL_TYPES:
-        assert len(EXCLUDED_MODEL_TYPES[model_type]) > 20  # a stated reason
+    if model_type in EXCLUDED_ARCHITECTURES:
+        assert len(EXCLUDED_ARCHITECTURES[model_type]) > 20  # a stated reason
         assert model_type not in ARCHITECTURES
     else:
         assert ARCHITECTURES[model_type].pooling == "last_token"

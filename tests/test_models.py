@@ -4,7 +4,7 @@ import json
 
 import pytest
 import torch
-from conftest import make_inputs, tiny_config
+from conftest import MODEL_TYPES, REPRESENTATIVE_TYPES, make_inputs, tiny_config
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 import msd_transformers as msd
@@ -69,6 +69,27 @@ def test_head_placement(model_type):
     # Same parameter names as upstream.
     stock = arch.model_class(tiny_config(model_type, num_labels=3))
     assert list(model.state_dict()) == list(stock.state_dict())
+    # Upstream, the (last) output of the row's dropout is the final Linear's input (decoders have none); in the MSD
+    # model, the samples are.
+    if arch.dropout is not None:
+        dropped, linear_input = dropout_output_and_linear_input(stock, arch.dropout, arch.classifier)
+        assert linear_input is dropped
+    samples, linear_input = dropout_output_and_linear_input(model, arch.msd_path, arch.classifier)
+    assert linear_input is samples
+    assert samples.dim() == 3 and samples.shape[:2] == (8, 4)  # (K, B, H): K samples, not K x K
+
+
+def dropout_output_and_linear_input(model, dropout, classifier):
+    """In a training forward: the last output of the module at `dropout`, and the input of the one at `classifier`."""
+    seen = {}
+    hooks = [
+        model.get_submodule(dropout).register_forward_hook(lambda m, args, out: seen.update(dropout=out)),
+        model.get_submodule(classifier).register_forward_pre_hook(lambda m, args: seen.update(linear=args[0])),
+    ]
+    model.train()(**make_inputs())
+    for hook in hooks:
+        hook.remove()
+    return seen["dropout"], seen["linear"]
 
 
 def test_eval_logits_and_loss_equal_upstream(model_type):
@@ -84,8 +105,12 @@ def test_eval_logits_and_loss_equal_upstream(model_type):
     assert ours.sample_logits is None and set(ours.keys()) == {"loss", "logits"}
 
 
-@pytest.mark.parametrize("average", ["loss", "logits"])
-@pytest.mark.parametrize("task", list(LABELS))
+# The paper's loss average on every family; the logit average on one family per head shape.
+@pytest.mark.parametrize(
+    "model_type, task, average",
+    [(t, task, "loss") for t in MODEL_TYPES for task in LABELS]
+    + [(t, task, "logits") for t in REPRESENTATIVE_TYPES for task in LABELS],
+)
 def test_training_loss_is_upstream_loss_per_sample(model_type, task, average):
     num_labels, make_labels = LABELS[task]
     model = build(model_type, num_labels=num_labels, msd_num_samples=5, msd_dropout=0.4, msd_average=average).train()
@@ -111,13 +136,15 @@ def test_training_loss_is_upstream_loss_per_sample(model_type, task, average):
 def test_problem_type_inferred_like_upstream(model_type):
     model = build(model_type, num_labels=3).train()
     model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
-    expected = None if model_type == "deberta-v2" else "single_label_classification"  # DeBERTa-v2 never sets it
+    # DeBERTa (v1 and v2) never sets it.
+    expected = None if ARCHITECTURES[model_type].loss_style == "deberta" else "single_label_classification"
     assert model.config.problem_type == expected
 
 
-def test_deberta_semantics_ignored_and_soft_labels():
-    """DeBERTa-v2 without problem_type: class ids < 0 are ignored; 2-D float labels are soft targets."""
-    model = build("deberta-v2", num_labels=3, msd_num_samples=4).train()
+@pytest.mark.parametrize("model_type", ["deberta", "deberta-v2"])
+def test_deberta_semantics_ignored_and_soft_labels(model_type):
+    """DeBERTa (v1 and v2) without problem_type: class ids < 0 are ignored; 2-D float labels are soft targets."""
+    model = build(model_type, num_labels=3, msd_num_samples=4).train()
     vanilla = msd.to_vanilla(model)
     inputs = make_inputs()
     for labels in (torch.tensor([0, -1, 2, -1]), torch.softmax(torch.randn(4, 3), -1), torch.tensor([-1, -1, -1, -1])):
@@ -163,6 +190,7 @@ def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
         torch.testing.assert_close(back.eval()(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("model_type", REPRESENTATIVE_TYPES)
 def test_save_reload_through_stock_auto_class(model_type, tmp_path):
     model = build(model_type, msd_num_samples=6, msd_dropout="linspace(0.1, 0.6)", msd_average="logits").eval()
     model.save_pretrained(tmp_path)
@@ -214,18 +242,31 @@ def test_hidden_states_pass_through():
 
 
 def test_gradient_checkpointing(model_type):
+    """Checkpointed training gives the gradients of the plain forward (same seed: the same dropout masks)."""
     model = build(model_type).train()
-    if not ARCHITECTURES[model_type].model_class.supports_gradient_checkpointing:  # ALBERT, upstream
+    if not ARCHITECTURES[model_type].model_class.supports_gradient_checkpointing:  # e.g. ALBERT, upstream
         with pytest.raises(ValueError, match="does not support activation checkpointing"):
             model.activation_checkpointing_enable()
         return
+    inputs, labels = make_inputs(), torch.tensor([0, 1, 2, 0])
+
+    def gradients():
+        model.zero_grad()
+        torch.manual_seed(1)
+        model(**inputs, labels=labels).loss.backward()
+        return {name: p.grad for name, p in model.named_parameters() if p.grad is not None}
+
+    plain = gradients()
     model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     assert model.is_activation_checkpointing
-    out = model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
-    out.loss.backward()
-    assert all(p.grad is not None for p in model.parameters() if p.requires_grad and p.dim() > 1)
+    checkpointed = gradients()
+    # Parameters upstream leaves unused (e.g. ESM's contact head) get no gradient either way.
+    assert checkpointed.keys() == plain.keys() and f"{ARCHITECTURES[model_type].classifier}.weight" in plain
+    for name, grad in plain.items():
+        torch.testing.assert_close(checkpointed[name], grad, atol=1e-6, rtol=1e-5, msg=name)
 
 
+@pytest.mark.parametrize("model_type", REPRESENTATIVE_TYPES)
 def test_bf16_autocast_cpu(model_type):
     model = build(model_type).train()
     with torch.autocast("cpu", dtype=torch.bfloat16):
@@ -234,6 +275,7 @@ def test_bf16_autocast_cpu(model_type):
     out.loss.backward()
 
 
+@pytest.mark.parametrize("model_type", REPRESENTATIVE_TYPES)
 def test_bf16_weights(model_type):
     model = build(model_type).to(torch.bfloat16).train()
     out = model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
@@ -283,12 +325,12 @@ def test_bad_value_on_msd_config_class_directly():
 
 
 def test_unsupported_architecture_lists_supported(tmp_path):
-    from transformers import T5Config
+    from transformers import ViTConfig  # no sequence classifier at all (GPT-2 and T5 have a row or a reason now)
 
-    tiny_t5 = T5Config(num_layers=1, d_model=8, num_heads=2, d_kv=4, d_ff=8)
-    with pytest.raises(ValueError, match="does not support model_type 't5'. Supported: bert, roberta"):
-        msd.msd_config(tiny_t5)
-    tiny_t5.save_pretrained(tmp_path)
+    tiny_vit = ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8)
+    with pytest.raises(ValueError, match="does not support model_type 'vit'. Supported: bert, roberta"):
+        msd.msd_config(tiny_vit)
+    tiny_vit.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="modernbert"):
         msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path)
 

@@ -1,5 +1,6 @@
 """register_architecture, from_config with config attributes, and the old import paths of the fine-tuning kit."""
 
+import dataclasses
 import importlib
 import sys
 import warnings
@@ -91,6 +92,7 @@ def test_register_architecture_refuses_a_duplicate(scratch_table):
         (squeezebert_row(classifier="dropout"), r"is a Dropout, not a torch\.nn\.Linear"),
         (squeezebert_row(head="transformer"), r"lacks \['dense', 'dropout', 'out_proj'\]"),
         (squeezebert_row(loss_style="other"), "loss_style"),
+        (squeezebert_row(head_activation="hidden_act"), r"head_activation .* needs a `head`"),
         (msd.MSDArchitecture("bert", SqueezeBertConfig, SqueezeBertForSequenceClassification, "dropout", "classifier"),
          "has model_type 'squeezebert', but the row says 'bert'"),
         (squeezebert_row().__class__("msd-x", SqueezeBertConfig, SqueezeBertForSequenceClassification, "a", "b"),
@@ -109,6 +111,13 @@ def test_register_architecture_checks_the_row(scratch_table, row, match):
     with pytest.raises(ValueError, match=match):
         msd.register_architecture(row)
     assert "squeezebert" not in msd.ARCHITECTURES
+
+
+def test_head_activation_must_name_an_activation(scratch_table):
+    row = dataclasses.replace(msd.ARCHITECTURES["roberta"], head_activation="no_such_attribute")
+    with pytest.raises(ValueError, match=r"RobertaConfig\(\)\.no_such_attribute is None, not a name in ACT2FN"):
+        msd.register_architecture(row, exist_ok=True)
+    assert msd.ARCHITECTURES["roberta"].head_activation is None
 
 
 def test_from_config_takes_config_attributes():

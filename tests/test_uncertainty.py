@@ -41,7 +41,7 @@ from msd_transformers import (
 from msd_transformers.finetune.metrics import build_compute_metrics
 from msd_transformers.finetune.offline import packaged_model_path
 from msd_transformers.modeling import ARCHITECTURES
-from msd_transformers.uncertainty import find_layers, is_dropout_module, uses_functional_dropout
+from msd_transformers.uncertainty import LAYER_LISTS, find_layers, is_dropout_module, uses_functional_dropout
 
 B, C = 4, 3
 
@@ -118,8 +118,10 @@ def test_top_layers_and_all_every_architecture(model_type):
     with torch.no_grad():
         ref = model(**inputs).logits
         ref_one = model(**make_inputs(batch_size=1)).logits
-    if model_type == "albert":
-        with pytest.raises(ValueError, match="'albert'.*layers='all'"):
+    # Not ALBERT, XLNet, ...: their top layers cannot run alone.
+    splittable = LAYER_LISTS.get(model_type, "") is not None
+    if not splittable:
+        with pytest.raises(ValueError, match=f"'{model_type}'.*layers='all'"):
             mc_dropout(model, num_samples=n, layers=1).__enter__()
         depths = ["all"]
     else:
@@ -133,22 +135,18 @@ def test_top_layers_and_all_every_architecture(model_type):
             out = model(**inputs)
         assert out.sample_logits.shape == (n, B, C) and out.logits.shape == (B, C)
         torch.testing.assert_close(out.sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
-    if model_type != "albert":
+    if splittable:
         assert lowest == [B, n * B, n * B]  # layers=1: once on the B examples
         assert top == [n * B] * 3
     with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
         torch.testing.assert_close(stock(**inputs).sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
         one = stock(**make_inputs(batch_size=1)).sample_logits
     torch.testing.assert_close(one, ref_one.expand(n, 1, C), atol=1e-5, rtol=0)
-    for module in stock.modules():
-        if isinstance(module, nn.Dropout):
-            module.p = 0.3
-        elif isinstance(getattr(module, "attention_dropout", None), float):  # functional (most decoder LLMs)
-            module.attention_dropout = 0.3
-    with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
-        samples = stock(**inputs).sample_logits
+    noisy = stock_model(model_type, dropout=0.3)  # every dropout on: modules, and functional ones (XLM's)
+    with torch.no_grad(), mc_dropout(noisy, num_samples=n, layers=depths[0]):
+        samples = noisy(**inputs).sample_logits
     assert (samples[0] - samples[1]).abs().max() > 1e-4
-    for m in (model, stock):
+    for m in (model, stock, noisy):
         assert no_hooks(m) and not any(modes(m)) and "forward" not in m.__dict__
 
 

@@ -1,0 +1,136 @@
+"""The family tables: every sequence-classification family of Transformers is supported or excluded with a reason,
+the generated README tables, pipelines on every family, and heads that need care (rate-0 dropouts, activations)."""
+
+import logging
+
+import pytest
+import torch
+import transformers
+from conftest import VOCAB, make_inputs, tiny_config
+from tokenizers import Tokenizer, models, pre_tokenizers
+from transformers import PreTrainedTokenizerFast, T5Config, pipeline
+from transformers.modeling_layers import GenericForSequenceClassification
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
+
+import msd_transformers as msd
+from msd_transformers import ARCHITECTURES, EXCLUDED_ARCHITECTURES
+from msd_transformers.docs import architectures_markdown
+
+# Decoder families, whose MSD classes come from elsewhere: every GenericForSequenceClassification family, and these
+# older decoders with heads of their own.
+DECODER_FAMILIES = {
+    "biogpt", "bloom", "ctrl", "falcon", "gpt-sw3", "gpt2", "gpt_bigcode", "gpt_neo", "gpt_neox",
+    "modernbert-decoder", "mpt", "openai-gpt", "opt", "zamba", "zamba2",
+}  # fmt: skip
+
+
+def non_decoder_families() -> set[str]:
+    return {
+        model_type
+        for model_type, class_name in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.items()
+        if model_type not in DECODER_FAMILIES
+        and not issubclass(getattr(transformers, class_name), GenericForSequenceClassification)
+    }
+
+
+def test_every_family_is_supported_or_excluded():
+    """A Transformers release with a new sequence-classification family fails here until it gets a row or a reason."""
+    families = non_decoder_families()
+    supported, excluded = set(ARCHITECTURES), set(EXCLUDED_ARCHITECTURES)
+    assert not supported & excluded
+    assert not families - supported - excluded, "add a row to ARCHITECTURES or a reason to EXCLUDED_ARCHITECTURES"
+    assert supported | excluded <= set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES)  # no stale entries
+    assert len(supported & families) >= 24
+    assert all(isinstance(reason, str) and len(reason) > 20 for reason in EXCLUDED_ARCHITECTURES.values())
+
+
+def test_excluded_family_error_gives_the_reason():
+    with pytest.raises(
+        ValueError, match=r"does not support model_type 't5' \(encoder-decoder: .*\)\. Supported: bert"
+    ):
+        msd.msd_config(T5Config(d_model=8, d_kv=4, d_ff=8, num_layers=1, num_heads=2))
+
+
+def test_architectures_markdown_lists_every_row_and_exclusion():
+    text = architectures_markdown()
+    lines = {line.split("`")[1]: line for line in text.splitlines() if line.startswith("| `")}
+    assert len(lines) == len(text.splitlines()) - 5  # two headers, two separators, one blank line
+    assert set(lines) == set(ARCHITECTURES) | set(EXCLUDED_ARCHITECTURES)
+    for model_type, arch in ARCHITECTURES.items():
+        assert f"`{msd.MSD_MODEL_CLASSES[model_type].__name__}`" in lines[model_type]
+        assert f"| `{arch.classifier}` |" in lines[model_type] and "—" not in lines[model_type]  # a rate found
+    # The default rate: the attribute(s) the upstream class reads for the replaced dropout, and its default value.
+    expected = {
+        "bert": "`classifier_dropout` or `hidden_dropout_prob` (0.1)",
+        "deberta-v2": "`cls_dropout` or `hidden_dropout_prob` (0.1)",
+        "distilbert": "`seq_classif_dropout` (0.2)",
+        "albert": "`classifier_dropout_prob` (0.1)",
+        "modernbert": "`classifier_dropout` (0)",
+        "longformer": "`hidden_dropout_prob` (0.1)",
+        "xlnet": "`summary_last_dropout` (0.1)",
+        "xlm": "`summary_first_dropout` (0.1)",
+        "funnel": "`hidden_dropout` (0.1)",
+    }
+    for model_type, rate in expected.items():
+        assert lines[model_type].endswith(f"| {rate} |"), lines[model_type]
+    assert "| `roberta` | `MSDRobertaForSequenceClassification` | `classifier.dropout`, 2nd call |" in text
+
+
+@pytest.fixture(scope="module")
+def word_tokenizer():
+    """A word-level tokenizer over the tiny vocabulary: "w4 w17 ..." -> [4, 17, ...]."""
+    vocab = {"[PAD]": 0, "[UNK]": 1, **{f"w{i}": i for i in range(2, VOCAB)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        model_input_names=["input_ids", "attention_mask"],
+    )
+
+
+def test_text_classification_pipeline(model_type, word_tokenizer):
+    model = msd.AutoMSDModelForSequenceClassification.from_config(
+        tiny_config(model_type),
+        num_labels=3,
+        msd_dropout=0.1,  # decoders have no architecture rate
+    ).eval()
+    classify = pipeline("text-classification", model=model, tokenizer=word_tokenizer, top_k=None)
+    texts = ["w5 w6 w7 w8 w9 w10", "w11 w12 w13"]
+    results = classify(texts)
+    with torch.no_grad():  # one text at a time, as the pipeline runs them: no padding
+        probs = [model(**word_tokenizer(text, return_tensors="pt")).logits[0].softmax(-1) for text in texts]
+    for result, p in zip(results, probs, strict=True):
+        scores = {r["label"]: r["score"] for r in result}
+        torch.testing.assert_close(torch.tensor([scores[f"LABEL_{i}"] for i in range(3)]), p, atol=1e-5, rtol=0)
+
+
+def test_rate_zero_dropout_left_out_upstream(caplog):
+    """XLNet builds an nn.Identity for `summary_last_dropout=0`: the MSD default rate is 0; `msd_dropout` sets one."""
+    config = tiny_config("xlnet", summary_last_dropout=0.0)
+    assert isinstance(ARCHITECTURES["xlnet"].model_class(config).sequence_summary.last_dropout, torch.nn.Identity)
+    with caplog.at_level(logging.WARNING, logger="msd_transformers.dropout"):
+        model = msd.AutoMSDModelForSequenceClassification.from_config(config, num_labels=3)
+    assert model.msd.rates == (0.0,) * 8 and "samples are identical" in caplog.text
+    model = msd.AutoMSDModelForSequenceClassification.from_config(config, num_labels=3, msd_dropout=0.3).eval()
+    vanilla = msd.to_vanilla(model).eval()
+    inputs = make_inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, vanilla(**inputs).logits, atol=1e-6, rtol=0)
+    samples = model.train()(**inputs).sample_logits
+    assert model.msd.rates == (0.3,) * 8 and not torch.allclose(samples[0], samples[1])
+
+
+@pytest.mark.parametrize("model_type", ["roberta", "electra", "roformer", "big_bird"])
+def test_dense_head_activation_is_upstream(model_type):
+    """The MSD head applies the upstream head's activation: tanh, ELECTRA's GELU module, ACT2FN[config.hidden_act]."""
+    config = tiny_config(model_type, num_labels=3, hidden_act="relu")  # not the heads' tanh / gelu defaults
+    stock = ARCHITECTURES[model_type].model_class(config).eval()
+    model = msd.AutoMSDModelForSequenceClassification.from_config(config).eval()
+    model.load_state_dict(stock.state_dict())
+    expected = {"roberta": torch.nn.Tanh, "electra": transformers.activations.GELUActivation}
+    assert isinstance(model.classifier.activation, expected.get(model_type, torch.nn.ReLU))
+    inputs = make_inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
