@@ -12,6 +12,10 @@ Variants (each its own model and AdamW optimizer, all from the same checkpoint a
 - `whole8_sequential`: the whole-network recipe as usually written: 8 forward + backward passes per optimizer step,
   each loss divided by 8.
 
+Decoder rows (`decoder`): a small Llama-shaped decoder built from a config (random weights; 6 layers, hidden 384, as
+MiniLM-L6), the stock `LlamaForSequenceClassification` (`score` on every position, then the last non-padding token)
+against `MSDLlamaForSequenceClassification`, K = 8 (the token first, then the samples and `score` on it).
+
 Every step is forward + backward + `AdamW.step()` + `zero_grad()`. Time: the variants run round-robin within each
 repeat (order shuffled per repeat), after warm-up rounds; the ratio to `plain` is the median over repeats of the
 per-repeat ratio. Memory: see `peak_memory`.
@@ -45,6 +49,8 @@ from msd_transformers.trainer import repeat_batch
 
 NUM_SAMPLES = 8
 VARIANTS = ("plain", "msd8", "loop8", "whole8_batched", "whole8_chunk2", "whole8_sequential")
+DECODER_VARIANTS = ("plain", "msd8")
+DECODER_RATE = 0.1
 
 
 def _static_bytes(model: nn.Module, opt: torch.optim.Optimizer) -> int:
@@ -160,24 +166,83 @@ def build_steps(
     return {name: make(name) for name in VARIANTS}, {name: (models[name], opts[name]) for name in VARIANTS}
 
 
-def run_step(args: Any) -> dict[str, Any]:
-    """The `step` subcommand."""
-    device = args.device
-    tiny = args.quick
-    batch_size, seq_len = (4, 32) if args.quick else (16, 128)
-    warmup, repeats = (1, 3) if args.quick else (2, 11)
-    texts, labels_all, names = load_bbc_news()
-    rng = random.Random(0)
-    idx = rng.sample(range(len(texts)), batch_size)
-    inputs = {k: v.to(device) for k, v in tokenize([texts[i] for i in idx], seq_len).items()}
-    labels = torch.tensor([labels_all[i] for i in idx], device=device)
-    steps, state = build_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
+def decoder_config(num_labels: int, tiny: bool):
+    """A Llama-shaped decoder config: 6 layers, hidden 384 (MiniLM-L6's size), grouped-query attention; tiny for
+    `--quick`. The vocabulary is MiniLM's: the batch is tokenized with its tokenizer, whose pad id 0 is the pad
+    token."""
+    from transformers import LlamaConfig
 
+    sizes = (
+        dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+        if tiny
+        else dict(
+            hidden_size=384, intermediate_size=1024, num_hidden_layers=6, num_attention_heads=6, num_key_value_heads=2
+        )
+    )
+    return LlamaConfig(vocab_size=30522, pad_token_id=0, num_labels=num_labels, **sizes)
+
+
+def build_decoder_steps(
+    inputs: dict[str, torch.Tensor],
+    labels: torch.Tensor,
+    tiny: bool,
+    num_labels: int,
+    device: str,
+    dtype: str,
+    lr: float,
+) -> tuple[dict[str, Callable[..., None]], dict[str, tuple[nn.Module, torch.optim.Optimizer]]]:
+    """The decoder rows: the stock `LlamaForSequenceClassification` and the MSD class (K = 8), same weights."""
+    from transformers import LlamaForSequenceClassification
+
+    from msd_transformers import AutoMSDModelForSequenceClassification
+
+    autocast: Callable[[], contextlib.AbstractContextManager] = (
+        (lambda: torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16))
+        if dtype == "bf16"
+        else contextlib.nullcontext
+    )
+    config = decoder_config(num_labels, tiny)
+    seed_everything(0)
+    plain = LlamaForSequenceClassification(config)
+    msd8 = AutoMSDModelForSequenceClassification.from_config(
+        config, msd_num_samples=NUM_SAMPLES, msd_dropout=DECODER_RATE
+    )
+    msd8.load_state_dict(plain.state_dict())
+    models = {"plain": plain.to(device).train(), "msd8": msd8.to(device).train()}
+    opts = {name: torch.optim.AdamW(m.parameters(), lr=lr) for name, m in models.items()}
+    batch = {"input_ids": inputs["input_ids"], "attention_mask": inputs["attention_mask"], "labels": labels}
+
+    def make(name: str) -> Callable[[], None]:
+        model, opt = models[name], opts[name]
+
+        def step(optimizer_step: bool = True) -> None:
+            with autocast():
+                loss = model(**batch).loss
+            loss.backward()
+            if optimizer_step:
+                opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        return step
+
+    return {name: make(name) for name in models}, {name: (models[name], opts[name]) for name in models}
+
+
+def measure(
+    steps: dict[str, Callable[..., None]],
+    state: dict[str, tuple[nn.Module, torch.optim.Optimizer]],
+    warmup: int,
+    repeats: int,
+    device: str,
+    tag: str = "step",
+) -> list[dict[str, Any]]:
+    """Interleaved step times and peak memory of each variant; ratios to the first variant (`plain`)."""
+    variants = list(steps)
     for _ in range(warmup):
-        for name in VARIANTS:
+        for name in variants:
             steps[name]()
-    times: dict[str, list[float]] = {name: [] for name in VARIANTS}
-    order = list(VARIANTS)
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    order = list(variants)
     shuffle = random.Random(1)
     for r in range(repeats):
         shuffle.shuffle(order)
@@ -187,10 +252,12 @@ def run_step(args: Any) -> dict[str, Any]:
             steps[name]()
             sync(device)
             times[name].append(time.perf_counter() - t0)
-        print(f"step repeat {r + 1}/{repeats}: " + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in VARIANTS), flush=True)
+        print(
+            f"{tag} repeat {r + 1}/{repeats}: " + ", ".join(f"{n} {times[n][-1]:.3f}s" for n in variants), flush=True
+        )
 
     memory: dict[str, dict[str, int]] = {}
-    for name in VARIANTS:
+    for name in variants:
         model, opt = state[name]
         transient = peak_memory(steps[name], device)
         fwd_bwd = peak_memory(lambda name=name: steps[name](False), device)
@@ -202,13 +269,13 @@ def run_step(args: Any) -> dict[str, Any]:
             "peak_fwd_bwd_bytes": fwd_bwd,
         }
         print(
-            f"memory {name}: static {static / 2**20:.1f} MiB, step peak {transient / 2**20:.1f} MiB, "
+            f"{tag} memory {name}: static {static / 2**20:.1f} MiB, step peak {transient / 2**20:.1f} MiB, "
             f"forward+backward peak {fwd_bwd / 2**20:.1f} MiB",
             flush=True,
         )
 
     rows = []
-    for name in VARIANTS:
+    for name in variants:
         per_repeat = [t / p for t, p in zip(times[name], times["plain"], strict=True)]
         rows.append(
             {
@@ -224,6 +291,26 @@ def run_step(args: Any) -> dict[str, Any]:
                 / memory["plain"]["peak_fwd_bwd_bytes"],
             }
         )
+    return rows
+
+
+def run_step(args: Any) -> dict[str, Any]:
+    """The `step` subcommand."""
+    device = args.device
+    tiny = args.quick
+    batch_size, seq_len = (4, 32) if args.quick else (16, 128)
+    warmup, repeats = (1, 3) if args.quick else (2, 11)
+    texts, labels_all, names = load_bbc_news()
+    rng = random.Random(0)
+    idx = rng.sample(range(len(texts)), batch_size)
+    inputs = {k: v.to(device) for k, v in tokenize([texts[i] for i in idx], seq_len).items()}
+    labels = torch.tensor([labels_all[i] for i in idx], device=device)
+    steps, state = build_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
+    rows = measure(steps, state, warmup, repeats, device)
+    del steps, state
+    steps, state = build_decoder_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
+    decoder_rows = measure(steps, state, warmup, repeats, device, tag="decoder")
+    decoder_params = sum(p.numel() for p in state["plain"][0].parameters())
     return {
         "benchmark": "step",
         "description": __doc__.strip().splitlines()[0],
@@ -239,4 +326,18 @@ def run_step(args: Any) -> dict[str, Any]:
             "memory_method": peak_memory.__doc__.strip(),
         },
         "rows": rows,
+        "decoder": {
+            "settings": {
+                "model": (
+                    "tiny random Llama (quick)"
+                    if tiny
+                    else "random Llama-shaped decoder: 6 layers, hidden 384, 6 heads (2 key/value), MLP 1024"
+                ),
+                "parameters": decoder_params,
+                "msd_dropout": DECODER_RATE,
+                "head": "plain: score on every position, then the last non-padding token (upstream); msd8: the token "
+                "first, then 8 dropout samples and score on it",
+            },
+            "rows": decoder_rows,
+        },
     }

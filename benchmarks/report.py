@@ -158,8 +158,34 @@ def step_section(res: dict[str, Any], img: str) -> list[str]:
             f"{c['peak_step_bytes'] / max(1, q['peak_step_bytes']):.1f}x its step memory.",
             "",
         ]
+    if "decoder" in res:
+        out += decoder_step_lines(res["decoder"])
     out += [f"![training step]({img})", ""]
     return out
+
+
+def decoder_step_lines(dec: dict[str, Any]) -> list[str]:
+    """The decoder rows of the step benchmark: stock last-token head against MSD K=8 on the same decoder."""
+    s = dec["settings"]
+    out = [
+        f"Decoder LLM head: {s['model']} ({s['parameters'] / 1e6:.1f}M parameters), same batch and optimizer. "
+        "**plain** = stock `LlamaForSequenceClassification` (`score` on every position, then the last non-padding "
+        "token); **MSD K=8** = `MSDLlamaForSequenceClassification` (the token first, then 8 dropout samples and "
+        f"`score` on it), `msd_dropout={s['msd_dropout']}`.",
+        "",
+        "| decoder variant | step time (median) | time / plain | total peak | total / plain | step peak "
+        "| step / plain |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    labels = {"plain": "stock head (no dropout)", "msd8": f"MSD K=8, rate {s['msd_dropout']}"}
+    for r in dec["rows"]:
+        out.append(
+            f"| {labels.get(r['variant'], r['variant'])} | {r['step_s_median']:.3f} s | "
+            f"**{r['time_ratio_to_plain']:.3f}x** | {r['peak_total_bytes'] / 2**20:.0f} MiB | "
+            f"**{r['peak_total_ratio_to_plain']:.3f}x** | {r['peak_step_bytes'] / 2**20:.0f} MiB | "
+            f"{r['peak_step_ratio_to_plain']:.3f}x |"
+        )
+    return [*out, ""]
 
 
 def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[str]:

@@ -1,18 +1,23 @@
 """msd-transformers: multi-sample dropout (Inoue 2019, arXiv:1905.09788) for Transformers sequence classification.
 
 Importing the package registers the `MSD*Config` / `MSD*ForSequenceClassification` classes of every architecture in
-`ARCHITECTURES` with `AutoConfig` and `AutoModelForSequenceClassification` (model types `msd-<upstream model_type>`).
+`ARCHITECTURES` (encoders, and decoder LLMs: every `GenericForSequenceClassification` family of the installed
+Transformers plus the older decoders) with `AutoConfig` and `AutoModelForSequenceClassification` (model types
+`msd-<upstream model_type>`).
 The generated classes are attributes of this package, e.g. `msd_transformers.MSDBertForSequenceClassification`.
 
 Where things live:
 
 - `dropout`: `MultiSampleDropout`, the K-sample dropout module, the parsing of rate specifications, `repeat_batch`.
-- `heads`: small head modules for upstream heads that cannot take the `MultiSampleDropout` by a module swap.
+- `heads`: small head pieces for upstream heads that cannot take the `MultiSampleDropout` by a module swap, and the
+  last-token pooling of the decoder heads.
 - `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
 - `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`), the families without a row
   (`EXCLUDED_ARCHITECTURES`) and the generated classes.
 - `docs`: `architectures_markdown()`, the README's architecture tables generated from the two tables.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
+- `adapters`: PEFT adapters on MSD models: `AutoMSDPeftModelForSequenceClassification`, `save_adapter`,
+  `lora_target_modules`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
 - `uncertainty`: `mc_dropout` (Monte-Carlo dropout at a chosen depth), `predictive_uncertainty`, calibration metrics.
 - `pipelines`: `MCDropoutTextClassificationPipeline`, text classification results with their uncertainty.
@@ -22,9 +27,10 @@ Where things live:
 from typing import Any
 
 from . import _compat
+from .adapters import AutoMSDPeftModelForSequenceClassification, lora_target_modules, save_adapter
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
 from .dropout import MultiSampleDropout, repeat_batch, resolve_dropout
-from .heads import MSDDenseClassificationHead
+from .heads import MSDDenseClassificationHead, pool_last_token
 from .loss import consistency_loss, infer_problem_type, sample_losses
 from .modeling import (
     ARCHITECTURES,
@@ -35,6 +41,7 @@ from .modeling import (
     MSDConfigMixin,
     MSDModelMixin,
     MSDSequenceClassifierOutput,
+    generic_decoder_rows,
     get_architecture,
     register_architecture,
     supported_model_types,
@@ -79,6 +86,7 @@ __all__ = [
     "ARCHITECTURES",
     "EXCLUDED_ARCHITECTURES",
     "AutoMSDModelForSequenceClassification",
+    "AutoMSDPeftModelForSequenceClassification",
     "MCDropoutTextClassificationPipeline",
     "MSDArchitecture",
     "MSDConfigMixin",
@@ -95,18 +103,22 @@ __all__ = [
     "brier_score",
     "consistency_loss",
     "expected_calibration_error",
+    "generic_decoder_rows",
     "get_architecture",
     "infer_problem_type",
     "is_msd_config",
     "is_msd_model",
+    "lora_target_modules",
     "mc_dropout",
     "msd_config",
     "negative_log_likelihood",
+    "pool_last_token",
     "predictive_logits",
     "predictive_uncertainty",
     "register_architecture",
     "repeat_batch",
     "resolve_dropout",
+    "save_adapter",
     "sample_losses",
     "supported_model_types",
     "to_vanilla",

@@ -70,7 +70,8 @@ def msd_config(config_or_path: PretrainedConfig | str | os.PathLike, **kwargs: A
         `PretrainedConfig`: an `MSD<Upstream>Config` (e.g. `MSDBertConfig`).
 
     Raises:
-        `ValueError`: an unsupported architecture (with the supported ones), or a bad `msd_*` value.
+        `ValueError`: an unsupported architecture (with the supported ones), a bad `msd_*` value, or no `msd_dropout`
+        for an architecture without a dropout before its classifier (the decoder LLMs).
 
     Example:
 
@@ -91,6 +92,7 @@ def msd_config(config_or_path: PretrainedConfig | str | os.PathLike, **kwargs: A
     config_dict.pop("model_type", None)
     config_dict.update(msd_kwargs)
     new_config = MSD_CONFIG_CLASSES[arch.model_type].from_dict(config_dict)
+    new_config.check_msd_dropout()
     new_config._name_or_path = config.name_or_path
     new_config._attn_implementation = config._attn_implementation
     return new_config

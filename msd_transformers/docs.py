@@ -93,11 +93,16 @@ def rate_source(arch: MSDArchitecture) -> tuple[list[str], float | None]:
 
 
 def _row_markdown(arch: MSDArchitecture) -> str:
-    replaces = f"`{arch.dropout}`, 2nd call" if arch.head else f"`{arch.dropout}`"
-    names, rate = rate_source(arch)
-    rate_text = " or ".join(f"`{name}`" for name in names) or "—"
-    if rate is not None:
-        rate_text += f" ({rate:g})"
+    if arch.dropout is None:  # decoder LLMs: no dropout before the classifier upstream, so no rate to inherit
+        replaces, rate_text = "none (added)", "none: `msd_dropout` required"
+    else:
+        replaces = f"`{arch.dropout}`, 2nd call" if arch.head else f"`{arch.dropout}`"
+        names, rate = rate_source(arch)
+        rate_text = " or ".join(f"`{name}`" for name in names) or "—"
+        if rate is not None:
+            rate_text += f" ({rate:g})"
+    if arch.pooling == "last_token":
+        replaces += ", on the last non-padding token"
     model_cls = MSD_MODEL_CLASSES[arch.model_type].__name__
     return f"| `{arch.model_type}` | `{model_cls}` | {replaces} | `{arch.classifier}` | {rate_text} |"
 

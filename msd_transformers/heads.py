@@ -1,4 +1,4 @@
-"""Small head modules that place a `MultiSampleDropout` where an upstream head cannot take it by a module swap."""
+"""Small head pieces that place a `MultiSampleDropout` where an upstream head cannot take it by a module swap."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from collections.abc import Callable
 
 import torch
 from torch import nn
+from transformers.utils import logging
 
 from .dropout import MultiSampleDropout
+
+logger = logging.get_logger(__name__)
 
 
 class MSDDenseClassificationHead(nn.Module):
@@ -51,3 +54,52 @@ class MSDDenseClassificationHead(nn.Module):
         x = self.activation(self.dense(x))
         x = self.msd(x)  # (K, B, H), K = 1 in eval
         return self.out_proj(x)  # (K, B, C)
+
+
+def pool_last_token(
+    hidden_states: torch.Tensor, input_ids: torch.Tensor | None, pad_token_id: int | None, model_name: str
+) -> torch.Tensor:
+    """The hidden state of each sequence's last non-padding token, the token that Transformers' decoder heads classify.
+
+    The upstream rule (`GenericForSequenceClassification` and its copies in GPT-2, OPT, BLOOM, ...): the rightmost
+    position whose `input_ids` differ from `pad_token_id`, `(arange(L) * (input_ids != pad_token_id)).argmax(-1)`,
+    which works for left and right padding. Without `input_ids` (`inputs_embeds`) or without `pad_token_id` (batch
+    size 1 only), the last position. Upstream applies the classifier to every position and then picks; picking first
+    gives the same logits at a fraction of the cost.
+
+    Args:
+        hidden_states (`torch.Tensor` of shape `(batch_size, seq_len, hidden_size)`):
+            The backbone's last hidden states.
+        input_ids (`torch.Tensor` of shape `(batch_size, seq_len)`, *optional*):
+            The token ids, `None` when the model was called with `inputs_embeds`.
+        pad_token_id (`int`, *optional*):
+            The text config's `pad_token_id`.
+        model_name (`str`):
+            The model's class name, for the warning about `inputs_embeds`.
+
+    Returns:
+        `torch.Tensor` of shape `(batch_size, hidden_size)`.
+
+    Raises:
+        `ValueError`: `pad_token_id` is `None` and the batch has more than one sequence (as upstream).
+    """
+    batch_size = hidden_states.shape[0]
+    if pad_token_id is None and batch_size != 1:
+        raise ValueError(
+            "Cannot handle batch sizes > 1 if no padding token is defined. Set `model.config.pad_token_id` (e.g. to "
+            "the tokenizer's `pad_token_id`, or its `eos_token_id` when it has no padding token)."
+        )
+    device = hidden_states.device
+    if pad_token_id is None:
+        last = -1
+    elif input_ids is not None:
+        non_pad = (input_ids != pad_token_id).to(device, torch.int32)  # (B, L)
+        positions = torch.arange(input_ids.shape[-1], device=device, dtype=torch.int32)  # (L,)
+        last = (positions * non_pad).argmax(-1)  # (B,): the rightmost non-padding position
+    else:
+        last = -1
+        logger.warning_once(
+            f"{model_name} will not detect padding tokens in `inputs_embeds`. Results may be unexpected if using "
+            "padding tokens in conjunction with `inputs_embeds.`"
+        )
+    return hidden_states[torch.arange(batch_size, device=device), last]  # (B, H)

@@ -1,14 +1,17 @@
-"""Multi-sample dropout `*ForSequenceClassification` classes for Transformers encoders.
+"""Multi-sample dropout `*ForSequenceClassification` classes for Transformers encoders and decoder LLMs.
 
-Every supported architecture is one row of `ARCHITECTURES`; the sequence-classification families of Transformers
-without one are listed, each with its reason, in `EXCLUDED_ARCHITECTURES` (`msd_transformers.docs` prints both as the
-README's tables). From a row, `_build_classes` makes two classes:
+Every supported architecture is one row of `ARCHITECTURES`: the encoders and the older decoders (GPT-2, OPT, BLOOM,
+...) are written out, and every decoder family whose head Transformers builds from `GenericForSequenceClassification`
+(Llama, Mistral, Qwen, Gemma, Phi, ...) gets a row from `generic_decoder_rows()` at import time. The
+sequence-classification families of Transformers without one are listed, each with its reason, in
+`EXCLUDED_ARCHITECTURES` (`msd_transformers.docs` prints both as the README's tables). From a row, `_build_classes`
+makes two classes:
 
 - `MSD<Upstream>Config`, a subclass of the upstream config with the fields `msd_num_samples`, `msd_dropout` and
   `msd_average`, `model_type = "msd-<upstream model_type>"`;
 - `MSD<Upstream>ForSequenceClassification`, a subclass of the upstream class whose `__init__` puts a
-  `MultiSampleDropout` in place of the dropout directly before the final `nn.Linear`, and whose `forward` computes
-  the multi-sample dropout loss.
+  `MultiSampleDropout` in place of the dropout directly before the final `nn.Linear` (or, for decoders, which have
+  none, adds one as `dropout`), and whose `forward` computes the multi-sample dropout loss.
 
 Both register with `AutoConfig` and `AutoModelForSequenceClassification` when `msd_transformers` is imported. The
 upstream parameter names are kept, so stock checkpoints load into the MSD classes, and MSD checkpoints into the stock
@@ -17,9 +20,11 @@ classes, with no missing or unexpected keys.
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import torch
@@ -33,12 +38,18 @@ from transformers import (
     BertForSequenceClassification,
     BigBirdConfig,
     BigBirdForSequenceClassification,
+    BioGptConfig,
+    BioGptForSequenceClassification,
+    BloomConfig,
+    BloomForSequenceClassification,
     CamembertConfig,
     CamembertForSequenceClassification,
     CanineConfig,
     CanineForSequenceClassification,
     ConvBertConfig,
     ConvBertForSequenceClassification,
+    CTRLConfig,
+    CTRLForSequenceClassification,
     Data2VecTextConfig,
     Data2VecTextForSequenceClassification,
     DebertaConfig,
@@ -53,12 +64,22 @@ from transformers import (
     ErnieForSequenceClassification,
     EsmConfig,
     EsmForSequenceClassification,
+    FalconConfig,
+    FalconForSequenceClassification,
     FlaubertConfig,
     FlaubertForSequenceClassification,
     FNetConfig,
     FNetForSequenceClassification,
     FunnelConfig,
     FunnelForSequenceClassification,
+    GPT2Config,
+    GPT2ForSequenceClassification,
+    GPTBigCodeConfig,
+    GPTBigCodeForSequenceClassification,
+    GPTNeoConfig,
+    GPTNeoForSequenceClassification,
+    GPTNeoXConfig,
+    GPTNeoXForSequenceClassification,
     IBertConfig,
     IBertForSequenceClassification,
     LayoutLMConfig,
@@ -76,13 +97,21 @@ from transformers import (
     MobileBertConfig,
     MobileBertForSequenceClassification,
     ModernBertConfig,
+    ModernBertDecoderConfig,
+    ModernBertDecoderForSequenceClassification,
     ModernBertForSequenceClassification,
     MPNetConfig,
     MPNetForSequenceClassification,
+    MptConfig,
+    MptForSequenceClassification,
     MraConfig,
     MraForSequenceClassification,
     NystromformerConfig,
     NystromformerForSequenceClassification,
+    OpenAIGPTConfig,
+    OpenAIGPTForSequenceClassification,
+    OPTConfig,
+    OPTForSequenceClassification,
     PretrainedConfig,
     PreTrainedModel,
     ReformerConfig,
@@ -111,13 +140,20 @@ from transformers import (
     XmodForSequenceClassification,
     YosoConfig,
     YosoForSequenceClassification,
+    Zamba2Config,
+    Zamba2ForSequenceClassification,
+    ZambaConfig,
+    ZambaForSequenceClassification,
 )
 from transformers.activations import ACT2FN
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
+from transformers.modeling_layers import GenericForSequenceClassification
 from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING, model_type_to_module_name
+from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES, MODEL_MAPPING
 
 from .dropout import MultiSampleDropout, check_num_samples, resolve_dropout
-from .heads import MSDDenseClassificationHead
+from .heads import MSDDenseClassificationHead, pool_last_token
 from .loss import infer_problem_type, sample_losses
 
 logger = logging.getLogger(__name__)
@@ -125,6 +161,7 @@ logger = logging.getLogger(__name__)
 MSD_AVERAGES: tuple[str, ...] = ("loss", "logits")
 MSD_CONFIG_FIELDS: tuple[str, ...] = ("msd_num_samples", "msd_dropout", "msd_average")
 MODEL_TYPE_PREFIX = "msd-"
+ADDED_DROPOUT_NAME = "dropout"  # where the `MultiSampleDropout` goes in heads that have no dropout to replace
 
 
 @dataclass(frozen=True)
@@ -135,8 +172,9 @@ class MSDArchitecture:
         model_type (`str`): The upstream `model_type`.
         config_class (`type`): The upstream config class.
         model_class (`type`): The upstream `*ForSequenceClassification` class.
-        dropout (`str`): Path of the `nn.Dropout` directly before the final `nn.Linear`; its rate is the default
-            rate of the samples (`msd_dropout=None`).
+        dropout (`str`, *optional*): Path of the `nn.Dropout` directly before the final `nn.Linear`; its rate is the
+            default rate of the samples (`msd_dropout=None`). `None` for heads without one (the decoder LLMs): the
+            `MultiSampleDropout` is then added as `dropout`, and `msd_dropout` must be set (no rate to inherit).
         classifier (`str`): Path of the final `nn.Linear`.
         head (`str`, *optional*): Path of a head module that calls its one dropout module twice (RoBERTa style); it
             is swapped for an `MSDDenseClassificationHead` that samples only before `classifier`. Without it, the
@@ -145,21 +183,32 @@ class MSDArchitecture:
             ConvBERT, RoFormer, ...: `"hidden_act"`), the name of that config attribute. Without it, the head's own
             `activation` module (ELECTRA) or else `tanh` (RoBERTa).
         loss_style (`str`, *optional*, defaults to `"default"`): `"deberta"` for DeBERTa-v2's loss rules.
+        pooling (`str`, *optional*): `"last_token"` for decoder heads, which apply `classifier` to every position and
+            then pick each sequence's last non-padding token. The MSD class runs the backbone
+            (`model_class.base_model_prefix`) itself, picks the token first ([`pool_last_token`]), and applies the
+            samples and `classifier` to the pooled `(batch_size, hidden_size)` only. `None`: the upstream forward runs,
+            with the `MultiSampleDropout` in place of its dropout.
+        pooled_head (`str`, *optional*): With `pooling="last_token"`, path of a per-token module that upstream applies
+            before the dropout (ModernBERT-decoder's `head`); the MSD class applies it to the picked token.
     """
 
     model_type: str
     config_class: type[PretrainedConfig]
     model_class: type[PreTrainedModel]
-    dropout: str
+    dropout: str | None
     classifier: str
     head: str | None = None
     head_activation: str | None = None
     loss_style: Literal["default", "deberta"] = "default"
+    pooling: Literal["last_token"] | None = None
+    pooled_head: str | None = None
 
     @property
     def msd_path(self) -> str:
         """Path of the `MultiSampleDropout` in the MSD model."""
-        return f"{self.head}.msd" if self.head else self.dropout
+        if self.head:
+            return f"{self.head}.msd"
+        return self.dropout if self.dropout is not None else ADDED_DROPOUT_NAME
 
     @property
     def msd_model_type(self) -> str:
@@ -305,8 +354,63 @@ ARCHITECTURES: dict[str, MSDArchitecture] = {
             "jina_embeddings_v3", "JinaEmbeddingsV3",
             dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier",
         ),
+        # Decoders with their own copy of the last-token head: backbone -> score on every position -> last
+        # non-padding token. No dropout before score: the samples are added (msd_dropout required).
+        *(
+            MSDArchitecture(model_type, config_class, model_class, None, classifier, pooling="last_token")
+            for model_type, config_class, model_class, classifier in [
+                ("gpt2", GPT2Config, GPT2ForSequenceClassification, "score"),
+                ("gpt_neo", GPTNeoConfig, GPTNeoForSequenceClassification, "score"),
+                ("gpt_neox", GPTNeoXConfig, GPTNeoXForSequenceClassification, "score"),
+                ("gpt_bigcode", GPTBigCodeConfig, GPTBigCodeForSequenceClassification, "score"),
+                ("opt", OPTConfig, OPTForSequenceClassification, "score"),
+                ("bloom", BloomConfig, BloomForSequenceClassification, "score"),
+                ("falcon", FalconConfig, FalconForSequenceClassification, "score"),
+                ("mpt", MptConfig, MptForSequenceClassification, "score"),
+                ("biogpt", BioGptConfig, BioGptForSequenceClassification, "score"),
+                ("ctrl", CTRLConfig, CTRLForSequenceClassification, "classifier"),
+                ("openai-gpt", OpenAIGPTConfig, OpenAIGPTForSequenceClassification, "score"),
+                ("zamba", ZambaConfig, ZambaForSequenceClassification, "score"),
+                ("zamba2", Zamba2Config, Zamba2ForSequenceClassification, "score"),
+            ]
+        ),
+        # backbone -> head (dense -> act -> norm) -> drop -> classifier on every position -> last non-padding token
+        MSDArchitecture(
+            "modernbert-decoder", ModernBertDecoderConfig, ModernBertDecoderForSequenceClassification,
+            dropout="drop", classifier="classifier", pooling="last_token", pooled_head="head",
+        ),
     ]
 }  # fmt: skip
+
+
+def generic_decoder_rows() -> list[MSDArchitecture]:
+    """A `pooling="last_token"` row for every model type whose `*ForSequenceClassification` the installed Transformers
+    builds from `GenericForSequenceClassification` (llama, mistral, mixtral, qwen2, qwen3, gemma2, phi3, olmo2, ...).
+
+    The list comes from `MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES` by a class check, so the families of later
+    Transformers versions are picked up. Only the modeling modules whose source file names
+    `GenericForSequenceClassification` are imported for the check: importing all ~130 sequence-classification modules
+    would add seconds to `import msd_transformers`.
+
+    Returns:
+        `list[MSDArchitecture]`: one row per family (`dropout=None`, `classifier="score"`), minus the model types
+        already in `ARCHITECTURES` or in `EXCLUDED_ARCHITECTURES`.
+    """
+    models_dir = Path(transformers.models.__file__).parent
+    rows = []
+    for model_type, class_name in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.items():
+        if model_type in ARCHITECTURES or model_type in EXCLUDED_ARCHITECTURES:
+            continue
+        module = model_type_to_module_name(model_type)  # e.g. "llama" or "deprecated.<name>"
+        *parents, name = module.split(".")
+        source = models_dir.joinpath(*parents, name, f"modeling_{name}.py")
+        if not source.is_file() or b"GenericForSequenceClassification" not in source.read_bytes():
+            continue
+        model_class = getattr(importlib.import_module(f"transformers.models.{module}"), class_name)
+        config_class = CONFIG_MAPPING[model_type]
+        if issubclass(model_class, GenericForSequenceClassification) and config_class.model_type == model_type:
+            rows.append(MSDArchitecture(model_type, config_class, model_class, None, "score", pooling="last_token"))
+    return rows
 
 
 _ENCODER_DECODER = (
@@ -314,8 +418,12 @@ _ENCODER_DECODER = (
     "of sequence token, already pooled, where `MSDDenseClassificationHead` pools the first token itself"
 )
 
-# Sequence-classification model types of Transformers that have no MSD class, and why (decoder LLMs aside).
+# Sequence-classification model types of Transformers that have no MSD class, and why.
 EXCLUDED_ARCHITECTURES: dict[str, str] = {
+    "gpt-sw3": (
+        "GPT-SW3 checkpoints use `GPT2Config` (model_type `gpt2`) and `GPT2ForSequenceClassification`: the `gpt2` "
+        "row serves them"
+    ),
     "bart": _ENCODER_DECODER,
     "bigbird_pegasus": _ENCODER_DECODER,
     "mbart": _ENCODER_DECODER,
@@ -401,13 +509,15 @@ class MSDConfigMixin:
     - `msd_num_samples` (`int`, defaults to 8): the number of dropout samples K, >= 1.
     - `msd_dropout` (`float`, `list[float]`, `str` or `None`, defaults to `None`): one rate in [0, 1) for every sample,
       a list of `msd_num_samples` rates, or `"linspace(a, b)"` (resolved here to the list of rates). `None` means the
-      architecture's own classifier dropout rate.
+      architecture's own classifier dropout rate; architectures without one (the decoder LLMs) require a value
+      ([`msd_config`] and the model classes raise a `ValueError` otherwise).
     - `msd_average` (`str`, defaults to `"loss"`): `"loss"` averages the per-sample losses (the paper); `"logits"`
       computes one loss on the mean logits.
     """
 
     # Kept out of evaluation predictions by `Trainer.prediction_step`.
     keys_to_ignore_at_inference: ClassVar[list[str]] = ["sample_logits"]
+    msd_architecture: ClassVar[MSDArchitecture]
 
     def __post_init__(self, **kwargs: Any) -> None:
         super().__post_init__(**kwargs)
@@ -415,25 +525,45 @@ class MSDConfigMixin:
             self.msd_num_samples, self.msd_dropout, self.msd_average
         )
 
+    def check_msd_dropout(self) -> None:
+        """Raise a `ValueError` naming `msd_dropout` when it is `None` for an architecture without a dropout before
+        its classifier (the decoder LLMs): there is no rate to inherit. `msd_config` and the model classes call it;
+        the config class itself does not, so that Transformers and PEFT can read a stock config through it
+        (PEFT's adapter saving calls `type(model.config).from_pretrained(base_checkpoint)`)."""
+        arch = self.msd_architecture
+        if self.msd_dropout is None and arch.dropout is None:
+            raise ValueError(
+                f"msd_dropout must be set for {arch.model_type!r}: {arch.model_class.__name__} has no dropout before "
+                f"`{arch.classifier}`, so there is no architecture rate to default to (samples at rate 0 are "
+                "identical). Give a rate in [0, 1), a list of rates, or 'linspace(a, b)', e.g. msd_dropout=0.1."
+            )
+
 
 class MSDModelMixin:
     """Multi-sample dropout behaviour, mixed into each upstream `*ForSequenceClassification` class.
 
-    `__init__` swaps the dropout before the final Linear for a `MultiSampleDropout`; `forward` runs the upstream
-    forward without labels (everything after the dropout broadcasts over the new sample dimension, so the logits come
-    back as `(K, B, C)`), then computes the loss with the upstream semantics, vectorized over the samples.
+    `__init__` swaps the dropout before the final Linear for a `MultiSampleDropout` (or adds one as `dropout` where
+    upstream has none); `forward` runs the upstream forward without labels (everything after the dropout broadcasts
+    over the new sample dimension, so the logits come back as `(K, B, C)`), then computes the loss with the upstream
+    semantics, vectorized over the samples. Decoder heads (`pooling="last_token"`) run `_last_token_forward` instead.
     """
 
     msd_architecture: ClassVar[MSDArchitecture]
     # The loss is a per-batch mean that ignores `num_items_in_batch`: the Trainer must scale it for gradient
     # accumulation (see transformers#37766).
     accepts_loss_kwargs = False
-    _labels_position: ClassVar[int]  # index of `labels` among the upstream forward's positional parameters
+    _labels_position: ClassVar[int]  # index of `labels` among the upstream forward's positional parameters (encoders)
+    _upstream_signature: ClassVar[inspect.Signature]
+    _backbone_takes_cache: ClassVar[bool]  # whether the upstream forward passes `use_cache` to the backbone
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
+        config.check_msd_dropout()  # before the backbone is built
         super().__init__(config, *args, **kwargs)
         arch = self.msd_architecture
         _check_modules(arch, self)
+        if arch.dropout is None:
+            self.add_module(ADDED_DROPOUT_NAME, MultiSampleDropout(config.msd_num_samples, config.msd_dropout))
+            return
         dropout = self.get_submodule(arch.dropout)
         default_rate = dropout.p if isinstance(dropout, torch.nn.Dropout) else 0.0  # nn.Identity: a rate-0 dropout
         rates = config.msd_dropout if config.msd_dropout is not None else default_rate
@@ -479,6 +609,32 @@ class MSDModelMixin:
         # Everything after the MultiSampleDropout broadcasts over its sample dimension: (S, B, C) logits.
         return self._msd_output(outputs.logits, labels, outputs, return_dict)
 
+    def _last_token_forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
+        """The decoder head: backbone, then the last non-padding token, then samples and classifier on `(B, H)` only.
+
+        Takes the upstream forward's arguments; all but `labels` and `return_dict` go to the backbone, as upstream.
+        """
+        arch = self.msd_architecture
+        bound = self._upstream_signature.bind(self, *args, **kwargs).arguments
+        bound.pop("self")
+        for name, param in self._upstream_signature.parameters.items():
+            if param.kind is param.VAR_KEYWORD:
+                bound.update(bound.pop(name, {}))
+        labels = bound.pop("labels", None)
+        return_dict = bound.pop("return_dict", None)
+        if return_dict is None:
+            return_dict = self.config.return_dict
+        if self._backbone_takes_cache:
+            bound.setdefault("use_cache", False)  # no generation here: a key/value cache would only cost memory
+        outputs = self.base_model(**bound)
+        pad_token_id = self.config.get_text_config().pad_token_id
+        x = pool_last_token(outputs[0], bound.get("input_ids"), pad_token_id, type(self).__name__)  # (B, H)
+        if arch.pooled_head:
+            x = self.get_submodule(arch.pooled_head)(x)  # (B, H)
+        x = self.msd(x)  # (S, B, H), S = K in training, 1 in eval
+        sample_logits = self.get_submodule(arch.classifier)(x)  # (S, B, C)
+        return self._msd_output(sample_logits, labels, outputs, return_dict)
+
     def _msd_output(
         self, sample_logits: torch.Tensor, labels: torch.Tensor | None, outputs: Any, return_dict: bool
     ) -> MSDSequenceClassifierOutput | tuple:
@@ -517,6 +673,7 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
                 f"`msd_dropout`, `msd_average`; see [`MSDConfigMixin`]). `model_type`: `{arch.msd_model_type}`."
             ),
             "model_type": arch.msd_model_type,
+            "msd_architecture": arch,
             "__annotations__": {
                 "msd_num_samples": int,
                 "msd_dropout": float | list[float] | str | None,
@@ -528,17 +685,27 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
         },
     )
 
-    upstream_forward = inspect.signature(arch.model_class.forward)
+    upstream_forward = _with_labels(inspect.signature(arch.model_class.forward))
     positional = [
         name
         for name, p in upstream_forward.parameters.items()
         if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "self"
     ]
+    if arch.pooling == "last_token":
 
-    def forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
-        return MSDModelMixin.forward(self, *args, **kwargs)
+        def forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
+            return MSDModelMixin._last_token_forward(self, *args, **kwargs)
 
-    # The Trainer (unused-column removal) and pipelines read the forward's signature: keep the upstream one.
+        placement = "added" if arch.dropout is None else f"in place of `{arch.dropout}`"
+        doc = f"multi-sample dropout ({placement}) on the last non-padding token only, before `{arch.classifier}`"
+    else:
+
+        def forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
+            return MSDModelMixin.forward(self, *args, **kwargs)
+
+        doc = f"multi-sample dropout in place of `{arch.dropout}` before `{arch.classifier}`"
+
+    # The Trainer (unused-column removal, label names) and pipelines read the forward's signature: the upstream one.
     forward.__signature__ = upstream_forward
     forward.__doc__ = arch.model_class.forward.__doc__
     model_name = f"MSD{arch.model_class.__name__}"
@@ -550,18 +717,28 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
         {
             "__module__": __name__,
             "__qualname__": model_name,
-            "__doc__": (
-                f"[`{arch.model_class.__name__}`] with multi-sample dropout in place of `{arch.dropout}` before "
-                f"`{arch.classifier}`. See [`MSDModelMixin`]."
-            ),
+            "__doc__": f"[`{arch.model_class.__name__}`] with {doc}. See [`MSDModelMixin`].",
             "__annotations__": {"config": config_cls},
             "config_class": config_cls,
             "msd_architecture": arch,
-            "_labels_position": positional.index("labels"),
+            "_upstream_signature": upstream_forward,
+            "_backbone_takes_cache": "use_cache" in upstream_forward.parameters,
             "forward": forward,
+            # `forward` takes `labels` by position too (decoders bind every argument by the signature instead).
+            **({"_labels_position": positional.index("labels")} if arch.pooling is None else {}),
         },
     )
     return config_cls, model_cls
+
+
+def _with_labels(signature: inspect.Signature) -> inspect.Signature:
+    """`signature` with a keyword-only `labels=None` where it takes `labels` only through `**kwargs` (Qwen3.5's
+    `GenericForSequenceClassification` subclass), so that the Trainer finds the label column."""
+    params = list(signature.parameters.values())
+    if "labels" in signature.parameters or not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+        return signature
+    labels = inspect.Parameter("labels", inspect.Parameter.KEYWORD_ONLY, default=None)
+    return signature.replace(parameters=[*params[:-1], labels, params[-1]])
 
 
 MSD_CONFIG_CLASSES: dict[str, type[PretrainedConfig]] = {}
@@ -589,7 +766,8 @@ def _check_row(arch: MSDArchitecture) -> None:
         raise ValueError(
             f"model_class of {arch.model_type!r} must be a PreTrainedModel subclass, got {arch.model_class!r}."
         )
-    if "labels" not in inspect.signature(arch.model_class.forward).parameters:
+    generic = issubclass(arch.model_class, GenericForSequenceClassification)  # takes `labels` through `**kwargs`
+    if "labels" not in inspect.signature(arch.model_class.forward).parameters and not generic:
         raise ValueError(
             f"{arch.model_class.__name__}.forward takes no `labels`: model_class must be a "
             "*ForSequenceClassification class."
@@ -601,6 +779,15 @@ def _check_row(arch: MSDArchitecture) -> None:
             f"head_activation of {arch.model_type!r} must be the name of a config attribute (e.g. 'hidden_act') and "
             f"needs a `head`, got head_activation={arch.head_activation!r}, head={arch.head!r}."
         )
+    if arch.pooling not in (None, "last_token"):
+        raise ValueError(f"pooling of {arch.model_type!r} must be None or 'last_token', got {arch.pooling!r}.")
+    if arch.pooling is None and (arch.dropout is None or arch.pooled_head is not None):
+        raise ValueError(
+            f"The row of {arch.model_type!r} needs `dropout` (the path of the dropout before the final Linear); "
+            "`dropout=None` and `pooled_head` are for decoder heads, with pooling='last_token'."
+        )
+    if arch.pooling == "last_token" and arch.head is not None:
+        raise ValueError(f"`head` (RoBERTa-style heads) does not go with pooling='last_token' ({arch.model_type!r}).")
 
 
 def _check_paths(arch: MSDArchitecture) -> None:
@@ -639,8 +826,23 @@ def _check_modules(arch: MSDArchitecture, model: torch.nn.Module) -> None:
         return mod
 
     # Upstream builds an nn.Identity where a configured rate is 0 (XLNet's and XLM's sequence_summary).
-    module(arch.dropout, (torch.nn.Dropout, torch.nn.Identity), "dropout")
+    if arch.dropout is not None:
+        module(arch.dropout, (torch.nn.Dropout, torch.nn.Identity), "dropout")
+    elif hasattr(model, ADDED_DROPOUT_NAME):
+        raise ValueError(
+            f"{arch.model_class.__name__} already has an attribute {ADDED_DROPOUT_NAME!r}, where `dropout=None` adds "
+            "the MultiSampleDropout."
+        )
     module(arch.classifier, (torch.nn.Linear,), "classifier")
+    if arch.pooling == "last_token":
+        backbone = getattr(model, model.base_model_prefix, None)
+        if not isinstance(backbone, torch.nn.Module) or backbone is model:
+            raise ValueError(
+                f"{arch.model_class.__name__} has no backbone at `{model.base_model_prefix}` (its "
+                "`base_model_prefix`): pooling='last_token' runs the backbone itself."
+            )
+        if arch.pooled_head:
+            module(arch.pooled_head, (torch.nn.Module,), "pooled_head")
     if arch.head:
         head = model.get_submodule(arch.head)
         missing = [name for name in ("dense", "dropout", "out_proj") if not hasattr(head, name)]
@@ -669,6 +871,11 @@ def _register(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[PreTr
     config_cls, model_cls = _build_classes(arch)
     AutoConfig.register(arch.msd_model_type, config_cls, exist_ok=True)
     AutoModelForSequenceClassification.register(config_cls, model_cls, exist_ok=True)
+    if arch.config_class in MODEL_MAPPING:
+        # `AutoModel` on an MSD config gives the upstream backbone: `GenericForSequenceClassification` builds its
+        # backbone with `AutoModel.from_config(config)`. (`AutoModel.register` refuses a backbone class whose
+        # `config_class` is the upstream one, so the mapping's own `register` is used.)
+        MODEL_MAPPING.register(config_cls, MODEL_MAPPING[arch.config_class], exist_ok=True)
     _register_checkpoint_conversions(arch, model_cls)
     ARCHITECTURES[arch.model_type] = arch
     MSD_CONFIG_CLASSES[arch.model_type] = config_cls
@@ -727,5 +934,6 @@ def register_architecture(
     return _register(arch)
 
 
+ARCHITECTURES.update((arch.model_type, arch) for arch in generic_decoder_rows())
 for _arch in list(ARCHITECTURES.values()):
     _register(_arch)

@@ -19,6 +19,7 @@ from torch import nn
 from transformers import Trainer, TrainingArguments
 from transformers.trainer_pt_utils import nested_gather
 
+from .adapters import is_msd_peft_model, save_msd_adapter_config
 from .dropout import repeat_batch
 from .loss import IGNORE_INDEX, consistency_loss, infer_problem_type, sample_losses
 from .modeling import ARCHITECTURES, MODEL_TYPE_PREFIX
@@ -315,6 +316,14 @@ class MSDTrainer(Trainer):
                 self._passes = None
             total = loss if total is None else total + loss
         return total
+
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        super()._save(output_dir, state_dict)
+        model = self.accelerator.unwrap_model(self.model)
+        if self.args.should_save and is_msd_peft_model(model):
+            # A PEFT adapter names only its base checkpoint: the MSD fields go beside it, for
+            # `AutoMSDPeftModelForSequenceClassification`.
+            save_msd_adapter_config(model, output_dir if output_dir is not None else self.args.output_dir)
 
     def prediction_step(
         self,

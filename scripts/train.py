@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Fine-tune a Transformers encoder for sequence classification with multi-sample dropout.
+"""Fine-tune a Transformers encoder or decoder LLM for sequence classification with multi-sample dropout.
 
     python scripts/train.py CONFIG.yaml [--field value ...]
     accelerate launch --multi_gpu --num_processes 2 scripts/train.py CONFIG.yaml    # several processes
@@ -8,7 +8,9 @@ CONFIG is a YAML or JSON file of model, data and training fields; command-line f
 every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, a vanilla export in `vanilla/` (the upstream
 class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); with
 `--msd_eval_samples N` (Monte-Carlo dropout evaluation, at the depth `--msd_eval_layers`), `predictions.jsonl`: one
-line per validation example with its id, label, prediction, probabilities and uncertainty.
+line per validation example with its id, label, prediction, probabilities and uncertainty. With `use_lora`, the
+checkpoint is a LoRA adapter (with `msd_config.json` beside it) and `vanilla/` the upstream class with the adapter
+merged in.
 
 A bad input stops the run before any work with one line, `error: ...`, and exit code 2. The config file is read
 before the heavy imports, the fields are checked before any data or model is loaded, and the data before the model.
@@ -18,6 +20,7 @@ A multi-process launch on a machine without an accelerator trains on the CPU (gl
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import logging
 import os
@@ -58,7 +61,7 @@ class ModelArguments:
         metadata={
             "help": "The sample dropout rates: a float in [0, 1) for every sample, a list of msd_num_samples floats "
             "(JSON on the command line, e.g. '[0.1, 0.3]'), or 'linspace(a, b)'. Default: the architecture's own "
-            "classifier dropout rate."
+            "classifier dropout rate (decoder LLMs have none: set it)."
         },
     )
     msd_average: str = field(
@@ -77,6 +80,22 @@ class ModelArguments:
     )
     revision: str = field(default="main", metadata={"help": "The model version (branch, tag or commit) on the Hub."})
     cache_dir: str | None = field(default=None, metadata={"help": "Where to store downloaded models."})
+    use_lora: bool = field(
+        default=False,
+        metadata={"help": "Train a LoRA adapter (PEFT, task_type SEQ_CLS) and the head instead of every weight."},
+    )
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank (>= 1)."})
+    lora_alpha: float = field(
+        default=32, metadata={"help": "LoRA scaling alpha (> 0); the update is scaled by alpha/r."}
+    )
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA input, in [0, 1)."})
+    lora_target_modules: list[str] | None = field(
+        default=None,
+        metadata={
+            "help": "Names of the modules that get LoRA weights (e.g. q_proj v_proj), or all-linear. Default: PEFT's "
+            "choice for the architecture (q_proj, v_proj for Llama and Qwen), else all-linear."
+        },
+    )
 
     def __post_init__(self) -> None:
         if isinstance(self.msd_dropout, str):
@@ -88,6 +107,43 @@ class ModelArguments:
             from msd_transformers import validate_msd_fields
 
             validate_msd_fields(self.msd_num_samples, self.msd_dropout, self.msd_average)
+        if self.use_lora:
+            self.check_lora_fields()
+
+    def check_lora_fields(self) -> None:
+        """`ValueError` naming a bad LoRA field (or a missing `peft`), before any data is read."""
+        if isinstance(self.lora_r, bool) or not isinstance(self.lora_r, int) or self.lora_r < 1:
+            raise ValueError(f"lora_r must be an int >= 1, got {self.lora_r!r}.")
+        if isinstance(self.lora_alpha, bool) or not isinstance(self.lora_alpha, (int, float)) or self.lora_alpha <= 0:
+            raise ValueError(f"lora_alpha must be a number > 0, got {self.lora_alpha!r}.")
+        if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}.")
+        targets = self.lora_target_modules
+        if targets is not None and (
+            isinstance(targets, str) or not targets or not all(isinstance(t, str) and t for t in targets)
+        ):
+            raise ValueError(
+                f"lora_target_modules must be a non-empty list of module names (or [all-linear]), got {targets!r}."
+            )
+        if importlib.util.find_spec("peft") is None:
+            raise ValueError("use_lora needs the peft package: pip install 'msd-transformers[train]'.")
+
+    def lora_config(self, config: transformers.PretrainedConfig):
+        """The `LoraConfig` of the run: task SEQ_CLS (PEFT trains and saves the head: `score` or `classifier`)."""
+        from peft import LoraConfig
+
+        from msd_transformers import lora_target_modules
+
+        targets = self.lora_target_modules or lora_target_modules(config)
+        if targets == ["all-linear"]:
+            targets = "all-linear"
+        return LoraConfig(
+            task_type="SEQ_CLS",
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules=targets,
+        )
 
     def msd_kwargs(self) -> dict[str, Any]:
         return {
@@ -217,7 +273,7 @@ def build_config(
     """The model config: the labels from the data and, for an MSD head, the MSD fields and a note on what loading the
     checkpoint needs (`how_to_load` in its `config.json`)."""
     import msd_transformers as msd
-    from msd_transformers.finetune.reporting import HOW_TO_LOAD
+    from msd_transformers.finetune.reporting import HOW_TO_LOAD, HOW_TO_LOAD_ADAPTER
 
     labels = {
         "id2label": label_info.id2label,
@@ -225,7 +281,8 @@ def build_config(
         "problem_type": label_info.problem_type,
     }
     if model_args.msd:
-        return msd.msd_config(config, **labels, **model_args.msd_kwargs(), how_to_load=HOW_TO_LOAD)
+        how_to_load = HOW_TO_LOAD_ADAPTER if model_args.use_lora else HOW_TO_LOAD
+        return msd.msd_config(config, **labels, **model_args.msd_kwargs(), how_to_load=how_to_load)
     config = copy.deepcopy(config)
     for key, value in labels.items():
         setattr(config, key, value)
@@ -266,6 +323,27 @@ def msd_fields(model) -> dict[str, Any] | None:
         "msd_dropout": rates[0] if model.msd.uniform else list(rates),
         "msd_average": model.config.msd_average,
     }
+
+
+def set_padding_token(tokenizer, config: transformers.PretrainedConfig) -> None:
+    """Decoder LLM tokenizers often have no padding token: pad with the end-of-sequence token (the usual choice), and
+    write its id into the model config, whose `pad_token_id` the decoder heads use to find each sequence's last
+    token. A config that already names a padding token keeps it.
+
+    Raises:
+        `ValueError`: the tokenizer has neither a padding nor an end-of-sequence token.
+    """
+    if tokenizer.pad_token is None:
+        if tokenizer.eos_token is None:
+            raise ValueError(
+                "The tokenizer has no padding token and no end-of-sequence token to pad with; give a tokenizer_name "
+                "with a padding token."
+            )
+        tokenizer.pad_token = tokenizer.eos_token
+        logger.info("The tokenizer has no padding token: padding with its eos token %r.", tokenizer.eos_token)
+    text_config = config.get_text_config()
+    if getattr(text_config, "pad_token_id", None) is None:
+        text_config.pad_token_id = tokenizer.pad_token_id
 
 
 def main(argv: list[str] | None = None) -> dict[str, float]:
@@ -329,6 +407,10 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     tokenizer = AutoTokenizer.from_pretrained(
         model_args.tokenizer_name or model_path, revision=model_args.revision, cache_dir=model_args.cache_dir
     )
+    try:
+        set_padding_token(tokenizer, config)
+    except ValueError as err:
+        raise BadInput(err) from err
     with training_args.main_process_first(desc="tokenization"):
         tokenized = tokenize_datasets(raw, tokenizer, data_args, label_info)
 
@@ -339,6 +421,18 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         cache_dir=model_args.cache_dir,
         ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
     )
+    lora_row: dict[str, str] = {}  # for the model card
+    if model_args.use_lora:
+        from peft import get_peft_model
+
+        lora_config = model_args.lora_config(model.config)
+        model = get_peft_model(model, lora_config)
+        model.print_trainable_parameters()
+        targets = lora_config.target_modules
+        lora_row["LoRA (the adapter is saved here, merged into vanilla/)"] = (
+            f"r={lora_config.r}, alpha={lora_config.lora_alpha}, dropout={lora_config.lora_dropout}, "
+            f"target_modules={targets if isinstance(targets, str) else sorted(targets)}"
+        )
     if training_args.load_best_model_at_end and training_args.metric_for_best_model is None:
         training_args.metric_for_best_model = DEFAULT_METRIC[label_info.problem_type]
         training_args.greater_is_better = GREATER_IS_BETTER[training_args.metric_for_best_model]
@@ -373,12 +467,14 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     if "test" in tokenized:
         metrics.update(trainer.evaluate(tokenized["test"], metric_key_prefix="test"))
 
-    trainer.save_model()  # the checkpoint (safetensors) and the tokenizer, written by the main process
+    trainer.save_model()  # the checkpoint (or LoRA adapter) and the tokenizer, written by the main process
     trainer.save_state()
     if trainer.is_world_process_zero():
         out = Path(training_args.output_dir)
-        if msd.is_msd_model(trainer.model):
-            vanilla = msd.to_vanilla(trainer.model)
+        # With LoRA: the adapter merged into the base weights, for the vanilla export.
+        final = trainer.model.merge_and_unload() if model_args.use_lora else trainer.model
+        if msd.is_msd_model(final):
+            vanilla = msd.to_vanilla(final)
             del vanilla.config.how_to_load  # the upstream class loads with Transformers alone
             vanilla.save_pretrained(out / "vanilla")
             tokenizer.save_pretrained(out / "vanilla")
@@ -399,7 +495,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             dataset=dataset,
             problem_type=label_info.problem_type,
             label_names=label_info.label_names,
-            msd_fields=msd_fields(trainer.model),
+            msd_fields=msd_fields(final),
             training={
                 "epochs": round(trainer.state.epoch, 2),
                 "optimizer steps": trainer.state.global_step,
@@ -415,6 +511,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 "label_smoothing_factor": training_args.label_smoothing_factor,
                 "msd_class_weights": training_args.msd_class_weights,
                 "processes": training_args.world_size,
+                **lora_row,
             },
             metrics=summary_metrics(metrics),
             command=shlex.join([*launcher, "scripts/train.py", *argv]),
@@ -424,6 +521,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 if data_args.dataset_name == BBC_NEWS
                 else ""
             ),
+            adapter=model_args.use_lora,
         )
         (out / "README.md").write_text(card)
         summary = {k: round(v, 4) for k, v in summary_metrics(metrics).items()}

@@ -91,7 +91,11 @@ def word_tokenizer():
 
 
 def test_text_classification_pipeline(model_type, word_tokenizer):
-    model = msd.AutoMSDModelForSequenceClassification.from_config(tiny_config(model_type), num_labels=3).eval()
+    model = msd.AutoMSDModelForSequenceClassification.from_config(
+        tiny_config(model_type),
+        num_labels=3,
+        msd_dropout=0.1,  # decoders have no architecture rate
+    ).eval()
     classify = pipeline("text-classification", model=model, tokenizer=word_tokenizer, top_k=None)
     texts = ["w5 w6 w7 w8 w9 w10", "w11 w12 w13"]
     results = classify(texts)

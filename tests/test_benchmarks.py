@@ -90,6 +90,10 @@ def test_step_quick(quick_dir: Path) -> None:
         assert len(row["step_s_all"]) == result["settings"]["repeats"]
         assert row["peak_total_bytes"] > 0
     assert result["rows"][0]["time_ratio_to_plain"] == pytest.approx(1.0)
+    decoder = result["decoder"]
+    assert [r["variant"] for r in decoder["rows"]] == ["plain", "msd8"] and decoder["settings"]["parameters"] > 0
+    for row in decoder["rows"]:
+        assert row["step_s_median"] > 0 and row["peak_total_bytes"] > 0 and "time_ratio_to_plain" in row
     assert (quick_dir / "step.png").stat().st_size > 0
 
 
@@ -169,6 +173,7 @@ def test_report_renders(quick_dir: Path, tmp_path: Path) -> None:
     text = out.read_text()
     for heading in ("## 1. Head cost", "## 2. Training step", "## 3. Convergence", "## 4. Calibration"):
         assert heading in text
+    assert "| decoder variant |" in text
     summary = main_readme.read_text()
     assert "old" not in summary and summary.endswith("<!-- results:end -->\n\nafter\n")
     assert "| Training step, " in summary and "| Convergence, " in summary and "| Head, K=8" not in summary

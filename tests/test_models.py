@@ -12,14 +12,19 @@ from msd_transformers import ARCHITECTURES, MultiSampleDropout
 
 
 def build(model_type, num_labels=3, dropout=0.1, **msd_kwargs):
+    if ARCHITECTURES[model_type].dropout is None:  # decoders: no architecture rate, the samples take `dropout`
+        msd_kwargs.setdefault("msd_dropout", dropout)
     cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **msd_kwargs)
     return AutoModelForSequenceClassification.from_config(cfg)
 
 
 def upstream_loss(vanilla, inputs, labels, logits):
-    """The upstream class's own loss for `logits`: its forward runs with the final Linear's output replaced."""
+    """The upstream class's own loss for `logits`: its forward runs with the final Linear's output replaced (decoder
+    heads apply it to every position, (B, L, C), and then pick the last token)."""
     classifier = vanilla.get_submodule(vanilla_arch(vanilla).classifier)
-    handle = classifier.register_forward_hook(lambda module, args, output: logits)
+    handle = classifier.register_forward_hook(
+        lambda module, args, output: logits.unsqueeze(1).expand_as(output) if output.dim() == 3 else logits
+    )
     try:
         return vanilla(**inputs, labels=labels).loss
     finally:
@@ -44,8 +49,8 @@ def test_classes_names_and_registration(model_type):
     assert model_cls.__name__ == f"MSD{arch.model_class.__name__}"
     assert getattr(msd, model_cls.__name__) is model_cls and getattr(msd, cfg_cls.__name__) is cfg_cls
     assert issubclass(model_cls, arch.model_class) and model_cls.config_class is cfg_cls
-    assert type(AutoConfig.for_model(f"msd-{model_type}")) is cfg_cls
-    assert msd.is_msd_config(cfg_cls()) and not msd.is_msd_config(arch.config_class())
+    assert type(AutoConfig.for_model(f"msd-{model_type}", msd_dropout=0.1)) is cfg_cls
+    assert msd.is_msd_config(cfg_cls(msd_dropout=0.1)) and not msd.is_msd_config(arch.config_class())
     # The stock architecture is untouched: its config still maps to the stock class.
     stock = AutoModelForSequenceClassification.from_config(tiny_config(model_type))
     assert type(stock) is arch.model_class
@@ -64,9 +69,11 @@ def test_head_placement(model_type):
     # Same parameter names as upstream.
     stock = arch.model_class(tiny_config(model_type, num_labels=3))
     assert list(model.state_dict()) == list(stock.state_dict())
-    # Upstream, the (last) output of the row's dropout is the final Linear's input; in the MSD model, the samples are.
-    dropped, linear_input = dropout_output_and_linear_input(stock, arch.dropout, arch.classifier)
-    assert linear_input is dropped
+    # Upstream, the (last) output of the row's dropout is the final Linear's input (decoders have none); in the MSD
+    # model, the samples are.
+    if arch.dropout is not None:
+        dropped, linear_input = dropout_output_and_linear_input(stock, arch.dropout, arch.classifier)
+        assert linear_input is dropped
     samples, linear_input = dropout_output_and_linear_input(model, arch.msd_path, arch.classifier)
     assert linear_input is samples
     assert samples.dim() == 3 and samples.shape[:2] == (8, 4)  # (K, B, H): K samples, not K x K
@@ -169,7 +176,7 @@ def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
     for key, value in stock.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
     # The config route: the stock Auto class with config=msd_config(...).
-    cfg = msd.msd_config(tmp_path / "stock", msd_num_samples=2)
+    cfg = msd.msd_config(tmp_path / "stock", msd_num_samples=2, msd_dropout=0.2)
     model2 = AutoModelForSequenceClassification.from_pretrained(tmp_path / "stock", config=cfg)
     assert type(model2) is type(model) and model2.msd.num_samples == 2
 
@@ -318,11 +325,12 @@ def test_bad_value_on_msd_config_class_directly():
 
 
 def test_unsupported_architecture_lists_supported(tmp_path):
-    from transformers import GPT2Config
+    from transformers import ViTConfig  # no sequence classifier at all (GPT-2 and T5 have a row or a reason now)
 
-    with pytest.raises(ValueError, match="does not support model_type 'gpt2'. Supported: bert, roberta"):
-        msd.msd_config(GPT2Config(n_layer=1, n_embd=8, n_head=2))
-    GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path)
+    tiny_vit = ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8)
+    with pytest.raises(ValueError, match="does not support model_type 'vit'. Supported: bert, roberta"):
+        msd.msd_config(tiny_vit)
+    tiny_vit.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="modernbert"):
         msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path)
 

@@ -12,6 +12,8 @@ from transformers import (
     AutoModelForSequenceClassification,
     BertConfig,
     BertForSequenceClassification,
+    GPT2Config,
+    GPT2ForSequenceClassification,
     SqueezeBertConfig,
     SqueezeBertForSequenceClassification,
 )
@@ -97,6 +99,12 @@ def test_register_architecture_refuses_a_duplicate(scratch_table):
          "must be the upstream model_type"),
         (msd.MSDArchitecture("squeezebert", SqueezeBertConfig, torch.nn.Linear, "dropout", "classifier"),
          "must be a PreTrainedModel subclass"),
+        (squeezebert_row(pooling="mean"), "pooling of 'squeezebert' must be None or 'last_token', got 'mean'"),
+        (squeezebert_row(dropout=None), "needs `dropout`"),
+        (squeezebert_row(pooled_head="classifier"), "`pooled_head` are for decoder heads"),
+        (squeezebert_row(pooling="last_token", head="classifier"), "does not go with pooling='last_token'"),
+        (squeezebert_row(pooling="last_token", pooled_head="nope"), r"'nope' \(the row's `pooled_head`\)"),
+        (squeezebert_row(dropout=None, pooling="last_token"), "already has an attribute 'dropout'"),
     ],
 )  # fmt: skip
 def test_register_architecture_checks_the_row(scratch_table, row, match):
@@ -138,6 +146,33 @@ def test_a_subclass_with_its_own_config_registers(scratch_table):
     cfg = ToyConfig(**{k: v for k, v in tiny_config("bert").to_dict().items() if k != "model_type"})
     model = msd.AutoMSDModelForSequenceClassification.from_config(cfg)
     assert type(model).__name__ == "MSDToyForSequenceClassification" and model.msd.num_samples == 8
+
+
+def test_register_a_decoder_row_at_run_time(scratch_table):
+    """A decoder head (last-token pooling, no dropout before `score`) registers from one row too."""
+
+    class ToyGPT2Config(GPT2Config):
+        model_type = "toy-gpt2"
+
+    class ToyGPT2ForSequenceClassification(GPT2ForSequenceClassification):
+        config_class = ToyGPT2Config
+
+    msd.register_architecture(
+        msd.MSDArchitecture(
+            "toy-gpt2", ToyGPT2Config, ToyGPT2ForSequenceClassification, None, "score", pooling="last_token"
+        )
+    )
+    cfg = ToyGPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=99, pad_token_id=0, num_labels=3)
+    with pytest.raises(ValueError, match="msd_dropout must be set for 'toy-gpt2'"):
+        msd.msd_config(cfg)
+    model = msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_dropout=0.2, msd_num_samples=4).eval()
+    assert type(model).__name__ == "MSDToyGPT2ForSequenceClassification" and model.msd is model.dropout
+    vanilla = msd.to_vanilla(model).eval()
+    inputs = make_inputs()
+    inputs["input_ids"][0, -3:] = 0  # right padding
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, vanilla(**inputs).logits, rtol=0, atol=1e-6)
+    assert model.train()(**inputs).sample_logits.shape == (4, 4, 3)
 
 
 @pytest.mark.parametrize("name", ["cli", "data", "metrics", "offline", "reporting"])

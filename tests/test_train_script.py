@@ -270,12 +270,14 @@ def test_bad_data_stops_before_training(tiny_model, tmp_path):
 
 
 def test_unsupported_model_is_a_clear_error(tmp_path):
-    from transformers import GPT2Config
+    from transformers import ViTConfig  # no sequence classifier at all
 
-    GPT2Config(n_layer=1, n_embd=8, n_head=2).save_pretrained(tmp_path / "gpt2")
+    ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8).save_pretrained(
+        tmp_path / "vit"
+    )
     train = write(tmp_path / "train.csv", rows(20))
-    with pytest.raises(train_script.BadInput, match="does not support model_type 'gpt2'. Supported: bert"):
-        run_main(tmp_path, base_args(str(tmp_path / "gpt2"), tmp_path / "out", train_file=train))
+    with pytest.raises(train_script.BadInput, match="does not support model_type 'vit'. Supported: bert"):
+        run_main(tmp_path, base_args(str(tmp_path / "vit"), tmp_path / "out", train_file=train))
 
 
 def run_cli(args, **kwargs):

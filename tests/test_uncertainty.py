@@ -47,6 +47,8 @@ B, C = 4, 3
 
 
 def msd_model(model_type="bert", dropout=0.1, num_labels=C, **kwargs):
+    if ARCHITECTURES[model_type].dropout is None:  # decoders: no architecture rate, the samples take `dropout`
+        kwargs.setdefault("msd_dropout", dropout)
     cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **kwargs)
     return MSD_MODEL_CLASSES[model_type](cfg).eval()
 

@@ -15,6 +15,15 @@ HOW_TO_LOAD = (
     "predicts the same."
 )
 
+#: The same for a LoRA adapter trained on a multi-sample dropout model (written into its `msd_config.json`).
+HOW_TO_LOAD_ADAPTER = (
+    "A LoRA adapter for a msd-transformers model: load it with "
+    "msd_transformers.AutoMSDPeftModelForSequenceClassification.from_pretrained(<this folder>) (pip install "
+    "msd-transformers peft), which rebuilds the multi-sample dropout model from the base checkpoint and this file. "
+    "The vanilla/ folder beside it holds the upstream class with the adapter merged in: it loads with Transformers "
+    "alone and predicts the same."
+)
+
 
 def plot_history(log_history: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
     """A PNG of the training loss (and `msd_loss_std`) and every eval metric against the global step.
@@ -79,6 +88,7 @@ def model_card(
     metrics: Mapping[str, float],
     command: str,
     dataset_note: str = "",
+    adapter: bool = False,
 ) -> str:
     """A model card (README.md) saying how the model was trained and, for a multi-sample dropout model, how to load it.
 
@@ -94,8 +104,29 @@ def model_card(
         metrics (`Mapping[str, float]`): The final metrics.
         command (`str`): The command line of the run.
         dataset_note (`str`, *optional*): A note on the data (source, license, split).
+        adapter (`bool`, *optional*, defaults to `False`): The checkpoint is a LoRA adapter (with `msd_config.json`).
     """
-    if msd_fields:
+    if msd_fields and adapter:
+        head = (
+            f"Multi-sample dropout head (msd-transformers; Inoue 2019, arXiv:1905.09788): "
+            f"`{json.dumps(dict(msd_fields))}`, fine-tuned with LoRA. Saved twice: the LoRA adapter and the trained "
+            "head here, with the multi-sample dropout config in `msd_config.json`, and the upstream class with the "
+            "adapter merged in `vanilla/` (loads with Transformers alone; identical predictions)."
+        )
+        loading = f"""
+## Loading
+
+```python
+import msd_transformers as msd
+
+model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained({json.dumps(output_dir)})
+```
+
+This rebuilds the multi-sample dropout model from the base checkpoint and `msd_config.json`, then loads the adapter
+(`peft.AutoPeftModelForSequenceClassification` would rebuild the stock class). With Transformers alone, load
+`vanilla/`: the upstream class with the adapter merged in and identical predictions.
+"""
+    elif msd_fields:
         head = (
             f"Multi-sample dropout head (msd-transformers; Inoue 2019, arXiv:1905.09788): "
             f"`{json.dumps(dict(msd_fields))}`. Saved twice: the MSD checkpoint here (needs `import msd_transformers` "

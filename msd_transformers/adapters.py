@@ -1,0 +1,183 @@
+"""PEFT adapters (LoRA, ...) on multi-sample dropout models: saving the MSD config beside an adapter, and loading the
+adapter back onto the MSD class.
+
+LoRA with `task_type="SEQ_CLS"` works on MSD models as on stock ones: PEFT trains and saves the head (`classifier` or
+`score`, a RoBERTa-style head with its `dense` and `out_proj`) through `modules_to_save`, and `MSDTrainer` computes the
+per-sample losses. What PEFT cannot know is that the base model was an MSD model: a saved adapter names only its base
+checkpoint (`base_model_name_or_path`), and `AutoPeftModelForSequenceClassification` rebuilds the stock class from it.
+So the MSD model's config (its `msd_*` fields, labels and padding token) is written beside the adapter, as
+`msd_config.json` (by `MSDTrainer` and [`save_adapter`]), and [`AutoMSDPeftModelForSequenceClassification`] reads it.
+
+`peft` is imported only when an adapter is loaded: the package does not depend on it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from transformers import PretrainedConfig
+from transformers.utils import cached_file
+
+from .auto import HUB_KWARGS, AutoMSDModelForSequenceClassification, is_msd_model, msd_config, split_msd_kwargs
+from .modeling import MODEL_TYPE_PREFIX, MSD_CONFIG_CLASSES, get_architecture
+
+MSD_ADAPTER_CONFIG_NAME = "msd_config.json"
+"""The MSD config beside an adapter. Not `config.json`: Transformers takes a folder with a `config.json` and an
+`adapter_config.json` for a full model with an embedded adapter and would look for the base weights there."""
+
+
+def lora_target_modules(config: PretrainedConfig) -> list[str] | str:
+    """PEFT's default LoRA target modules for the upstream architecture of an MSD config, else `"all-linear"`.
+
+    PEFT looks its defaults up by `config.model_type`, which for an MSD model is `msd-<type>`: without
+    `target_modules`, `get_peft_model` on an MSD model raises. This gives what PEFT would pick for the stock model
+    (e.g. `["q_proj", "v_proj"]` for Llama, `["query", "value"]` for BERT).
+
+    Args:
+        config (`PretrainedConfig`): An MSD (or stock) config.
+
+    Returns:
+        `list[str]` or `str`: module names for `LoraConfig(target_modules=...)`, or `"all-linear"` (every linear layer
+        but the head) where PEFT has no default for the architecture.
+
+    Example:
+
+    ```python
+    >>> from peft import LoraConfig, get_peft_model
+    >>> lora = LoraConfig(task_type="SEQ_CLS", r=16, target_modules=msd.lora_target_modules(model.config))
+    >>> model = get_peft_model(model, lora)
+    ```
+    """
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING
+
+    model_type = config.model_type.removeprefix(MODEL_TYPE_PREFIX)
+    targets = TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING.get(model_type)
+    return list(targets) if targets is not None else "all-linear"
+
+
+def save_msd_adapter_config(model: Any, save_directory: str | os.PathLike) -> Path:
+    """Write the MSD config of a PEFT model's base model beside its adapter (`msd_config.json`).
+
+    Args:
+        model (`PeftModel`): A PEFT model whose base model is an MSD model.
+        save_directory (`str` or `os.PathLike`): The adapter folder.
+
+    Returns:
+        `Path`: the file written.
+
+    Raises:
+        `ValueError`: the base model is not an MSD model.
+    """
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    if not is_msd_model(base):
+        raise ValueError(f"The base model is a {type(base).__name__}, not a multi-sample dropout model.")
+    path = Path(save_directory) / MSD_ADAPTER_CONFIG_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    base.config.to_json_file(path)
+    return path
+
+
+def save_adapter(model: Any, save_directory: str | os.PathLike, **kwargs: Any) -> None:
+    """`model.save_pretrained(save_directory, **kwargs)` plus the MSD config beside the adapter, so that
+    [`AutoMSDPeftModelForSequenceClassification`] reloads it as an MSD model. `MSDTrainer` does this on every save.
+
+    Args:
+        model (`PeftModel`): A PEFT model over an MSD model.
+        save_directory (`str` or `os.PathLike`): The adapter folder.
+        kwargs: Passed to `PeftModel.save_pretrained`.
+    """
+    model.save_pretrained(save_directory, **kwargs)
+    save_msd_adapter_config(model, save_directory)
+
+
+class AutoMSDPeftModelForSequenceClassification:
+    """Load a saved PEFT adapter onto the multi-sample dropout class of its base model.
+
+    `peft.AutoPeftModelForSequenceClassification` rebuilds the *stock* class from the adapter's base checkpoint, so
+    the multi-sample dropout head is silently gone. This class rebuilds the MSD model from the base checkpoint and the
+    `msd_config.json` written beside the adapter, then loads the adapter (LoRA weights and the trained head).
+
+    Example:
+
+    ```python
+    >>> model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained("out/adapter")
+    >>> merged = msd.to_vanilla(model.merge_and_unload())  # a stock model with the adapter merged in
+    ```
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        raise OSError(
+            "AutoMSDPeftModelForSequenceClassification is designed to be instantiated with "
+            "`AutoMSDPeftModelForSequenceClassification.from_pretrained(adapter_path)`."
+        )
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        adapter_name_or_path: str | os.PathLike,
+        *,
+        adapter_name: str = "default",
+        is_trainable: bool = False,
+        **kwargs: Any,
+    ):
+        """Load the adapter at `adapter_name_or_path` onto an MSD model built from its base checkpoint.
+
+        Args:
+            adapter_name_or_path (`str` or `os.PathLike`): An adapter folder or Hub repository.
+            adapter_name (`str`, *optional*, defaults to `"default"`): The name of the loaded adapter.
+            is_trainable (`bool`, *optional*, defaults to `False`): Load the adapter for further training.
+            kwargs: `msd_*` fields override the saved ones; Hub arguments (`revision`, `token`, ...) locate the
+                adapter; the rest go to the base model's `from_pretrained` (`dtype`, `device_map`, ...). Without a
+                saved `msd_config.json`, give the `msd_*` fields (and config attributes such as `num_labels`).
+
+        Returns:
+            `PeftModelForSequenceClassification`: over an `MSD*ForSequenceClassification` model.
+
+        Raises:
+            `ValueError`: no `msd_config.json` beside the adapter and no `msd_*` fields given, or the adapter is not a
+            sequence-classification adapter.
+        """
+        from peft import PeftConfig, PeftModel
+
+        hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
+        msd_kwargs, kwargs = split_msd_kwargs(kwargs)
+        peft_config = PeftConfig.from_pretrained(adapter_name_or_path, **hub_kwargs)
+        if peft_config.task_type not in (None, "SEQ_CLS"):
+            raise ValueError(
+                f"{adapter_name_or_path} holds a {peft_config.task_type} adapter; this class loads sequence-"
+                "classification adapters (task_type='SEQ_CLS')."
+            )
+        base_path = peft_config.base_model_name_or_path
+        config_file = cached_file(
+            adapter_name_or_path, MSD_ADAPTER_CONFIG_NAME, _raise_exceptions_for_missing_entries=False, **hub_kwargs
+        )
+        if config_file is not None:
+            saved = json.loads(Path(config_file).read_text(encoding="utf-8"))
+            config_cls = MSD_CONFIG_CLASSES[get_architecture(saved.pop("model_type", "")).model_type]
+            config = msd_config(config_cls.from_dict(saved), **msd_kwargs)
+            config._name_or_path = base_path
+            base = AutoMSDModelForSequenceClassification.from_pretrained(
+                base_path, config=config, revision=peft_config.revision, **kwargs
+            )
+        elif msd_kwargs:
+            base = AutoMSDModelForSequenceClassification.from_pretrained(
+                base_path, revision=peft_config.revision, **msd_kwargs, **kwargs
+            )
+        else:
+            raise ValueError(
+                f"{adapter_name_or_path} has no {MSD_ADAPTER_CONFIG_NAME} (MSDTrainer and "
+                "msd_transformers.save_adapter write it beside the adapter), so the multi-sample dropout fields of "
+                "the base model are unknown. Give them, with the config attributes the head needs, e.g. "
+                "from_pretrained(path, num_labels=2, msd_num_samples=8, msd_dropout=0.1)."
+            )
+        return PeftModel.from_pretrained(
+            base, adapter_name_or_path, adapter_name=adapter_name, is_trainable=is_trainable, **hub_kwargs
+        )
+
+
+def is_msd_peft_model(model: Any) -> bool:
+    """Whether `model` is a PEFT model (anything with `get_base_model`) over a multi-sample dropout model."""
+    return hasattr(model, "get_base_model") and is_msd_model(model.get_base_model())

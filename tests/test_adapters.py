@@ -1,0 +1,145 @@
+"""PEFT LoRA on MSD models: training with MSDTrainer, the head in `modules_to_save`, the adapter saved and reloaded
+onto the MSD class (the trained head included: PEFT issues #310, #577, #1070), merge and export to the stock class."""
+
+import json
+
+import pytest
+import torch
+from conftest import VOCAB, make_inputs, tiny_config
+from datasets import Dataset
+from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModelForSequenceClassification, get_peft_model
+from transformers import AutoModelForSequenceClassification
+
+import msd_transformers as msd
+from msd_transformers import ARCHITECTURES, MSDTrainer, MSDTrainingArguments
+
+# The head's trainable copy in PEFT's `modules_to_save`, per kind of head.
+HEAD_PARAMETERS = {
+    "bert": ["classifier.modules_to_save.default.weight", "classifier.modules_to_save.default.bias"],
+    "roberta": [  # the RoBERTa-style head is wrapped whole: its `dense` and `out_proj` are both trained
+        "classifier.modules_to_save.default.dense.weight",
+        "classifier.modules_to_save.default.dense.bias",
+        "classifier.modules_to_save.default.out_proj.weight",
+        "classifier.modules_to_save.default.out_proj.bias",
+    ],
+    "llama": ["score.modules_to_save.default.weight"],
+}
+
+
+@pytest.fixture
+def base_path(tmp_path, request):
+    """A stock checkpoint on disk: the adapter's `base_model_name_or_path`."""
+    model_type = request.param
+    stock = ARCHITECTURES[model_type].model_class(tiny_config(model_type, num_labels=3))
+    stock.save_pretrained(tmp_path / "base")
+    return model_type, str(tmp_path / "base")
+
+
+def lora_model(model_type, path):
+    model = msd.AutoMSDModelForSequenceClassification.from_pretrained(
+        path, msd_num_samples=4, msd_dropout=0.3, id2label={0: "a", 1: "b", 2: "c"}
+    )
+    lora = LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=msd.lora_target_modules(model.config))
+    return get_peft_model(model, lora)
+
+
+def dataset(n=16, seq_len=7):
+    g = torch.Generator().manual_seed(0)
+    ids = torch.randint(4, VOCAB, (n, seq_len), generator=g)
+    labels = torch.randint(0, 3, (n,), generator=g)
+    return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * seq_len] * n, "labels": labels})
+
+
+def eval_logits(model):
+    with torch.no_grad():
+        return model.eval()(**make_inputs()).logits
+
+
+@pytest.mark.parametrize("base_path", ["bert", "roberta", "llama"], indirect=True)
+def test_lora_trains_saves_and_reloads_as_msd(base_path, tmp_path):
+    model_type, path = base_path
+    model = lora_model(model_type, path)
+    trainable = [n.removeprefix("base_model.model.") for n, p in model.named_parameters() if p.requires_grad]
+    heads = [n for n in trainable if "lora_" not in n]
+    assert sorted(heads) == sorted(HEAD_PARAMETERS[model_type]) and len(trainable) > len(heads)
+    assert model.msd is model.get_base_model().msd and model.msd.num_samples == 4
+    head_before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad and "lora_" not in n}
+
+    args = MSDTrainingArguments(
+        output_dir=str(tmp_path / "out"), per_device_train_batch_size=8, max_steps=2, learning_rate=0.05,
+        logging_steps=1, save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True, seed=0,
+    )  # fmt: skip
+    trainer = MSDTrainer(model=model, args=args, train_dataset=dataset())
+    trainer.train()
+    logged = [h for h in trainer.state.log_history if "loss" in h]
+    assert logged and all("msd_loss_std" in h and h["msd_loss_std"] > 0 for h in logged)  # per-sample losses
+    for name, before in head_before.items():
+        assert not torch.equal(dict(model.named_parameters())[name], before), name  # the head is trained
+    trained = eval_logits(model)
+
+    trainer.save_model(tmp_path / "adapter")
+    saved = json.loads((tmp_path / "adapter" / msd.adapters.MSD_ADAPTER_CONFIG_NAME).read_text())
+    assert saved["model_type"] == f"msd-{model_type}" and saved["msd_num_samples"] == 4
+    assert saved["msd_dropout"] == 0.3 and saved["id2label"] == {"0": "a", "1": "b", "2": "c"}
+
+    reloaded = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "adapter")
+    assert isinstance(reloaded, PeftModelForSequenceClassification) and msd.is_msd_model(reloaded.get_base_model())
+    assert reloaded.msd.rates == (0.3,) * 4 and reloaded.config.id2label[2] == "c"
+    torch.testing.assert_close(eval_logits(reloaded), trained, atol=1e-6, rtol=0)
+
+    # PEFT's own auto class rebuilds the stock class: same eval logits, but the multi-sample dropout is gone.
+    stock_reload = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "adapter", num_labels=3)
+    assert type(stock_reload.get_base_model()) is ARCHITECTURES[model_type].model_class
+    # The MSD config beside the adapter does not make Transformers take the folder for a full checkpoint.
+    with_adapter = AutoModelForSequenceClassification.from_pretrained(tmp_path / "adapter", num_labels=3)
+    torch.testing.assert_close(eval_logits(with_adapter), trained, atol=1e-6, rtol=0)
+
+    merged = reloaded.merge_and_unload()
+    assert msd.is_msd_model(merged) and not any("lora_" in n for n, _ in merged.named_parameters())
+    vanilla = msd.to_vanilla(merged)
+    assert type(vanilla) is ARCHITECTURES[model_type].model_class
+    torch.testing.assert_close(eval_logits(vanilla), trained, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("base_path", ["llama"], indirect=True)
+def test_plain_save_needs_the_fields_and_save_adapter_writes_them(base_path, tmp_path):
+    model_type, path = base_path
+    model = lora_model(model_type, path)
+    expected = eval_logits(model)
+    model.save_pretrained(tmp_path / "plain")  # PEFT's own save: no MSD config beside the adapter
+    with pytest.raises(ValueError, match="has no msd_config.json .* e.g. from_pretrained\\(path, num_labels=2"):
+        msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "plain")
+    given = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(
+        tmp_path / "plain", num_labels=3, msd_num_samples=2, msd_dropout=0.2
+    )
+    assert given.msd.rates == (0.2, 0.2)
+    torch.testing.assert_close(eval_logits(given), expected, atol=1e-6, rtol=0)
+
+    msd.save_adapter(model, tmp_path / "msd")
+    reloaded = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "msd", msd_num_samples=6)
+    assert reloaded.msd.rates == (0.3,) * 6  # a field override on top of the saved ones
+    torch.testing.assert_close(eval_logits(reloaded), expected, atol=1e-6, rtol=0)
+
+
+def test_lora_target_modules_follow_the_upstream_architecture():
+    assert msd.lora_target_modules(msd.msd_config(tiny_config("llama"), msd_dropout=0.1)) == ["q_proj", "v_proj"]
+    assert msd.lora_target_modules(msd.msd_config(tiny_config("bert"))) == ["query", "value"]
+    assert msd.lora_target_modules(msd.msd_config(tiny_config("smollm3"), msd_dropout=0.1)) == "all-linear"
+
+
+@pytest.mark.parametrize("base_path", ["llama"], indirect=True)
+def test_monte_carlo_evaluation_of_a_lora_model(base_path, tmp_path):
+    """`msd_eval_samples` on a LoRA decoder: Monte-Carlo dropout reaches the MSD model inside the adapter wrapper."""
+    model_type, path = base_path
+    model = lora_model(model_type, path)
+    expected = eval_logits(model)
+    args = MSDTrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True,
+        msd_eval_samples=6,
+    )  # fmt: skip
+    inputs = make_inputs()
+    ds = Dataset.from_dict({**{k: v.tolist() for k, v in inputs.items()}, "labels": [0, 1, 2, 0]})
+    out = MSDTrainer(model=model, args=args).predict(ds)
+    logits = torch.as_tensor(out.predictions["logits"])
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)  # layers=0: the eval logits are unchanged
+    assert out.predictions["probs"].shape == (4, 3) and (out.predictions["mutual_information"] > 0).all()
