@@ -1,16 +1,19 @@
 """The README's architecture tables, generated from `ARCHITECTURES` and `EXCLUDED_ARCHITECTURES`.
 
-`python -m msd_transformers.docs` prints them. The default rate of each row is found, not written down: the upstream
-model is built from its default config on the meta device (one layer, no weight init: fast, no memory), once as is
-and once with every dropout-like config attribute at its own value, so the rate of the replaced dropout names the
-attribute it comes from.
+`python -m msd_transformers.docs` prints them; `python -m msd_transformers.docs --readme README.md` writes them into
+the README (a test checks that the README's tables are the generated ones). The default rate of each row is found,
+not written down: the upstream model is built from its default config on the meta device (one layer, no weight
+init: fast, no memory), once as is and once with every dropout-like config attribute at its own value, so the rate
+of the replaced dropout names the attribute it comes from.
 """
 
 from __future__ import annotations
 
+import argparse
 import functools
 import inspect
 import re
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -140,5 +143,39 @@ def architectures_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+README_START = "<!-- architectures:start -->"
+README_END = "<!-- architectures:end -->"
+
+
+def write_readme_tables(readme: str | Path) -> bool:
+    """Put [`architectures_markdown`] between the `<!-- architectures:start -->` and `<!-- architectures:end -->`
+    markers of `readme`.
+
+    Args:
+        readme (`str` or `Path`): The Markdown file (the project's README).
+
+    Returns:
+        `bool`: whether the file changed.
+
+    Raises:
+        `ValueError`: the file lacks the markers.
+    """
+    path = Path(readme)
+    text = path.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        raise ValueError(f"{path} has no {README_START} ... {README_END} markers.")
+    new = text[: start + len(README_START)] + "\n" + architectures_markdown() + text[end:]
+    if new != text:
+        path.write_text(new)
+    return new != text
+
+
 if __name__ == "__main__":
-    print(architectures_markdown(), end="")
+    parser = argparse.ArgumentParser(description="Print the architecture tables, or write them into a README.")
+    parser.add_argument("--readme", help="write the tables between the architectures markers of this file")
+    args = parser.parse_args()
+    if args.readme:
+        print(f"{args.readme}: {'updated' if write_readme_tables(args.readme) else 'already up to date'}")
+    else:
+        print(architectures_markdown(), end="")
