@@ -222,8 +222,9 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
         ]
     if "eval_labels" in first:
         out += [
-            "Each run's final eval logits are in the JSON files (`variants.<name>.per_seed.<seed>.final_eval_logits`, "
-            "rows in the order of `eval_labels`), for calibration metrics (ECE) computed from them.",
+            "*Final ECE*: the expected calibration error (top label, 15 equal-width bins; "
+            "`msd.expected_calibration_error`) of the softmax of each run's final eval logits, which the JSON files "
+            "keep (`variants.<name>.per_seed.<seed>.final_eval_logits`, rows in the order of `eval_labels`).",
             "",
         ]
     for res, img in zip(results, imgs, strict=True):
@@ -250,11 +251,13 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
                 "",
             ]
         step_cost = all("step_time_ratio_to_plain" in v for v in res["variants"].values())  # not in older files
+        ece = final_ece(res)
         out += [
             "| variant | final eval loss | Δ loss vs plain | final accuracy (%) | Δ acc vs plain (pp) "
             "| best eval loss | steps to plain's best loss | time per run |"
-            + (" train time / step vs plain |" if step_cost else ""),
-            "|---|---|---|---|---|---|---|---|" + ("---|" if step_cost else ""),
+            + (" train time / step vs plain |" if step_cost else "")
+            + (" final ECE |" if ece else ""),
+            "|---|---|---|---|---|---|---|---|" + ("---|" if step_cost else "") + ("---|" if ece else ""),
         ]
         verdicts = []
         for name, v in res["variants"].items():
@@ -267,7 +270,9 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
             out.append(
                 f"| {VARIANT_LABELS.get(name, name)} | {_pm(v['final_eval_loss'], 4)} | {dl} | "
                 f"{_pm(v['final_eval_accuracy'], pct=True)} | {dacc} | {_pm(v['best_eval_loss'], 4)} | {reach_s} | "
-                f"{v['wall_s_mean']:.0f} s |" + (f" {_pm(v['step_time_ratio_to_plain'], 2)}x |" if step_cost else "")
+                f"{v['wall_s_mean']:.0f} s |"
+                + (f" {_pm(v['step_time_ratio_to_plain'], 2)}x |" if step_cost else "")
+                + (f" {_pm(ece[name], 4)} |" if ece else "")
             )
             if name != "plain":
                 seeds = [str(x) for x in res["seeds"]]
@@ -428,6 +433,27 @@ def _calibration_verdicts(res: dict[str, Any]) -> list[str]:
     return lines
 
 
+def final_ece(res: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Mean and std over seeds of each variant's final ECE, from the logits the JSON keeps; `{}` for files without
+    them."""
+    if "eval_labels" not in res:
+        return {}
+    import numpy as np
+
+    from msd_transformers import expected_calibration_error
+
+    labels = np.asarray(res["eval_labels"])
+    out = {}
+    for name, v in res["variants"].items():
+        values = []
+        for run in v["per_seed"].values():
+            logits = np.asarray(run["final_eval_logits"], dtype=np.float64)
+            probs = np.exp(logits - logits.max(-1, keepdims=True))
+            values.append(float(expected_calibration_error(probs / probs.sum(-1, keepdims=True), labels)))
+        out[name] = {"mean": float(np.mean(values)), "std": float(np.std(values))}
+    return out
+
+
 def _first_min_step(run: dict[str, Any]) -> int:
     """The step at which a run reached its own best eval loss."""
     losses = run["eval_loss"]
@@ -555,6 +581,17 @@ def summary(results_dir: Path) -> str:
                     "`python benchmarks/run.py step`",
                 )
             )
+        decoder = {r["variant"]: r for r in step.get("decoder", {}).get("rows", [])}
+        if "msd8" in decoder:
+            r = decoder["msd8"]
+            rows.append(
+                (
+                    "Training step, a Llama-shaped decoder (6 layers, hidden 384): MSD K=8 on the last token vs the "
+                    "stock `score` head",
+                    f"**{r['time_ratio_to_plain']:.3f}x** time, **{r['peak_total_ratio_to_plain']:.3f}x** peak memory",
+                    "`python benchmarks/run.py step`",
+                )
+            )
     headline = {"msd8": "MSD K=8", "rdrop": "R-Drop", "msd8_consistency": "MSD K=8 + head-only consistency"}
     for name in ("full", "small", "frozen"):
         res = _load(results_dir / f"convergence-{name}.json")
@@ -564,16 +601,37 @@ def summary(results_dir: Path) -> str:
             v = res["variants"][variant]
             d, da = v["final_eval_loss_minus_plain"], v["final_eval_accuracy_minus_plain"]
             cost = v.get("step_time_ratio_to_plain")
+            ece = final_ece(res)
             n = len(res["seeds"])
             rows.append(
                 (
                     f"Convergence, {res['title']}: {title} vs plain, final eval loss / accuracy ({n} seeds)"
-                    + (", train time per step" if cost else ""),
+                    + (", train time per step" if cost else "")
+                    + (", final ECE (plain's)" if ece else ""),
                     f"{d['mean']:+.3f} ± {d['std']:.3f} / {100 * da['mean']:+.1f} ± {100 * da['std']:.1f} pp"
-                    + (f" / {cost['mean']:.2f}x" if cost else ""),
+                    + (f" / {cost['mean']:.2f}x" if cost else "")
+                    + (f" / {ece[variant]['mean']:.3f} ({ece['plain']['mean']:.3f})" if ece else ""),
                     "`python benchmarks/run.py convergence`",
                 )
             )
+    for name in ("finetuned", "frozen"):
+        res = _load(results_dir / f"calibration-{name}.json")
+        if not res:
+            continue
+        methods = res["methods"]
+        cells = [
+            f"{methods[key]['label'].split(', ', 1)[-1]} {methods[key]['ece']['mean']:.3f}"
+            f" ({methods[key]['cost']['ratio_median']:.1f}x)"
+            for key in ("msd", "msd_ts", "msd_mc0_32", "msd_mc2_8", "msd_mcall_8")
+            if key in methods
+        ]
+        rows.append(
+            (
+                f"Calibration, {res['title']}: ECE of the MSD model (cost: evaluations; {len(res['seeds'])} seeds)",
+                "; ".join(cells),
+                "`python benchmarks/run.py calibration`",
+            )
+        )
     env = (head or step or {}).get("environment")
     lines = [
         "| measurement | result | command |",
