@@ -6,9 +6,9 @@ import logging
 import pytest
 import torch
 import transformers
-from conftest import VOCAB, make_inputs, tiny_config
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast, T5Config, pipeline
+from conftest import EOS, VOCAB, make_inputs, tiny_config
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast, T5GemmaConfig, pipeline
 from transformers.modeling_layers import GenericForSequenceClassification
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
@@ -46,9 +46,9 @@ def test_every_family_is_supported_or_excluded():
 
 def test_excluded_family_error_gives_the_reason():
     with pytest.raises(
-        ValueError, match=r"does not support model_type 't5' \(encoder-decoder: .*\)\. Supported: bert"
+        ValueError, match=r"does not support model_type 't5gemma' \(encoder-decoder whose .*\)\. Supported: bert"
     ):
-        msd.msd_config(T5Config(d_model=8, d_kv=4, d_ff=8, num_layers=1, num_heads=2))
+        msd.msd_config(T5GemmaConfig())
 
 
 def test_architectures_markdown_lists_every_row_and_exclusion():
@@ -78,14 +78,17 @@ def test_architectures_markdown_lists_every_row_and_exclusion():
 
 @pytest.fixture(scope="module")
 def word_tokenizer():
-    """A word-level tokenizer over the tiny vocabulary: "w4 w17 ..." -> [4, 17, ...]."""
-    vocab = {"[PAD]": 0, "[UNK]": 1, **{f"w{i}": i for i in range(2, VOCAB)}}
+    """A word-level tokenizer over the tiny vocabulary that ends each text with the end-of-sequence token:
+    "w4 w17 ..." -> [4, 17, ..., EOS]."""
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS, **{f"w{i}": i for i in range(4, VOCAB)}}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", EOS)])
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         pad_token="[PAD]",
         unk_token="[UNK]",
+        eos_token="[EOS]",
         model_input_names=["input_ids", "attention_mask"],
     )
 

@@ -93,6 +93,8 @@ def test_register_architecture_refuses_a_duplicate(scratch_table):
         (squeezebert_row(head="transformer"), r"lacks \['dense', 'dropout', 'out_proj'\]"),
         (squeezebert_row(loss_style="other"), "loss_style"),
         (squeezebert_row(head_activation="hidden_act"), r"head_activation .* needs a `head`"),
+        (squeezebert_row(head_input="first"), "head_input of 'squeezebert' must be 'sequence' or 'pooled'"),
+        (squeezebert_row(head_input="pooled"), "head_input='pooled' of 'squeezebert' needs a `head`"),
         (msd.MSDArchitecture("bert", SqueezeBertConfig, SqueezeBertForSequenceClassification, "dropout", "classifier"),
          "has model_type 'squeezebert', but the row says 'bert'"),
         (squeezebert_row().__class__("msd-x", SqueezeBertConfig, SqueezeBertForSequenceClassification, "a", "b"),
