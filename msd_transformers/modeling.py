@@ -140,6 +140,8 @@ from transformers import (
     RoCBertForSequenceClassification,
     RoFormerConfig,
     RoFormerForSequenceClassification,
+    SqueezeBertConfig,
+    SqueezeBertForSequenceClassification,
     T5Config,
     T5ForSequenceClassification,
     TapasConfig,
@@ -300,6 +302,9 @@ ARCHITECTURES: dict[str, MSDArchitecture] = {
         MSDArchitecture("mobilebert", MobileBertConfig, MobileBertForSequenceClassification, "dropout", "classifier"),
         MSDArchitecture("rembert", RemBertConfig, RemBertForSequenceClassification, "dropout", "classifier"),
         MSDArchitecture("roc_bert", RoCBertConfig, RoCBertForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture(
+            "squeezebert", SqueezeBertConfig, SqueezeBertForSequenceClassification, "dropout", "classifier"
+        ),
         MSDArchitecture("tapas", TapasConfig, TapasForSequenceClassification, "dropout", "classifier"),
         # ContextPooler (dropout -> dense -> act) -> dropout -> classifier; DeBERTa's loss rules, as v2
         MSDArchitecture(
@@ -479,10 +484,6 @@ EXCLUDED_ARCHITECTURES: dict[str, str] = {
     "eurobert": "no dropout in the head (pooling -> dense -> GELU -> classifier): no dropout to replace",
     "perceiver": "no dropout before the final Linear (the classification decoder's `final_layer`)",
     "layoutlmv2": "needs the detectron2 visual backbone: no model can be built without it",
-    "squeezebert": (
-        "fits one row (`dropout` -> `classifier`) and is left out on purpose: the worked example of "
-        "`register_architecture` (README)"
-    ),
 }
 
 
@@ -975,12 +976,15 @@ def register_architecture(
 
     Example:
 
+    A model of one's own (`MyConfig`, `model_type = "my-bert"`; `MyForSequenceClassification`, a
+    `BertForSequenceClassification` whose `classifier` is a head with `dropout` before its final Linear `out`):
+
     ```python
-    >>> from transformers import SqueezeBertConfig, SqueezeBertForSequenceClassification
     >>> import msd_transformers as msd
     >>> msd.register_architecture(msd.MSDArchitecture(
-    ...     "squeezebert", SqueezeBertConfig, SqueezeBertForSequenceClassification,
-    ...     dropout="dropout", classifier="classifier"))
+    ...     "my-bert", MyConfig, MyForSequenceClassification,
+    ...     dropout="classifier.dropout", classifier="classifier.out"))
+    >>> model = msd.AutoMSDModelForSequenceClassification.from_pretrained("my-checkpoint", msd_num_samples=8)
     ```
     """
     _check_row(arch)

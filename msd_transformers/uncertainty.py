@@ -71,6 +71,8 @@ LAYER_LISTS: dict[str, str | None] = {
     "xlnet": None,
     # The language adapters take per-example language ids, a 1-D tensor the layers are not given repeated.
     "xmod": None,
+    # The encoder calls each layer's `forward` method directly, past the hooks that repeat the rows.
+    "squeezebert": None,
     # Encoder-decoders: the head reads the decoder's last state, so the top layers are the decoder's; the encoder runs
     # once, deterministically, also with every decoder layer sampled.
     **dict.fromkeys(("bart", "bigbird_pegasus", "mbart", "mvp", "plbart"), "decoder.layers"),

@@ -188,6 +188,10 @@ _TINY_ENCODERS = {
         d, pronunciation_vocab_size=20, shape_vocab_size=20, pronunciation_embed_dim=8, shape_embed_dim=8
     ),
     "roformer": lambda d: _bert_like(d, embedding_size=32),
+    "squeezebert": lambda d: _bert_like(
+        d, embedding_size=32, q_groups=1, k_groups=1, v_groups=1, post_attention_groups=1, intermediate_groups=1,
+        output_groups=1,
+    ),
     "t5": _t5_like,
     "tapas": _bert_like,
     "ultrabert": lambda d: dict(
