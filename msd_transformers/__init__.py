@@ -1,9 +1,9 @@
 """msd-transformers: multi-sample dropout (Inoue 2019, arXiv:1905.09788) for Transformers sequence classification.
 
 Importing the package registers the `MSD*Config` / `MSD*ForSequenceClassification` classes of every architecture in
-`ARCHITECTURES` (encoders, and decoder LLMs: every `GenericForSequenceClassification` family of the installed
-Transformers plus the older decoders) with `AutoConfig` and `AutoModelForSequenceClassification` (model types
-`msd-<upstream model_type>`).
+`ARCHITECTURES` (encoders, encoder-decoders such as BART and T5, and decoder LLMs: every
+`GenericForSequenceClassification` family of the installed Transformers plus the older decoders) with `AutoConfig` and
+`AutoModelForSequenceClassification` (model types `msd-<upstream model_type>`).
 The generated classes are attributes of this package, e.g. `msd_transformers.MSDBertForSequenceClassification`.
 
 Where things live:

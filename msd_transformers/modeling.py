@@ -1,9 +1,9 @@
-"""Multi-sample dropout `*ForSequenceClassification` classes for Transformers encoders and decoder LLMs.
+"""Multi-sample dropout `*ForSequenceClassification` classes for Transformers encoders, encoder-decoders and decoders.
 
-Every supported architecture is one row of `ARCHITECTURES`: the encoders and the older decoders (GPT-2, OPT, BLOOM,
-...) are written out, and every decoder family whose head Transformers builds from `GenericForSequenceClassification`
-(Llama, Mistral, Qwen, Gemma, Phi, ...) gets a row from `generic_decoder_rows()` at import time. The
-sequence-classification families of Transformers without one are listed, each with its reason, in
+Every supported architecture is one row of `ARCHITECTURES`: the encoders, the encoder-decoders (BART, T5, ...) and the
+older decoders (GPT-2, OPT, BLOOM, ...) are written out, and every decoder family whose head Transformers builds from
+`GenericForSequenceClassification` (Llama, Mistral, Qwen, Gemma, Phi, ...) gets a row from `generic_decoder_rows()` at
+import time. The sequence-classification families of Transformers without one are listed, each with its reason, in
 `EXCLUDED_ARCHITECTURES` (`msd_transformers.docs` prints both as the README's tables). From a row, `_build_classes`
 makes two classes:
 
