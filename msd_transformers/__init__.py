@@ -1,9 +1,9 @@
 """msd-transformers: multi-sample dropout (Inoue 2019, arXiv:1905.09788) for Transformers sequence classification.
 
 Importing the package registers the `MSD*Config` / `MSD*ForSequenceClassification` classes of every architecture in
-`ARCHITECTURES` (encoders, and decoder LLMs: every `GenericForSequenceClassification` family of the installed
-Transformers plus the older decoders) with `AutoConfig` and `AutoModelForSequenceClassification` (model types
-`msd-<upstream model_type>`).
+`ARCHITECTURES` (encoders, encoder-decoders such as BART and T5, and decoder LLMs: every
+`GenericForSequenceClassification` family of the installed Transformers plus the older decoders) with `AutoConfig` and
+`AutoModelForSequenceClassification` (model types `msd-<upstream model_type>`).
 The generated classes are attributes of this package, e.g. `msd_transformers.MSDBertForSequenceClassification`.
 
 Where things live:
@@ -17,7 +17,7 @@ Where things live:
 - `docs`: `architectures_markdown()`, the README's architecture tables generated from the two tables.
 - `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
 - `adapters`: PEFT adapters on MSD models: `AutoMSDPeftModelForSequenceClassification`, `save_adapter`,
-  `lora_target_modules`.
+  `lora_target_modules`, `lora_modules_to_save`.
 - `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
 - `uncertainty`: `mc_dropout` (Monte-Carlo dropout at a chosen depth), `predictive_uncertainty`, calibration metrics.
 - `pipelines`: `MCDropoutTextClassificationPipeline`, text classification results with their uncertainty.
@@ -27,7 +27,12 @@ Where things live:
 from typing import Any
 
 from . import _compat
-from .adapters import AutoMSDPeftModelForSequenceClassification, lora_target_modules, save_adapter
+from .adapters import (
+    AutoMSDPeftModelForSequenceClassification,
+    lora_modules_to_save,
+    lora_target_modules,
+    save_adapter,
+)
 from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
 from .dropout import MultiSampleDropout, repeat_batch, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
@@ -40,6 +45,7 @@ from .modeling import (
     MSDArchitecture,
     MSDConfigMixin,
     MSDModelMixin,
+    MSDSeq2SeqSequenceClassifierOutput,
     MSDSequenceClassifierOutput,
     generic_decoder_rows,
     get_architecture,
@@ -92,6 +98,7 @@ __all__ = [
     "MSDConfigMixin",
     "MSDDenseClassificationHead",
     "MSDModelMixin",
+    "MSDSeq2SeqSequenceClassifierOutput",
     "MSDSequenceClassifierOutput",
     "MSDTrainer",
     "MSDTrainingArguments",
@@ -108,6 +115,7 @@ __all__ = [
     "infer_problem_type",
     "is_msd_config",
     "is_msd_model",
+    "lora_modules_to_save",
     "lora_target_modules",
     "mc_dropout",
     "msd_config",

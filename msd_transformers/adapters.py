@@ -3,8 +3,11 @@ adapter back onto the MSD class.
 
 LoRA with `task_type="SEQ_CLS"` works on MSD models as on stock ones: PEFT trains and saves the head (`classifier` or
 `score`, a RoBERTa-style head with its `dense` and `out_proj`) through `modules_to_save`, and `MSDTrainer` computes the
-per-sample losses. What PEFT cannot know is that the base model was an MSD model: a saved adapter names only its base
-checkpoint (`base_model_name_or_path`), and `AutoPeftModelForSequenceClassification` rebuilds the stock class from it.
+per-sample losses. Heads under other names (the encoder-decoders' `classification_head`, XLNet's `logits_proj`) must
+be named in `modules_to_save` ([`lora_modules_to_save`]), or PEFT leaves them frozen.
+
+What PEFT cannot know is that the base model was an MSD model: a saved adapter names only its base checkpoint
+(`base_model_name_or_path`), and `AutoPeftModelForSequenceClassification` rebuilds the stock class from it.
 So the MSD model's config (its `msd_*` fields, labels and padding token) is written beside the adapter, as
 `msd_config.json` (by `MSDTrainer` and [`save_adapter`]), and [`AutoMSDPeftModelForSequenceClassification`] reads it.
 
@@ -22,7 +25,10 @@ from transformers import PretrainedConfig
 from transformers.utils import cached_file
 
 from .auto import HUB_KWARGS, AutoMSDModelForSequenceClassification, is_msd_model, msd_config, split_msd_kwargs
-from .modeling import MODEL_TYPE_PREFIX, MSD_CONFIG_CLASSES, get_architecture
+from .modeling import ARCHITECTURES, MODEL_TYPE_PREFIX, MSD_CONFIG_CLASSES, get_architecture
+
+# The modules that PEFT's `PeftModelForSequenceClassification` adds to `modules_to_save` itself.
+PEFT_SEQ_CLS_MODULES: tuple[str, ...] = ("classifier", "score")
 
 MSD_ADAPTER_CONFIG_NAME = "msd_config.json"
 """The MSD config beside an adapter. Not `config.json`: Transformers takes a folder with a `config.json` and an
@@ -56,6 +62,36 @@ def lora_target_modules(config: PretrainedConfig) -> list[str] | str:
     model_type = config.model_type.removeprefix(MODEL_TYPE_PREFIX)
     targets = TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING.get(model_type)
     return list(targets) if targets is not None else "all-linear"
+
+
+def lora_modules_to_save(config: PretrainedConfig) -> list[str]:
+    """The head modules that PEFT's `task_type="SEQ_CLS"` default (`classifier`, `score`) does not name, for
+    `LoraConfig(modules_to_save=...)`: without them PEFT freezes the head and leaves it out of the saved adapter.
+
+    They are the top-level modules on the row's paths to the final Linear and to the dropout before it (a dropout
+    module of its own does not count): `classification_head` for the encoder-decoders (BART, T5, ...),
+    `sequence_summary` and `logits_proj` for XLNet, `sequence_summary` for XLM and FlauBERT; none for most families.
+
+    Args:
+        config (`PretrainedConfig`): An MSD (or stock) config.
+
+    Returns:
+        `list[str]`: module names; empty where PEFT's default covers the head, and for families without a row.
+
+    Example:
+
+    ```python
+    >>> lora = LoraConfig(
+    ...     task_type="SEQ_CLS", target_modules=msd.lora_target_modules(model.config),
+    ...     modules_to_save=msd.lora_modules_to_save(model.config))
+    ```
+    """
+    arch = ARCHITECTURES.get(config.model_type.removeprefix(MODEL_TYPE_PREFIX))
+    if arch is None:  # a family without a row (a stock model): PEFT's default
+        return []
+    paths = [arch.dropout] if arch.dropout is not None and "." in arch.dropout else []
+    roots = dict.fromkeys(path.split(".")[0] for path in [*paths, arch.classifier])  # in order, without repeats
+    return [root for root in roots if root not in PEFT_SEQ_CLS_MODULES]
 
 
 def save_msd_adapter_config(model: Any, save_directory: str | os.PathLike) -> Path:

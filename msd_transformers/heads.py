@@ -17,11 +17,16 @@ class MSDDenseClassificationHead(nn.Module):
     """A RoBERTa-style classification head with multi-sample dropout before `out_proj`.
 
     Upstream, these heads (RoBERTa, XLM-RoBERTa, ELECTRA, CamemBERT, MPNet, Longformer, ESM, BigBird, ConvBERT,
-    RoFormer, ...) call the *same* `dropout` module twice: before `dense` and before `out_proj`. Swapping that module
-    for a `MultiSampleDropout` would sample twice (K x K samples). This head keeps the upstream submodules (and so the
-    upstream parameter names `dense.*` and `out_proj.*`) and draws the K samples only before `out_proj`:
+    RoFormer, ..., and the encoder-decoders BART and T5) call the *same* `dropout` module twice: before `dense` and
+    before `out_proj`. Swapping that module for a `MultiSampleDropout` would sample twice (K x K samples). This head
+    keeps the upstream submodules (and so the upstream parameter names `dense.*` and `out_proj.*`) and draws the K
+    samples only before `out_proj`:
 
         x[:, 0] -> dropout -> dense -> activation -> msd -> out_proj
+
+    RoBERTa's head takes the first token of the hidden states itself; the encoder-decoders' forward gives their head
+    a state it has already pooled (BART, T5: the decoder state at each sequence's last end-of-sequence token), which
+    enters `dropout` as it is (`pooled_input=True`).
 
     Args:
         head (`nn.Module`):
@@ -31,6 +36,9 @@ class MSDDenseClassificationHead(nn.Module):
         activation (`Callable`, *optional*):
             The activation after `dense`. Defaults to the head's own `activation` module when it has one (ELECTRA:
             GELU), else `tanh` (RoBERTa).
+        pooled_input (`bool`, *optional*, defaults to `False`):
+            Whether the head receives the pooled state `(batch_size, hidden_size)` instead of the hidden states
+            `(batch_size, seq_len, hidden_size)` whose first token it takes.
     """
 
     def __init__(
@@ -38,6 +46,7 @@ class MSDDenseClassificationHead(nn.Module):
         head: nn.Module,
         msd: MultiSampleDropout,
         activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        pooled_input: bool = False,
     ):
         super().__init__()
         self.dense = head.dense
@@ -45,11 +54,12 @@ class MSDDenseClassificationHead(nn.Module):
         if activation is None:
             activation = head.activation if hasattr(head, "activation") else nn.Tanh()
         self.activation = activation
+        self.pooled_input = pooled_input
         self.msd = msd
         self.out_proj = head.out_proj
 
     def forward(self, features: torch.Tensor, **kwargs) -> torch.Tensor:
-        x = features[:, 0, :]  # (B, H): the <s> / [CLS] token
+        x = features if self.pooled_input else features[:, 0, :]  # (B, H): pooled upstream, or the <s> / [CLS] token
         x = self.dropout(x)
         x = self.activation(self.dense(x))
         x = self.msd(x)  # (K, B, H), K = 1 in eval

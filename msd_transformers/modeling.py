@@ -1,9 +1,9 @@
-"""Multi-sample dropout `*ForSequenceClassification` classes for Transformers encoders and decoder LLMs.
+"""Multi-sample dropout `*ForSequenceClassification` classes for Transformers encoders, encoder-decoders and decoders.
 
-Every supported architecture is one row of `ARCHITECTURES`: the encoders and the older decoders (GPT-2, OPT, BLOOM,
-...) are written out, and every decoder family whose head Transformers builds from `GenericForSequenceClassification`
-(Llama, Mistral, Qwen, Gemma, Phi, ...) gets a row from `generic_decoder_rows()` at import time. The
-sequence-classification families of Transformers without one are listed, each with its reason, in
+Every supported architecture is one row of `ARCHITECTURES`: the encoders, the encoder-decoders (BART, T5, ...) and the
+older decoders (GPT-2, OPT, BLOOM, ...) are written out, and every decoder family whose head Transformers builds from
+`GenericForSequenceClassification` (Llama, Mistral, Qwen, Gemma, Phi, ...) gets a row from `generic_decoder_rows()` at
+import time. The sequence-classification families of Transformers without one are listed, each with its reason, in
 `EXCLUDED_ARCHITECTURES` (`msd_transformers.docs` prints both as the README's tables). From a row, `_build_classes`
 makes two classes:
 
@@ -23,7 +23,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -34,10 +34,14 @@ from transformers import (
     AlbertForSequenceClassification,
     AutoConfig,
     AutoModelForSequenceClassification,
+    BartConfig,
+    BartForSequenceClassification,
     BertConfig,
     BertForSequenceClassification,
     BigBirdConfig,
     BigBirdForSequenceClassification,
+    BigBirdPegasusConfig,
+    BigBirdPegasusForSequenceClassification,
     BioGptConfig,
     BioGptForSequenceClassification,
     BloomConfig,
@@ -84,6 +88,8 @@ from transformers import (
     IBertForSequenceClassification,
     LayoutLMConfig,
     LayoutLMForSequenceClassification,
+    LayoutLMv3Config,
+    LayoutLMv3ForSequenceClassification,
     LiltConfig,
     LiltForSequenceClassification,
     LongformerConfig,
@@ -92,6 +98,8 @@ from transformers import (
     LukeForSequenceClassification,
     MarkupLMConfig,
     MarkupLMForSequenceClassification,
+    MBartConfig,
+    MBartForSequenceClassification,
     MegatronBertConfig,
     MegatronBertForSequenceClassification,
     MobileBertConfig,
@@ -106,12 +114,18 @@ from transformers import (
     MptForSequenceClassification,
     MraConfig,
     MraForSequenceClassification,
+    MT5Config,
+    MT5ForSequenceClassification,
+    MvpConfig,
+    MvpForSequenceClassification,
     NystromformerConfig,
     NystromformerForSequenceClassification,
     OpenAIGPTConfig,
     OpenAIGPTForSequenceClassification,
     OPTConfig,
     OPTForSequenceClassification,
+    PLBartConfig,
+    PLBartForSequenceClassification,
     PretrainedConfig,
     PreTrainedModel,
     ReformerConfig,
@@ -126,8 +140,14 @@ from transformers import (
     RoCBertForSequenceClassification,
     RoFormerConfig,
     RoFormerForSequenceClassification,
+    SqueezeBertConfig,
+    SqueezeBertForSequenceClassification,
+    T5Config,
+    T5ForSequenceClassification,
     TapasConfig,
     TapasForSequenceClassification,
+    UMT5Config,
+    UMT5ForSequenceClassification,
     XLMConfig,
     XLMForSequenceClassification,
     XLMRobertaConfig,
@@ -148,7 +168,7 @@ from transformers import (
 from transformers.activations import ACT2FN
 from transformers.conversion_mapping import get_checkpoint_conversion_mapping, register_checkpoint_conversion_mapping
 from transformers.modeling_layers import GenericForSequenceClassification
-from transformers.modeling_outputs import SequenceClassifierOutput
+from transformers.modeling_outputs import Seq2SeqSequenceClassifierOutput, SequenceClassifierOutput
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING, model_type_to_module_name
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES, MODEL_MAPPING
 
@@ -182,6 +202,10 @@ class MSDArchitecture:
         head_activation (`str`, *optional*): For a `head` that applies `ACT2FN[config.<name>]` after `dense` (BigBird,
             ConvBERT, RoFormer, ...: `"hidden_act"`), the name of that config attribute. Without it, the head's own
             `activation` module (ELECTRA) or else `tanh` (RoBERTa).
+        head_input (`str`, *optional*, defaults to `"sequence"`): What the upstream forward passes to the `head`:
+            `"sequence"`, the hidden states `(batch_size, seq_len, hidden_size)`, of which the head takes the first
+            token (RoBERTa); `"pooled"`, a state `(batch_size, hidden_size)` that the forward has already picked (the
+            encoder-decoders BART and T5: the decoder state at the last end-of-sequence token; LayoutLMv3: [CLS]).
         loss_style (`str`, *optional*, defaults to `"default"`): `"deberta"` for DeBERTa-v2's loss rules.
         pooling (`str`, *optional*): `"last_token"` for decoder heads, which apply `classifier` to every position and
             then pick each sequence's last non-padding token. The MSD class runs the backbone
@@ -199,6 +223,7 @@ class MSDArchitecture:
     classifier: str
     head: str | None = None
     head_activation: str | None = None
+    head_input: Literal["sequence", "pooled"] = "sequence"
     loss_style: Literal["default", "deberta"] = "default"
     pooling: Literal["last_token"] | None = None
     pooled_head: str | None = None
@@ -277,6 +302,9 @@ ARCHITECTURES: dict[str, MSDArchitecture] = {
         MSDArchitecture("mobilebert", MobileBertConfig, MobileBertForSequenceClassification, "dropout", "classifier"),
         MSDArchitecture("rembert", RemBertConfig, RemBertForSequenceClassification, "dropout", "classifier"),
         MSDArchitecture("roc_bert", RoCBertConfig, RoCBertForSequenceClassification, "dropout", "classifier"),
+        MSDArchitecture(
+            "squeezebert", SqueezeBertConfig, SqueezeBertForSequenceClassification, "dropout", "classifier"
+        ),
         MSDArchitecture("tapas", TapasConfig, TapasForSequenceClassification, "dropout", "classifier"),
         # ContextPooler (dropout -> dense -> act) -> dropout -> classifier; DeBERTa's loss rules, as v2
         MSDArchitecture(
@@ -337,6 +365,30 @@ ARCHITECTURES: dict[str, MSDArchitecture] = {
                 ("roformer", RoFormerConfig, RoFormerForSequenceClassification),
                 ("yoso", YosoConfig, YosoForSequenceClassification),
             ]
+        ),
+        # Encoder-decoders. The forward picks the decoder state at each sequence's last end-of-sequence token (B, H);
+        # classification_head: dropout -> dense -> tanh -> dropout (same module) -> out_proj
+        *(
+            MSDArchitecture(
+                model_type, config_class, model_class,
+                dropout="classification_head.dropout", classifier="classification_head.out_proj",
+                head="classification_head", head_input="pooled",
+            )
+            for model_type, config_class, model_class in [
+                ("bart", BartConfig, BartForSequenceClassification),
+                ("bigbird_pegasus", BigBirdPegasusConfig, BigBirdPegasusForSequenceClassification),
+                ("mbart", MBartConfig, MBartForSequenceClassification),
+                ("mt5", MT5Config, MT5ForSequenceClassification),
+                ("mvp", MvpConfig, MvpForSequenceClassification),
+                ("plbart", PLBartConfig, PLBartForSequenceClassification),
+                ("t5", T5Config, T5ForSequenceClassification),
+                ("umt5", UMT5Config, UMT5ForSequenceClassification),
+            ]
+        ),
+        # The forward picks x[:, 0] (B, H); classifier: dropout -> dense -> tanh -> dropout (same module) -> out_proj
+        MSDArchitecture(
+            "layoutlmv3", LayoutLMv3Config, LayoutLMv3ForSequenceClassification,
+            dropout="classifier.dropout", classifier="classifier.out_proj", head="classifier", head_input="pooled",
         ),
         # Families newer than Transformers 5.0: a row where the installed Transformers has them.
         *_if_available("gte", "Gte", dropout="dropout", classifier="classifier"),
@@ -413,41 +465,25 @@ def generic_decoder_rows() -> list[MSDArchitecture]:
     return rows
 
 
-_ENCODER_DECODER = (
-    "encoder-decoder: its head (dense, tanh, one dropout module called twice) takes the decoder state at the last end "
-    "of sequence token, already pooled, where `MSDDenseClassificationHead` pools the first token itself"
-)
-
 # Sequence-classification model types of Transformers that have no MSD class, and why.
 EXCLUDED_ARCHITECTURES: dict[str, str] = {
     "gpt-sw3": (
         "GPT-SW3 checkpoints use `GPT2Config` (model_type `gpt2`) and `GPT2ForSequenceClassification`: the `gpt2` "
         "row serves them"
     ),
-    "bart": _ENCODER_DECODER,
-    "bigbird_pegasus": _ENCODER_DECODER,
-    "mbart": _ENCODER_DECODER,
-    "mt5": _ENCODER_DECODER,
-    "mvp": _ENCODER_DECODER,
-    "plbart": _ENCODER_DECODER,
-    "t5": _ENCODER_DECODER,
-    "umt5": _ENCODER_DECODER,
     "t5gemma": (
-        "encoder-decoder that applies `score` (dropout, Linear) to every position and then picks the last "
-        "non-padding token: the samples belong after that pick, which needs a forward of its own"
+        "encoder-decoder whose forward shifts `input_ids` right into `decoder_input_ids`, applies `score` (dropout, "
+        "Linear) to every decoder position and then picks the one after the last non-padding input token: the "
+        "samples belong after that pick, and the decoders' last-token path (backbone, then the last non-padding "
+        "token of `input_ids`) has neither the shift nor the offset; it needs a forward of its own"
     ),
-    "t5gemma2": "as `t5gemma`: `score` on every position, then the last non-padding token",
+    "t5gemma2": (
+        "as `t5gemma`: `decoder_input_ids` shifted from `input_ids` inside the forward, `score` on every decoder "
+        "position, then the last non-padding token of the shifted ids"
+    ),
     "eurobert": "no dropout in the head (pooling -> dense -> GELU -> classifier): no dropout to replace",
     "perceiver": "no dropout before the final Linear (the classification decoder's `final_layer`)",
     "layoutlmv2": "needs the detectron2 visual backbone: no model can be built without it",
-    "layoutlmv3": (
-        "its head takes the pooled [CLS] state (dropout -> dense -> tanh -> the same dropout -> out_proj), where "
-        "`MSDDenseClassificationHead` pools the first token itself"
-    ),
-    "squeezebert": (
-        "fits one row (`dropout` -> `classifier`) and is left out on purpose: the worked example of "
-        "`register_architecture` (README)"
-    ),
 }
 
 
@@ -481,6 +517,19 @@ class MSDSequenceClassifierOutput(SequenceClassifierOutput):
             logits (see [`predictive_logits`]).
         sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, num_labels)`, *optional*): The logits
             of each dropout sample: in training mode, and inside [`mc_dropout`] (N Monte-Carlo samples).
+    """
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+@dataclass
+class MSDSeq2SeqSequenceClassifierOutput(Seq2SeqSequenceClassifierOutput):
+    """`Seq2SeqSequenceClassifierOutput` (the encoder-decoders: BART, T5, ...) plus the logits of every dropout
+    sample, as [`MSDSequenceClassifierOutput`].
+
+    Args:
+        sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, num_labels)`, *optional*): The logits
+            of each dropout sample: in training mode, and inside [`mc_dropout`] with `layers=0`.
     """
 
     sample_logits: torch.FloatTensor | None = None
@@ -552,7 +601,6 @@ class MSDModelMixin:
     # The loss is a per-batch mean that ignores `num_items_in_batch`: the Trainer must scale it for gradient
     # accumulation (see transformers#37766).
     accepts_loss_kwargs = False
-    _labels_position: ClassVar[int]  # index of `labels` among the upstream forward's positional parameters (encoders)
     _upstream_signature: ClassVar[inspect.Signature]
     _backbone_takes_cache: ClassVar[bool]  # whether the upstream forward passes `use_cache` to the backbone
 
@@ -570,7 +618,10 @@ class MSDModelMixin:
         msd = MultiSampleDropout(config.msd_num_samples, rates)
         if arch.head:
             activation = ACT2FN[getattr(config, arch.head_activation)] if arch.head_activation else None
-            self.set_submodule(arch.head, MSDDenseClassificationHead(self.get_submodule(arch.head), msd, activation))
+            head = MSDDenseClassificationHead(
+                self.get_submodule(arch.head), msd, activation, pooled_input=arch.head_input == "pooled"
+            )
+            self.set_submodule(arch.head, head)
         else:
             self.set_submodule(arch.dropout, msd)
 
@@ -584,28 +635,39 @@ class MSDModelMixin:
         problem_type = self.config.problem_type
         if problem_type is None and self.msd_architecture.loss_style == "default":
             # As upstream: inferred on the first labelled batch and stored in the config.
-            problem_type = self.config.problem_type = infer_problem_type(self.num_labels, labels)
+            problem_type = self.config.problem_type = infer_problem_type(self.config.num_labels, labels)
         if self.config.msd_average == "logits":
             sample_logits = sample_logits.mean(0, keepdim=True)  # (1, B, C)
         losses = sample_losses(
             sample_logits,
             labels,
-            num_labels=self.num_labels,
+            num_labels=self.config.num_labels,
             problem_type=problem_type,
             loss_style=self.msd_architecture.loss_style,
         )
         return losses.mean()
 
+    def _bind(self, args: tuple, kwargs: dict[str, Any]) -> tuple[dict[str, Any], torch.Tensor | None, bool]:
+        """The call's arguments by name as the upstream forward binds them (`**kwargs` flattened), without `labels`
+        and `return_dict`.
+
+        Returns:
+            `tuple`: the arguments, `labels` and `return_dict` (the config's when not given).
+        """
+        bound = self._upstream_signature.bind(self, *args, **kwargs).arguments
+        bound.pop("self")
+        for name, param in self._upstream_signature.parameters.items():
+            if param.kind is param.VAR_KEYWORD:
+                bound.update(bound.pop(name, {}))
+        labels = bound.pop("labels", None)
+        return_dict = bound.pop("return_dict", None)
+        return bound, labels, self.config.return_dict if return_dict is None else return_dict
+
     def forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
-        if len(args) > self._labels_position:
-            labels = args[self._labels_position]
-            args = args[: self._labels_position] + (None,) + args[self._labels_position + 1 :]
-        else:
-            labels = kwargs.pop("labels", None)
-        return_dict = kwargs.pop("return_dict", None)
-        if return_dict is None:
-            return_dict = self.config.return_dict
-        outputs = super().forward(*args, return_dict=True, **kwargs)
+        inputs, labels, return_dict = self._bind(args, kwargs)
+        if labels is not None and self._backbone_takes_cache:
+            inputs["use_cache"] = False  # as upstream with labels (the encoder-decoders), which it does not see here
+        outputs = super().forward(**inputs, return_dict=True)
         # Everything after the MultiSampleDropout broadcasts over its sample dimension: (S, B, C) logits.
         return self._msd_output(outputs.logits, labels, outputs, return_dict)
 
@@ -615,15 +677,7 @@ class MSDModelMixin:
         Takes the upstream forward's arguments; all but `labels` and `return_dict` go to the backbone, as upstream.
         """
         arch = self.msd_architecture
-        bound = self._upstream_signature.bind(self, *args, **kwargs).arguments
-        bound.pop("self")
-        for name, param in self._upstream_signature.parameters.items():
-            if param.kind is param.VAR_KEYWORD:
-                bound.update(bound.pop(name, {}))
-        labels = bound.pop("labels", None)
-        return_dict = bound.pop("return_dict", None)
-        if return_dict is None:
-            return_dict = self.config.return_dict
+        bound, labels, return_dict = self._bind(args, kwargs)
         if self._backbone_takes_cache:
             bound.setdefault("use_cache", False)  # no generation here: a key/value cache would only cost memory
         outputs = self.base_model(**bound)
@@ -637,11 +691,12 @@ class MSDModelMixin:
 
     def _msd_output(
         self, sample_logits: torch.Tensor, labels: torch.Tensor | None, outputs: Any, return_dict: bool
-    ) -> MSDSequenceClassifierOutput | tuple:
+    ) -> MSDSequenceClassifierOutput | MSDSeq2SeqSequenceClassifierOutput | tuple:
         """The model output from the head's logits `(S, B, C)` (S = K in training, 1 in eval, 1 + N in head-only
         Monte-Carlo dropout): `logits` (B, C), the loss when `labels` are given, and `sample_logits` in training and
-        in head-only MC dropout. `outputs` supplies `hidden_states` and `attentions`. Every MSD class's `forward` ends
-        here."""
+        in head-only MC dropout. `outputs` supplies the other fields: `hidden_states` and `attentions`, or, from an
+        encoder-decoder, those of `Seq2SeqSequenceClassifierOutput` (`encoder_last_hidden_state`, ...). Every MSD
+        class's `forward` ends here."""
         returned_samples = sample_logits if self.training else None
         if getattr(self.msd, "mc_mode", None) == "head":  # a swapped-in module may have no MC state
             # Row 0 is the deterministic eval sample: the logits and the loss are the upstream eval ones.
@@ -649,13 +704,14 @@ class MSDModelMixin:
             sample_logits = sample_logits[:1]  # (1, B, C)
         logits = sample_logits[0] if sample_logits.shape[0] == 1 else sample_logits.mean(0)  # (B, C)
         loss = self.msd_loss(sample_logits, labels) if labels is not None else None
-        output = MSDSequenceClassifierOutput(
-            loss=loss,
-            logits=logits,
-            hidden_states=getattr(outputs, "hidden_states", None),
-            attentions=getattr(outputs, "attentions", None),
-            sample_logits=returned_samples,
-        )
+        seq2seq = isinstance(outputs, Seq2SeqSequenceClassifierOutput)
+        output_class = MSDSeq2SeqSequenceClassifierOutput if seq2seq else MSDSequenceClassifierOutput
+        passed = {
+            f.name: getattr(outputs, f.name, None)
+            for f in fields(output_class)
+            if f.name not in ("loss", "logits", "sample_logits")
+        }
+        output = output_class(loss=loss, logits=logits, sample_logits=returned_samples, **passed)
         return output if return_dict else output.to_tuple()
 
 
@@ -674,6 +730,11 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
             ),
             "model_type": arch.msd_model_type,
             "msd_architecture": arch,
+            # The Trainer's default where the upstream config sets none (it leaves out the encoder-decoders' `cache`).
+            "keys_to_ignore_at_inference": [
+                *getattr(arch.config_class, "keys_to_ignore_at_inference", ["cache"]),
+                *MSDConfigMixin.keys_to_ignore_at_inference,
+            ],
             "__annotations__": {
                 "msd_num_samples": int,
                 "msd_dropout": float | list[float] | str | None,
@@ -686,11 +747,6 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
     )
 
     upstream_forward = _with_labels(inspect.signature(arch.model_class.forward))
-    positional = [
-        name
-        for name, p in upstream_forward.parameters.items()
-        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and name != "self"
-    ]
     if arch.pooling == "last_token":
 
         def forward(self, *args: Any, **kwargs: Any) -> MSDSequenceClassifierOutput | tuple:
@@ -724,8 +780,6 @@ def _build_classes(arch: MSDArchitecture) -> tuple[type[PretrainedConfig], type[
             "_upstream_signature": upstream_forward,
             "_backbone_takes_cache": "use_cache" in upstream_forward.parameters,
             "forward": forward,
-            # `forward` takes `labels` by position too (decoders bind every argument by the signature instead).
-            **({"_labels_position": positional.index("labels")} if arch.pooling is None else {}),
         },
     )
     return config_cls, model_cls
@@ -778,6 +832,13 @@ def _check_row(arch: MSDArchitecture) -> None:
         raise ValueError(
             f"head_activation of {arch.model_type!r} must be the name of a config attribute (e.g. 'hidden_act') and "
             f"needs a `head`, got head_activation={arch.head_activation!r}, head={arch.head!r}."
+        )
+    if arch.head_input not in ("sequence", "pooled"):
+        raise ValueError(f"head_input of {arch.model_type!r} must be 'sequence' or 'pooled', got {arch.head_input!r}.")
+    if arch.head_input == "pooled" and not arch.head:
+        raise ValueError(
+            f"head_input='pooled' of {arch.model_type!r} needs a `head` (a RoBERTa-style head that the forward gives "
+            "the pooled state); without one, the `dropout` module is swapped and takes whatever the forward gives it."
         )
     if arch.pooling not in (None, "last_token"):
         raise ValueError(f"pooling of {arch.model_type!r} must be None or 'last_token', got {arch.pooling!r}.")
@@ -915,12 +976,15 @@ def register_architecture(
 
     Example:
 
+    A model of one's own (`MyConfig`, `model_type = "my-bert"`; `MyForSequenceClassification`, a
+    `BertForSequenceClassification` whose `classifier` is a head with `dropout` before its final Linear `out`):
+
     ```python
-    >>> from transformers import SqueezeBertConfig, SqueezeBertForSequenceClassification
     >>> import msd_transformers as msd
     >>> msd.register_architecture(msd.MSDArchitecture(
-    ...     "squeezebert", SqueezeBertConfig, SqueezeBertForSequenceClassification,
-    ...     dropout="dropout", classifier="classifier"))
+    ...     "my-bert", MyConfig, MyForSequenceClassification,
+    ...     dropout="classifier.dropout", classifier="classifier.out"))
+    >>> model = msd.AutoMSDModelForSequenceClassification.from_pretrained("my-checkpoint", msd_num_samples=8)
     ```
     """
     _check_row(arch)

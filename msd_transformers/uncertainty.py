@@ -71,6 +71,12 @@ LAYER_LISTS: dict[str, str | None] = {
     "xlnet": None,
     # The language adapters take per-example language ids, a 1-D tensor the layers are not given repeated.
     "xmod": None,
+    # The encoder calls each layer's `forward` method directly, past the hooks that repeat the rows.
+    "squeezebert": None,
+    # Encoder-decoders: the head reads the decoder's last state, so the top layers are the decoder's; the encoder runs
+    # once, deterministically, also with every decoder layer sampled.
+    **dict.fromkeys(("bart", "bigbird_pegasus", "mbart", "mvp", "plbart"), "decoder.layers"),
+    **dict.fromkeys(("mt5", "t5", "umt5"), "decoder.block"),
 }
 
 #: Keyword arguments of a transformer layer that are not per example although their first dimension may equal the
@@ -270,7 +276,9 @@ def _plan(model: nn.Module, num_samples: int | None, layers: Layers, chunk_size:
             "0 (the head only) or 'all'."
         )
     sampled_layers = layer_list[len(layer_list) - layers :]
-    if layers < len(layer_list):  # with every layer sampled, the backbone simply runs on the N * B rows
+    # With every layer sampled, the backbone simply runs on the N * B rows; not an encoder-decoder's, whose encoder
+    # would then run N times.
+    if layers < len(layer_list) or model.config.is_encoder_decoder:
         plan.backbone, plan.sampled_layers = backbone, tuple(sampled_layers)
     in_backbone = set(backbone.modules())
     sampled = [m for layer in sampled_layers for m in layer.modules()]
@@ -306,8 +314,9 @@ def mc_dropout(
       per-example inputs (hidden states, masks, rotary tables when per example) N times. The dropout of the top k
       layers and of the head is on, every other module's mode untouched. With k = L no hook is needed: the backbone
       runs on the N * B rows, its embeddings deterministic (and whatever the encoder computes between its layers
-      sees consistent rows, e.g. DeBERTa-v2's convolution after the first layer). `use_cache=False` is passed to
-      models that take it.
+      sees consistent rows, e.g. DeBERTa-v2's convolution after the first layer). Encoder-decoders (BART, T5, ...):
+      the k top layers of the decoder, whose cross-attention inputs are repeated too; the encoder runs once, also
+      with k = L (the decoder's layers). `use_cache=False` is passed to models that take it.
     - `layers="all"`: every dropout in the network on ([`is_dropout_module`]: `nn.Dropout` modules and the attention
       modules whose attention dropout follows their training flag; not router jitter or layer drop), one forward
       over the batch repeated N times. Works for any sequence classification model, stock ones included.

@@ -129,10 +129,11 @@ class ModelArguments:
             raise ValueError("use_lora needs the peft package: pip install 'msd-transformers[train]'.")
 
     def lora_config(self, config: transformers.PretrainedConfig):
-        """The `LoraConfig` of the run: task SEQ_CLS (PEFT trains and saves the head: `score` or `classifier`)."""
+        """The `LoraConfig` of the run: task SEQ_CLS (PEFT trains and saves the head: `score`, `classifier`, and
+        the head modules it would not find by those names, e.g. BART's and T5's `classification_head`)."""
         from peft import LoraConfig
 
-        from msd_transformers import lora_target_modules
+        from msd_transformers import lora_modules_to_save, lora_target_modules
 
         targets = self.lora_target_modules or lora_target_modules(config)
         if targets == ["all-linear"]:
@@ -143,6 +144,7 @@ class ModelArguments:
             lora_alpha=self.lora_alpha,
             lora_dropout=self.lora_dropout,
             target_modules=targets,
+            modules_to_save=lora_modules_to_save(config),
         )
 
     def msd_kwargs(self) -> dict[str, Any]:

@@ -25,6 +25,9 @@ from transformers import (  # noqa: E402
 import msd_transformers  # noqa: E402,F401  (registers the MSD classes)
 
 VOCAB = 99
+# Every row of `make_inputs` ends in this token, and the tiny encoder-decoder configs use it as `eos_token_id`: their
+# heads classify the decoder state at the last end-of-sequence token and need the same number of them in every row.
+EOS = 3
 _COMMON = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 
 
@@ -81,6 +84,22 @@ def _xlm_like(d: float) -> dict:
     )  # fmt: skip
 
 
+def _bart_like(d: float, **kwargs) -> dict:
+    return dict(
+        vocab_size=VOCAB, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
+        dropout=d, attention_dropout=d, activation_dropout=d, classifier_dropout=d, eos_token_id=EOS, **kwargs,
+    )  # fmt: skip
+
+
+def _t5_like(d: float) -> dict:
+    return dict(
+        vocab_size=VOCAB, d_model=32, d_kv=8, d_ff=37, num_layers=2, num_decoder_layers=2, num_heads=4,
+        relative_attention_num_buckets=8, relative_attention_max_distance=16, dropout_rate=d, classifier_dropout=d,
+        pad_token_id=0, eos_token_id=EOS, decoder_start_token_id=0,
+    )  # fmt: skip
+
+
 def _tiny_vision(d: float) -> dict:
     return dict(
         model_type="siglip_vision_model", hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
@@ -88,9 +107,12 @@ def _tiny_vision(d: float) -> dict:
     )  # fmt: skip
 
 
-# The encoders beyond the first eight: model_type -> the kwargs of a tiny config at dropout rate `d`.
+# The encoders (and encoder-decoders) beyond the first eight: model_type -> the kwargs of a tiny config at dropout
+# rate `d`.
 _TINY_ENCODERS = {
+    "bart": _bart_like,
     "big_bird": lambda d: _bert_like(d, attention_type="original_full", max_position_embeddings=64),
+    "bigbird_pegasus": lambda d: _bart_like(d, attention_type="original_full"),
     "camembert": _roberta_like,
     "canine": lambda d: dict(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, hidden_dropout_prob=d,
@@ -121,6 +143,8 @@ _TINY_ENCODERS = {
     "ibert": _roberta_like,
     "jina_embeddings_v3": _roberta_like,
     "layoutlm": _bert_like,
+    # 4 coordinate and 2 shape embeddings make up the hidden size: 4 * 4 + 2 * 8 = 32. Text only (no image).
+    "layoutlmv3": lambda d: _roberta_like(d, coordinate_size=4, shape_size=8, max_position_embeddings=64),
     # LiLT splits the hidden size into 6 layout embeddings and shrinks the layout channel by 4.
     "lilt": lambda d: _roberta_like(d, hidden_size=48, channel_shrink_ratio=4),
     "longformer": lambda d: _roberta_like(d, attention_window=4, max_position_embeddings=64),
@@ -129,6 +153,7 @@ _TINY_ENCODERS = {
         d, max_depth=4, xpath_unit_hidden_size=8, max_xpath_tag_unit_embeddings=16, max_xpath_subs_unit_embeddings=16,
         tag_pad_id=15, subs_pad_id=15,
     ),
+    "mbart": _bart_like,
     "megatron-bert": _bert_like,
     # LayerNorm instead of the default NoNorm: a tiny random NoNorm model's features are ~0.003, too small for the
     # sample-divergence tests.
@@ -145,9 +170,12 @@ _TINY_ENCODERS = {
     ),
     "mpnet": _roberta_like,
     "mra": _bert_like,
+    "mt5": _t5_like,
+    "mvp": _bart_like,
     "nomic_bert": _bert_like,
     # As many landmarks as the segment length: exact softmax attention, for any input length.
     "nystromformer": lambda d: _bert_like(d, num_landmarks=64, segment_means_seq_len=64),
+    "plbart": _bart_like,
     "reformer": lambda d: dict(
         vocab_size=VOCAB, hidden_size=32, num_attention_heads=4, attention_head_size=8, feed_forward_size=37,
         attn_layers=["local", "local"], local_attn_chunk_length=3, axial_pos_embds=False, max_position_embeddings=64,
@@ -160,6 +188,11 @@ _TINY_ENCODERS = {
         d, pronunciation_vocab_size=20, shape_vocab_size=20, pronunciation_embed_dim=8, shape_embed_dim=8
     ),
     "roformer": lambda d: _bert_like(d, embedding_size=32),
+    "squeezebert": lambda d: _bert_like(
+        d, embedding_size=32, q_groups=1, k_groups=1, v_groups=1, post_attention_groups=1, intermediate_groups=1,
+        output_groups=1,
+    ),
+    "t5": _t5_like,
     "tapas": _bert_like,
     "ultrabert": lambda d: dict(
         _COMMON, num_key_value_heads=4, attention_dropout=d, classifier_dropout=d, pad_token_id=0,
@@ -172,6 +205,7 @@ _TINY_ENCODERS = {
         ),
         vision_config=_tiny_vision(d), classifier_dropout=d, image_token_id=VOCAB - 1,
     ),
+    "umt5": _t5_like,
     "xlm": _xlm_like,
     "xlm-roberta-xl": _roberta_like,
     "xlnet": lambda d: dict(
@@ -284,8 +318,11 @@ def _seed():
 
 
 def make_inputs(batch_size: int = 4, seq_len: int = 9, seed: int = 0):
+    """Random token ids (4 and up) whose rows end in `EOS`, as a tokenizer's end-of-sequence token; row 0 has its
+    last 3 positions masked, with `EOS` before them."""
     g = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(4, VOCAB, (batch_size, seq_len), generator=g)
     attention_mask = torch.ones_like(input_ids)
     attention_mask[0, -3:] = 0  # some padding
+    input_ids[torch.arange(batch_size), attention_mask.sum(1) - 1] = EOS  # (B,): each row's last unmasked position
     return {"input_ids": input_ids, "attention_mask": attention_mask}

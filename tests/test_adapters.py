@@ -5,10 +5,10 @@ import json
 
 import pytest
 import torch
-from conftest import VOCAB, make_inputs, tiny_config
+from conftest import EOS, VOCAB, make_inputs, tiny_config
 from datasets import Dataset
 from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModelForSequenceClassification, get_peft_model
-from transformers import AutoModelForSequenceClassification
+from transformers import AutoConfig, AutoModelForSequenceClassification
 
 import msd_transformers as msd
 from msd_transformers import ARCHITECTURES, MSDTrainer, MSDTrainingArguments
@@ -23,6 +23,10 @@ HEAD_PARAMETERS = {
         "classifier.modules_to_save.default.out_proj.bias",
     ],
     "llama": ["score.modules_to_save.default.weight"],
+    "bart": [  # PEFT's default misses `classification_head`: `lora_modules_to_save` names it
+        f"classification_head.modules_to_save.default.{name}"
+        for name in ("dense.weight", "dense.bias", "out_proj.weight", "out_proj.bias")
+    ],
 }
 
 
@@ -39,13 +43,17 @@ def lora_model(model_type, path):
     model = msd.AutoMSDModelForSequenceClassification.from_pretrained(
         path, msd_num_samples=4, msd_dropout=0.3, id2label={0: "a", 1: "b", 2: "c"}
     )
-    lora = LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=msd.lora_target_modules(model.config))
+    lora = LoraConfig(
+        task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=msd.lora_target_modules(model.config),
+        modules_to_save=msd.lora_modules_to_save(model.config),
+    )  # fmt: skip
     return get_peft_model(model, lora)
 
 
 def dataset(n=16, seq_len=7):
     g = torch.Generator().manual_seed(0)
     ids = torch.randint(4, VOCAB, (n, seq_len), generator=g)
+    ids[:, -1] = EOS  # as `make_inputs`: every row ends in the end-of-sequence token
     labels = torch.randint(0, 3, (n,), generator=g)
     return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * seq_len] * n, "labels": labels})
 
@@ -55,7 +63,7 @@ def eval_logits(model):
         return model.eval()(**make_inputs()).logits
 
 
-@pytest.mark.parametrize("base_path", ["bert", "roberta", "llama"], indirect=True)
+@pytest.mark.parametrize("base_path", ["bert", "roberta", "llama", "bart"], indirect=True)
 def test_lora_trains_saves_and_reloads_as_msd(base_path, tmp_path):
     model_type, path = base_path
     model = lora_model(model_type, path)
@@ -119,6 +127,17 @@ def test_plain_save_needs_the_fields_and_save_adapter_writes_them(base_path, tmp
     reloaded = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "msd", msd_num_samples=6)
     assert reloaded.msd.rates == (0.3,) * 6  # a field override on top of the saved ones
     torch.testing.assert_close(eval_logits(reloaded), expected, atol=1e-6, rtol=0)
+
+
+def test_lora_modules_to_save_name_the_heads_peft_misses():
+    expected = {
+        "bert": [], "roberta": [], "llama": [], "gpt2": [], "funnel": [], "modernbert-decoder": [],
+        "bart": ["classification_head"], "t5": ["classification_head"], "layoutlmv3": [],
+        "xlnet": ["sequence_summary", "logits_proj"], "xlm": ["sequence_summary"],
+    }  # fmt: skip
+    for model_type, names in expected.items():
+        assert msd.lora_modules_to_save(tiny_config(model_type)) == names, model_type
+    assert msd.lora_modules_to_save(AutoConfig.for_model("vit")) == []  # no row: PEFT's default
 
 
 def test_lora_target_modules_follow_the_upstream_architecture():

@@ -1,5 +1,6 @@
 """The family tables: every sequence-classification family of Transformers is supported or excluded with a reason,
-the generated README tables, pipelines on every family, and heads that need care (rate-0 dropouts, activations)."""
+the generated README tables, pipelines on every family, heads that need care (rate-0 dropouts, activations), and the
+encoder-decoders' outputs and rules."""
 
 import logging
 from pathlib import Path
@@ -7,9 +8,10 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
-from conftest import VOCAB, make_inputs, tiny_config
-from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import PreTrainedTokenizerFast, T5Config, pipeline
+from conftest import EOS, VOCAB, make_inputs, tiny_config
+from datasets import Dataset
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast, T5GemmaConfig, Trainer, pipeline
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
 import msd_transformers as msd
@@ -17,6 +19,7 @@ from msd_transformers import ARCHITECTURES, EXCLUDED_ARCHITECTURES
 from msd_transformers.docs import architectures_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
+
 
 def test_every_family_is_supported_or_excluded():
     """Every sequence-classification family of the installed Transformers has a row or a stated reason: a release
@@ -45,9 +48,9 @@ def test_readme_tables_are_the_generated_ones(tmp_path):
 
 def test_excluded_family_error_gives_the_reason():
     with pytest.raises(
-        ValueError, match=r"does not support model_type 't5' \(encoder-decoder: .*\)\. Supported: bert"
+        ValueError, match=r"does not support model_type 't5gemma' \(encoder-decoder whose .*\)\. Supported: bert"
     ):
-        msd.msd_config(T5Config(d_model=8, d_kv=4, d_ff=8, num_layers=1, num_heads=2))
+        msd.msd_config(T5GemmaConfig())
 
 
 def test_architectures_markdown_lists_every_row_and_exclusion():
@@ -77,14 +80,17 @@ def test_architectures_markdown_lists_every_row_and_exclusion():
 
 @pytest.fixture(scope="module")
 def word_tokenizer():
-    """A word-level tokenizer over the tiny vocabulary: "w4 w17 ..." -> [4, 17, ...]."""
-    vocab = {"[PAD]": 0, "[UNK]": 1, **{f"w{i}": i for i in range(2, VOCAB)}}
+    """A word-level tokenizer over the tiny vocabulary that ends each text with the end-of-sequence token:
+    "w4 w17 ..." -> [4, 17, ..., EOS]."""
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS, **{f"w{i}": i for i in range(4, VOCAB)}}
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", EOS)])
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         pad_token="[PAD]",
         unk_token="[UNK]",
+        eos_token="[EOS]",
         model_input_names=["input_ids", "attention_mask"],
     )
 
@@ -133,3 +139,49 @@ def test_dense_head_activation_is_upstream(model_type):
     inputs = make_inputs()
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
+
+
+# ----------------------------------------------------------------------------------------------- encoder-decoders
+@pytest.mark.parametrize("model_type", ["bart", "t5"])
+def test_encoder_decoder_outputs_and_rules_are_upstream(model_type):
+    """The Seq2Seq output fields pass through (both stacks' hidden states, the encoder's last state, the cache), and
+    the upstream forward's rules hold: the end-of-sequence pooling and its error."""
+    config = tiny_config(model_type, num_labels=3)
+    stock = ARCHITECTURES[model_type].model_class(config).eval()
+    model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_num_samples=4, msd_dropout=0.2).eval()
+    model.load_state_dict(stock.state_dict())
+    inputs = make_inputs()
+    with torch.no_grad():
+        ours, theirs = model(**inputs, output_hidden_states=True), stock(**inputs, output_hidden_states=True)
+    assert type(ours) is msd.MSDSeq2SeqSequenceClassifierOutput and set(ours.keys()) == set(theirs.keys())
+    assert "cache" in ours.keys() and "cache" in model.config.keys_to_ignore_at_inference
+    for key in ("logits", "encoder_last_hidden_state", "decoder_hidden_states", "encoder_hidden_states"):
+        torch.testing.assert_close(ours[key], theirs[key], atol=1e-6, rtol=0)
+    labels = torch.tensor([0, 1, 2, 0])
+    loss, logits, *_, samples = model.train()(**inputs, labels=labels, return_dict=False)
+    assert samples.shape == (4, 4, 3) and loss.dim() == 0
+    bad = inputs["input_ids"].clone()
+    bad[0, -4] = 5  # row 0 loses its end-of-sequence token
+    with pytest.raises(ValueError, match="must have the same number of <eos> tokens"):
+        model(input_ids=bad, attention_mask=inputs["attention_mask"], labels=labels)
+
+
+def test_encoder_decoder_trainer_predictions_as_upstream(tmp_path):
+    """Trainer predictions without labels: the logits and the encoder's last state, as with the stock class (the
+    key/value cache left out), and the logits are the eval logits."""
+    config = tiny_config("bart", num_labels=3)
+    stock = ARCHITECTURES["bart"].model_class(config).eval()
+    model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_dropout=0.2).eval()
+    model.load_state_dict(stock.state_dict())
+    inputs = make_inputs()
+    ds = Dataset.from_dict({k: v.tolist() for k, v in inputs.items()})
+    args = msd.MSDTrainingArguments(
+        output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True
+    )
+    ours = msd.MSDTrainer(model=model, args=args).predict(ds).predictions
+    theirs = Trainer(model=stock, args=args).predict(ds).predictions
+    assert isinstance(ours, tuple) and len(ours) == len(theirs) == 2
+    with torch.no_grad():
+        expected = model(**inputs).logits
+    torch.testing.assert_close(torch.as_tensor(ours[0]), expected, atol=1e-6, rtol=0)
+    torch.testing.assert_close(torch.as_tensor(ours[1]), torch.as_tensor(theirs[1]), atol=1e-6, rtol=0)

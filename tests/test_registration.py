@@ -7,19 +7,50 @@ import warnings
 
 import pytest
 import torch
-from conftest import make_inputs, tiny_config
+import torch.nn.functional as F
+from conftest import VOCAB, make_inputs, tiny_config
+from torch import nn
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     BertConfig,
     BertForSequenceClassification,
     GPT2Config,
     GPT2ForSequenceClassification,
-    SqueezeBertConfig,
-    SqueezeBertForSequenceClassification,
 )
 
 import msd_transformers as msd
 from msd_transformers import modeling
+
+
+class MyConfig(BertConfig):
+    """A user's own family: BERT with a head of its own, whose dropout rate is a config field."""
+
+    model_type = "my-bert"
+    head_dropout: float = 0.2
+
+
+class MyHead(nn.Module):
+    """pooled output -> dense -> GELU -> dropout -> out"""
+
+    def __init__(self, config: MyConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+        self.act = nn.GELU()
+        self.dropout = nn.Dropout(config.head_dropout)
+        self.out = nn.Linear(config.hidden_size, config.num_labels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.out(self.dropout(self.act(self.dense(x))))
+
+
+class MyForSequenceClassification(BertForSequenceClassification):
+    config: MyConfig
+
+    def __init__(self, config: MyConfig):
+        super().__init__(config)
+        self.classifier = MyHead(config)  # BERT's forward: pooler output -> dropout -> classifier
+        self.post_init()
 
 
 @pytest.fixture
@@ -32,85 +63,107 @@ def scratch_table():
             table.pop(model_type, None)
 
 
-def squeezebert_row(**kwargs):
+def my_row(**kwargs):
     return msd.MSDArchitecture(
-        "squeezebert",
-        SqueezeBertConfig,
-        SqueezeBertForSequenceClassification,
-        **{"dropout": "dropout", "classifier": "classifier", **kwargs},
+        "my-bert",
+        MyConfig,
+        MyForSequenceClassification,
+        **{"dropout": "classifier.dropout", "classifier": "classifier.out", **kwargs},
     )
 
 
-def tiny_squeezebert():
-    return SqueezeBertConfig(
-        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
-        embedding_size=32, q_groups=1, k_groups=1, v_groups=1, post_attention_groups=1,
-        intermediate_groups=1, output_groups=1, num_labels=3,
+def tiny_my_config(**kwargs):
+    return MyConfig(
+        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
+        num_labels=3, **kwargs,
     )  # fmt: skip
 
 
-def test_register_architecture_at_run_time(scratch_table):
-    """One row, at run time, gives every entry point: classes, Auto registration, msd_config, to_vanilla."""
-    assert "squeezebert" not in msd.supported_model_types()
-    with pytest.raises(ValueError, match="register_architecture"):
-        msd.msd_config(tiny_squeezebert())
-    config_cls, model_cls = msd.register_architecture(squeezebert_row())
-    assert "squeezebert" in msd.supported_model_types()
-    assert msd.MSDSqueezeBertForSequenceClassification is model_cls
-    assert msd.MSDSqueezeBertConfig is config_cls and config_cls.model_type == "msd-squeezebert"
-    assert "MSDSqueezeBertForSequenceClassification" in dir(msd)
+def test_register_a_user_defined_family(scratch_table, tmp_path):
+    """A family of the user's own (a stock class with a custom head) registers from one row, and every entry point
+    takes it: classes, Auto registration, msd_config, the user's checkpoints both ways, to_vanilla."""
+    assert "my-bert" not in msd.supported_model_types()
+    with pytest.raises(ValueError, match="does not support model_type 'my-bert'.*register_architecture"):
+        msd.msd_config(tiny_my_config())
+    config_cls, model_cls = msd.register_architecture(my_row())
+    assert "my-bert" in msd.supported_model_types()
+    assert msd.MSDMyForSequenceClassification is model_cls and "MSDMyForSequenceClassification" in dir(msd)
+    assert msd.MSDMyConfig is config_cls and config_cls.model_type == "msd-my-bert"
 
-    stock = SqueezeBertForSequenceClassification(tiny_squeezebert()).eval()
-    model = msd.AutoMSDModelForSequenceClassification.from_config(stock.config, msd_num_samples=4, msd_dropout=0.3)
-    assert type(model) is model_cls and model.msd.rates == (0.3,) * 4
-    assert type(AutoModelForSequenceClassification.from_config(model.config)) is model_cls
-    model.load_state_dict(stock.state_dict(), strict=True)
-    inputs = make_inputs()
-    model.eval()
-    torch.testing.assert_close(model(**inputs).logits, stock(**inputs).logits, rtol=0, atol=1e-6)
-    model.train()
-    out = model(**inputs, labels=torch.tensor([0, 1, 2, 0]))
-    assert out.sample_logits.shape == (4, 4, 3)
-    assert type(msd.to_vanilla(model)) is SqueezeBertForSequenceClassification
+    # The user registers the family with the Auto classes as for any custom model; its checkpoints then load by name.
+    AutoConfig.register("my-bert", MyConfig, exist_ok=True)
+    AutoModelForSequenceClassification.register(MyConfig, MyForSequenceClassification, exist_ok=True)
+    stock = MyForSequenceClassification(tiny_my_config(head_dropout=0.3)).eval()
+    stock.save_pretrained(tmp_path / "stock")
+    model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
+        tmp_path / "stock", msd_num_samples=4, output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    assert type(model) is model_cls and type(AutoModelForSequenceClassification.from_config(model.config)) is model_cls
+    # The samples replace the head's dropout (its rate, 0.3, is the default); BERT's dropout before the head stays.
+    assert model.msd is model.classifier.dropout and model.msd.rates == (0.3,) * 4
+    assert type(model.dropout) is nn.Dropout
+
+    inputs, labels = make_inputs(), torch.tensor([0, 1, 2, 0])
+    with torch.no_grad():
+        ours, theirs = model.eval()(**inputs, labels=labels), stock(**inputs, labels=labels)
+    torch.testing.assert_close(ours.logits, theirs.logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(ours.loss, theirs.loss, rtol=0, atol=1e-6)
+    out = model.train()(**inputs, labels=labels)
+    assert out.sample_logits.shape == (4, 4, 3) and not torch.allclose(out.sample_logits[0], out.sample_logits[1])
+    expected = torch.stack([F.cross_entropy(s, labels) for s in out.sample_logits]).mean()
+    torch.testing.assert_close(out.loss, expected)
+
+    model.save_pretrained(tmp_path / "msd")
+    back, info = MyForSequenceClassification.from_pretrained(tmp_path / "msd", output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
+    vanilla = msd.to_vanilla(model.eval())
+    assert type(vanilla) is MyForSequenceClassification and vanilla.config.model_type == "my-bert"
+    with torch.no_grad():
+        for other in (back.eval(), vanilla):
+            torch.testing.assert_close(other(**inputs).logits, ours.logits, rtol=0, atol=1e-6)
 
 
 def test_register_architecture_refuses_a_duplicate(scratch_table):
     with pytest.raises(ValueError, match="already registered.*exist_ok=True"):
         msd.register_architecture(msd.ARCHITECTURES["bert"])
-    msd.register_architecture(squeezebert_row())
-    with pytest.raises(ValueError, match="'squeezebert' is already registered"):
-        msd.register_architecture(squeezebert_row())
-    msd.register_architecture(squeezebert_row(), exist_ok=True)
+    msd.register_architecture(my_row())
+    with pytest.raises(ValueError, match="'my-bert' is already registered"):
+        msd.register_architecture(my_row())
+    msd.register_architecture(my_row(), exist_ok=True)
 
 
 @pytest.mark.parametrize(
     ("row", "match"),
     [
         ("not a row", "takes an MSDArchitecture"),
-        (squeezebert_row(dropout="nope"), r"has no submodule 'nope' \(the row's `dropout`\)"),
-        (squeezebert_row(dropout="classifier"), r"is a Linear, not a torch\.nn\.Dropout"),
-        (squeezebert_row(classifier="dropout"), r"is a Dropout, not a torch\.nn\.Linear"),
-        (squeezebert_row(head="transformer"), r"lacks \['dense', 'dropout', 'out_proj'\]"),
-        (squeezebert_row(loss_style="other"), "loss_style"),
-        (squeezebert_row(head_activation="hidden_act"), r"head_activation .* needs a `head`"),
-        (msd.MSDArchitecture("bert", SqueezeBertConfig, SqueezeBertForSequenceClassification, "dropout", "classifier"),
-         "has model_type 'squeezebert', but the row says 'bert'"),
-        (squeezebert_row().__class__("msd-x", SqueezeBertConfig, SqueezeBertForSequenceClassification, "a", "b"),
+        (my_row(dropout="nope"), r"has no submodule 'nope' \(the row's `dropout`\)"),
+        (my_row(dropout="classifier.out"), r"is a Linear, not a torch\.nn\.Dropout"),
+        (my_row(classifier="classifier.dropout"), r"is a Dropout, not a torch\.nn\.Linear"),
+        (my_row(head="bert"), r"lacks \['dense', 'dropout', 'out_proj'\]"),
+        (my_row(head="classifier"), r"lacks \['out_proj'\]"),
+        (my_row(loss_style="other"), "loss_style"),
+        (my_row(head_activation="hidden_act"), r"head_activation .* needs a `head`"),
+        (my_row(head_input="first"), "head_input of 'my-bert' must be 'sequence' or 'pooled', got 'first'"),
+        (my_row(head_input="pooled"), "head_input='pooled' of 'my-bert' needs a `head`"),
+        (msd.MSDArchitecture("bert", MyConfig, MyForSequenceClassification, "dropout", "classifier"),
+         "has model_type 'my-bert', but the row says 'bert'"),
+        (my_row().__class__("msd-x", MyConfig, MyForSequenceClassification, "a", "b"),
          "must be the upstream model_type"),
-        (msd.MSDArchitecture("squeezebert", SqueezeBertConfig, torch.nn.Linear, "dropout", "classifier"),
+        (msd.MSDArchitecture("my-bert", MyConfig, torch.nn.Linear, "dropout", "classifier"),
          "must be a PreTrainedModel subclass"),
-        (squeezebert_row(pooling="mean"), "pooling of 'squeezebert' must be None or 'last_token', got 'mean'"),
-        (squeezebert_row(dropout=None), "needs `dropout`"),
-        (squeezebert_row(pooled_head="classifier"), "`pooled_head` are for decoder heads"),
-        (squeezebert_row(pooling="last_token", head="classifier"), "does not go with pooling='last_token'"),
-        (squeezebert_row(pooling="last_token", pooled_head="nope"), r"'nope' \(the row's `pooled_head`\)"),
-        (squeezebert_row(dropout=None, pooling="last_token"), "already has an attribute 'dropout'"),
+        (my_row(pooling="mean"), "pooling of 'my-bert' must be None or 'last_token', got 'mean'"),
+        (my_row(dropout=None), "needs `dropout`"),
+        (my_row(pooled_head="classifier"), "`pooled_head` are for decoder heads"),
+        (my_row(pooling="last_token", head="classifier"), "does not go with pooling='last_token'"),
+        (my_row(pooling="last_token", pooled_head="nope"), r"'nope' \(the row's `pooled_head`\)"),
+        (my_row(dropout=None, pooling="last_token"), "already has an attribute 'dropout'"),
     ],
 )  # fmt: skip
 def test_register_architecture_checks_the_row(scratch_table, row, match):
     with pytest.raises(ValueError, match=match):
         msd.register_architecture(row)
-    assert "squeezebert" not in msd.ARCHITECTURES
+    assert "my-bert" not in msd.ARCHITECTURES
 
 
 def test_head_activation_must_name_an_activation(scratch_table):
@@ -129,23 +182,6 @@ def test_from_config_takes_config_attributes():
     assert model.classifier.out_features == 5 and model.msd.num_samples == 3
     assert model.classifier.weight.dtype == torch.float64
     assert cfg.num_labels == 2 and cfg.problem_type is None  # the caller's config is not modified
-
-
-def test_a_subclass_with_its_own_config_registers(scratch_table):
-    """Any *ForSequenceClassification with a dropout and a Linear fits, also one defined by the user."""
-
-    class ToyConfig(BertConfig):
-        model_type = "toy-bert"
-
-    class ToyForSequenceClassification(BertForSequenceClassification):
-        config_class = ToyConfig
-
-    msd.register_architecture(
-        msd.MSDArchitecture("toy-bert", ToyConfig, ToyForSequenceClassification, "dropout", "classifier")
-    )
-    cfg = ToyConfig(**{k: v for k, v in tiny_config("bert").to_dict().items() if k != "model_type"})
-    model = msd.AutoMSDModelForSequenceClassification.from_config(cfg)
-    assert type(model).__name__ == "MSDToyForSequenceClassification" and model.msd.num_samples == 8
 
 
 def test_register_a_decoder_row_at_run_time(scratch_table):

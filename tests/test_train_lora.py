@@ -167,3 +167,6 @@ def test_qwen_lora_config_parses():
         "q_proj",
         "v_proj",
     }
+    assert not lora.modules_to_save  # PEFT adds `classifier` and `score` itself
+    t5 = model_args.lora_config(msd.msd_config(tiny_config("t5"), msd_dropout=0.1))
+    assert set(t5.target_modules) == {"q", "v"} and t5.modules_to_save == ["classification_head"]

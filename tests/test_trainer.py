@@ -4,7 +4,7 @@ the whole-network variant, logging, evaluation and resume."""
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import VOCAB, tiny_config
+from conftest import EOS, VOCAB, tiny_config
 from datasets import Dataset
 from transformers import AutoModelForSequenceClassification, TrainerCallback
 
@@ -26,6 +26,7 @@ def stock_model(model_type="bert", num_labels=3, dropout=0.1):
 def make_dataset(n=8, seq_len=6, num_labels=3, task="single", seed=0):
     g = torch.Generator().manual_seed(seed)
     ids = torch.randint(4, VOCAB, (n, seq_len), generator=g)
+    ids[:, -1] = EOS  # as `make_inputs`: every row ends in the end-of-sequence token
     if task == "single":
         labels = torch.randint(0, num_labels, (n,), generator=g).tolist()
     elif task == "regression":

@@ -96,7 +96,9 @@ def test_head_only_every_architecture(model_type):
             out = model(**inputs, labels=labels)
         with mc_dropout(model):  # defaults to msd_num_samples
             assert model(**inputs).sample_logits.shape == (4, B, C)
-        after = model(**inputs)
+        # With labels, as `ref`: given labels, the encoder-decoders compute without a key/value cache (as upstream),
+        # which rounds differently.
+        after = model(**inputs, labels=labels)
     assert encoder_calls == [B, B, B]
     assert out.sample_logits.shape == (5, B, C)
     torch.testing.assert_close(out.logits, ref.logits, atol=1e-6, rtol=0)
@@ -161,6 +163,25 @@ def test_deberta_convolution_after_the_first_layer():
         for layers in (1, 2):
             with mc_dropout(model, num_samples=3, layers=layers):
                 torch.testing.assert_close(model(**inputs).sample_logits, ref.expand(3, B, C), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("model_type", ["bart", "t5"])
+def test_encoder_decoder_samples_the_decoder_layers(model_type):
+    """layers=k on an encoder-decoder: the top k decoder layers; the encoder runs once on the B examples and none of
+    its dropout is on, also with every decoder layer sampled."""
+    model = msd_model(model_type, dropout=0.3, msd_num_samples=2)
+    encoder, decoder = model.base_model.encoder, model.base_model.decoder
+    _, layer_list = find_layers(model)
+    assert layer_list is getattr(decoder, "layers", None) or layer_list is getattr(decoder, "block", None)
+    encoder_rows = count_calls(encoder)
+    inputs = make_inputs(batch_size=B)
+    for layers in (1, 2):
+        with torch.no_grad(), mc_dropout(model, num_samples=3, layers=layers):
+            assert not any(m.training for m in encoder.modules())
+            assert all(m.training for m in layer_list[-1].modules() if is_dropout_module(m))
+            samples = model(**inputs).sample_logits
+        assert samples.shape == (3, B, C) and (samples[0] - samples[1]).abs().max() > 1e-4
+    assert encoder_rows == [B, B]
 
 
 # ----------------------------------------------------------------------------------------------------------------
