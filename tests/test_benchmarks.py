@@ -1,18 +1,20 @@
-"""Smoke tests of the benchmark scripts: each subcommand runs with --quick into a temporary folder and writes JSON
-with the expected structure. No timing assertions (the numbers depend on the machine)."""
+"""Smoke tests of the benchmark scripts: each subcommand runs with --quick into a temporary folder (through the
+scripts' `main`, in the test process) and writes JSON with the expected structure. No timing assertions (the numbers
+depend on the machine)."""
 
 from __future__ import annotations
 
+import importlib
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+# One worker runs the whole module under pytest-xdist, so the report test reuses the others' quick results.
+pytestmark = pytest.mark.xdist_group("benchmarks")
+
 ROOT = Path(__file__).resolve().parent.parent
-RUN = ROOT / "benchmarks" / "run.py"
 ENV_KEYS = {
     "date",
     "command",
@@ -28,17 +30,18 @@ ENV_KEYS = {
 }
 
 
-def _run(*args: str, out: Path) -> None:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
-    proc = subprocess.run(
-        [sys.executable, str(RUN), *args, "--quick", "--out", str(out)],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+def _main(script: str, argv: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run `benchmarks/<script>`'s `main(argv)` as its command line would, in this process (the test process has
+    torch and Transformers imported already; a subprocess per benchmark would import them again)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(sys, "argv", [str(ROOT / "benchmarks" / script), *argv])  # recorded as the command
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    module = importlib.import_module(Path(script).stem)
+    assert module.main(argv) == 0
+
+
+def _run(*args: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _main("run.py", [*args, "--quick", "--out", str(out)], monkeypatch)
 
 
 @pytest.fixture(scope="module")
@@ -47,12 +50,12 @@ def quick_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("bench_quick")
 
 
-def _ensure(bench: str, out: Path) -> None:
+def _ensure(bench: str, out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     marker = out / {"convergence": "convergence-frozen.json", "calibration": "calibration-frozen.json"}.get(
         bench, f"{bench}.json"
     )
     if not marker.exists():
-        _run(bench, out=out)
+        _run(bench, out=out, monkeypatch=monkeypatch)
 
 
 def _check_env(result: dict) -> None:
@@ -60,8 +63,8 @@ def _check_env(result: dict) -> None:
     assert "--quick" in result["environment"]["command"]
 
 
-def test_head_quick(quick_dir: Path) -> None:
-    _run("head", out=quick_dir)
+def test_head_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run("head", out=quick_dir, monkeypatch=monkeypatch)
     result = json.loads((quick_dir / "head.json").read_text())
     _check_env(result)
     assert result["benchmark"] == "head"
@@ -73,8 +76,8 @@ def test_head_quick(quick_dir: Path) -> None:
     assert (quick_dir / "head.png").stat().st_size > 0
 
 
-def test_step_quick(quick_dir: Path) -> None:
-    _run("step", out=quick_dir)
+def test_step_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run("step", out=quick_dir, monkeypatch=monkeypatch)
     result = json.loads((quick_dir / "step.json").read_text())
     _check_env(result)
     names = [r["variant"] for r in result["rows"]]
@@ -97,8 +100,8 @@ def test_step_quick(quick_dir: Path) -> None:
     assert (quick_dir / "step.png").stat().st_size > 0
 
 
-def test_convergence_quick(quick_dir: Path) -> None:
-    _run("convergence", out=quick_dir)
+def test_convergence_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run("convergence", out=quick_dir, monkeypatch=monkeypatch)
     for regime in ("full", "small", "frozen"):
         result = json.loads((quick_dir / f"convergence-{regime}.json").read_text())
         _check_env(result)
@@ -124,8 +127,8 @@ def test_convergence_quick(quick_dir: Path) -> None:
         assert (quick_dir / f"convergence-{regime}.png").stat().st_size > 0
 
 
-def test_calibration_quick(quick_dir: Path) -> None:
-    _run("calibration", out=quick_dir)
+def test_calibration_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _run("calibration", out=quick_dir, monkeypatch=monkeypatch)
     for regime in ("finetuned", "frozen"):
         result = json.loads((quick_dir / f"calibration-{regime}.json").read_text())
         _check_env(result)
@@ -143,33 +146,17 @@ def test_calibration_quick(quick_dir: Path) -> None:
         assert (quick_dir / f"calibration-{regime}.png").stat().st_size > 0
 
 
-def test_report_renders(quick_dir: Path, tmp_path: Path) -> None:
+def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """report.py renders the quick results of all four benchmarks without error."""
     for bench in ("head", "step", "convergence", "calibration"):
-        _ensure(bench, quick_dir)
+        _ensure(bench, quick_dir, monkeypatch)
     out = tmp_path / "README.md"
     main_readme = tmp_path / "main-README.md"
     main_readme.write_text(
         "# x\n\n<!-- results:start (generated by `python benchmarks/report.py --readme README.md`) -->\n"
         "old\n<!-- results:end -->\n\nafter\n"
     )
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(ROOT / "benchmarks" / "report.py"),
-            "--results",
-            str(quick_dir),
-            "-o",
-            str(out),
-            "--readme",
-            str(main_readme),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    _main("report.py", ["--results", str(quick_dir), "-o", str(out), "--readme", str(main_readme)], monkeypatch)
     text = out.read_text()
     for heading in ("## 1. Head cost", "## 2. Training step", "## 3. Convergence", "## 4. Calibration"):
         assert heading in text
