@@ -4,6 +4,7 @@
     python benchmarks/run.py step [--quick] ...
     python benchmarks/run.py convergence [--quick] [--regimes full small frozen] [--seeds 0 1 2] ...
     python benchmarks/run.py calibration [--quick] [--regimes finetuned frozen] [--seeds 0 1 2] ...
+    python benchmarks/run.py calibration --timing-only [--timing-rounds 15]   # re-time the stored results
 
 Full results go to `benchmarks/results/` (regenerate `benchmarks/README.md` with `python benchmarks/report.py`);
 `--quick` runs (tiny sizes, a tiny random model) go to `benchmarks/results/quick/` unless `--out` says otherwise, so
@@ -14,6 +15,7 @@ off the CPU/fp32 default), with a `.png` next to each.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -49,7 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         help="torch CPU threads (default 1: on a shared 2-core VM, 2 OpenMP threads gave 10x step-time swings)",
     )
     parser.add_argument("--no-plot", action="store_true", help="write the JSON only")
+    parser.add_argument(
+        "--timing-only",
+        action="store_true",
+        help="calibration: time the methods of the stored results in --out again and keep their metrics",
+    )
+    parser.add_argument("--timing-rounds", type=int, default=None, help="calibration: timing rounds (default 5)")
     args = parser.parse_args(argv)
+    if args.timing_only and args.benchmark != "calibration":
+        parser.error("--timing-only is for the calibration benchmark")
     out: Path = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
     if args.device.startswith("cuda"):
         import torch
@@ -90,6 +100,17 @@ def main(argv: list[str] | None = None) -> int:
         for regime in args.regimes or list(module.regimes(args.quick)):
             t1 = time.perf_counter()
             env = environment(args.device, args.dtype, args.seeds)
+            if args.timing_only:
+                path = out / f"{args.benchmark}-{regime}{suffix}.json"
+                if not path.exists():
+                    parser.error(f"--timing-only needs the stored results {path}; run the benchmark first")
+                stored = json.loads(path.read_text())
+                result = {**module.retime_regime(stored, args), "timing_environment": env}
+                result["wall_s"] = stored.get("wall_s")
+                written.append(write_json(path, result))
+                if not args.no_plot:
+                    written.append(plot(result, out / f"{args.benchmark}-{regime}{suffix}.png"))
+                continue
             result = {**module.run_regime(regime, args), "environment": env}
             result["wall_s"] = time.perf_counter() - t1
             written.append(write_json(out / f"{args.benchmark}-{regime}{suffix}.json", result))

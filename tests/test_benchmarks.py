@@ -146,6 +146,23 @@ def test_calibration_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
         assert (quick_dir / f"calibration-{regime}.png").stat().st_size > 0
 
 
+def test_calibration_timing_only(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--timing-only replaces every method's cost (more rounds here) and keeps the metrics."""
+    _ensure("calibration", quick_dir, monkeypatch)
+    before = json.loads((quick_dir / "calibration-frozen.json").read_text())
+    _run("calibration", "--regimes", "frozen", "--timing-only", "--timing-rounds", "3", out=quick_dir,
+         monkeypatch=monkeypatch)  # fmt: skip
+    after = json.loads((quick_dir / "calibration-frozen.json").read_text())
+    assert after["settings"]["timing_rounds"] == 3 and "--timing-only" in after["timing_environment"]["command"]
+    assert after["environment"] == before["environment"]
+    for name, m in after["methods"].items():
+        assert len(m["cost"]["ratios"]) == 3
+        assert {k: v for k, v in m.items() if k != "cost"} == {
+            k: v for k, v in before["methods"][name].items() if k != "cost"
+        }
+    assert after["methods"]["msd"]["cost"]["ratio_median"] == pytest.approx(1.0)
+
+
 def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """report.py renders the quick results of all four benchmarks without error."""
     for bench in ("head", "step", "convergence", "calibration"):
