@@ -354,7 +354,7 @@ def calibration_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
             f"{s['n_train']} training articles, {s['seq_len']} tokens, batch {s['batch_size']}, {s['steps']} steps, "
             f"AdamW lr {s['lr']:g}; {n_layers} layers. Wall time {res['wall_s'] / 60:.1f} min."
             + (
-                f" Cost re-timed on its own ({s['timing']}): {environment_line(res['timing_environment'])}."
+                f" Cost {s['timing']}: {environment_line(res['timing_environment'])}."
                 if "timing_environment" in res
                 else ""
             ),
