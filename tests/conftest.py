@@ -1,6 +1,9 @@
 """Shared fixtures: tiny configs of every supported architecture, built here (no download)."""
 
+import importlib.util
 import os
+import sys
+from pathlib import Path
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # nothing in the suite may reach the Hub
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -23,6 +26,26 @@ from transformers import (  # noqa: E402
 )
 
 import msd_transformers  # noqa: E402,F401  (registers the MSD classes)
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
+
+# Words per topic for the scripts' tiny text datasets: each label's texts share its words, so a tiny model learns them.
+WORDS = {
+    "sport": "match goal team player score league cup win",
+    "tech": "software chip phone computer data network app code",
+    "business": "market shares bank profit price company deal trade",
+}
+
+
+def load_train_script():
+    """`scripts/train.py` as a module, loaded once per process (as `train_script`)."""
+    if "train_script" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("train_script", SCRIPT)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["train_script"] = module  # dataclasses resolve the module of the classes they build
+        spec.loader.exec_module(module)
+    return sys.modules["train_script"]
+
 
 VOCAB = 99
 # Every row of `make_inputs` ends in this token, and the tiny encoder-decoder configs use it as `eos_token_id`: their

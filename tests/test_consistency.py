@@ -2,15 +2,13 @@
 the loss of a step from captured sample logits, exact gradient accumulation with fixed masks, logging, errors, and
 the fine-tuning script's field."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from conftest import load_train_script
 from test_trainer import args, batch, make_dataset, moved, msd_model, stock_model, trained_weights
 from torch import nn
 
@@ -348,13 +346,7 @@ def test_plain_training_arguments_leave_the_term_off(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ the script
 def train_script():
-    if "train_script" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
-        spec = importlib.util.spec_from_file_location("train_script", path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["train_script"] = module  # dataclasses resolve the module of the classes they build
-        spec.loader.exec_module(module)
-    return sys.modules["train_script"]
+    return load_train_script()
 
 
 @pytest.fixture(scope="module")

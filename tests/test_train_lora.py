@@ -2,33 +2,21 @@
 without one, the shipped Qwen2.5 config, and a tiny Llama end to end (adapter, msd_config.json, merged vanilla
 export)."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
-from conftest import tiny_config
+from conftest import WORDS, load_train_script, tiny_config
 from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification, LlamaModel
 
 import msd_transformers as msd
 from msd_transformers.finetune.offline import packaged_model_path
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "train.py"
 
-spec = importlib.util.spec_from_file_location("train_script_lora", SCRIPT)
-train_script = importlib.util.module_from_spec(spec)
-sys.modules["train_script_lora"] = train_script  # dataclasses resolve the module of the classes they build
-spec.loader.exec_module(train_script)
-
-WORDS = {
-    "sport": "match goal team player score league cup win",
-    "tech": "software chip phone computer data network app code",
-    "business": "market shares bank profit price company deal trade",
-}
+train_script = load_train_script()
 
 
 @pytest.fixture(scope="module")

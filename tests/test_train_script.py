@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import SCRIPT, WORDS, load_train_script
 from transformers import (
     AutoModelForSequenceClassification,
     AutoTokenizer,
@@ -25,18 +26,8 @@ from msd_transformers.finetune.offline import hub_model_id, packaged_model_path
 from msd_transformers.finetune.reporting import model_card
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "train.py"
 
-spec = importlib.util.spec_from_file_location("train_script", SCRIPT)
-train_script = importlib.util.module_from_spec(spec)
-sys.modules["train_script"] = train_script  # dataclasses resolve the module of the classes they build
-spec.loader.exec_module(train_script)
-
-WORDS = {
-    "sport": "match goal team player score league cup win",
-    "tech": "software chip phone computer data network app code",
-    "business": "market shares bank profit price company deal trade",
-}
+train_script = load_train_script()
 
 
 @pytest.fixture(scope="module")

@@ -1,19 +1,16 @@
 """Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and stock; `predictive_uncertainty`;
 the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
 
-import importlib.util
 import itertools
 import json
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import VOCAB, make_inputs, tiny_config
+from conftest import VOCAB, load_train_script, make_inputs, tiny_config
 from datasets import Dataset
 from torch import nn
 from transformers import (
@@ -676,12 +673,7 @@ def test_pipeline_results_carry_uncertainty():
 
 @pytest.fixture(scope="module")
 def train_script():
-    path = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
-    spec = importlib.util.spec_from_file_location("train_script_mc", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["train_script_mc"] = module  # dataclasses resolve the module of the classes they build
-    spec.loader.exec_module(module)
-    return module
+    return load_train_script()
 
 
 @pytest.mark.parametrize("task", ["single", "multi"])
