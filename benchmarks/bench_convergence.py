@@ -42,7 +42,7 @@ from bench_common import (
 from torch import nn
 
 from msd_transformers import MultiSampleDropout, consistency_loss, sample_losses
-from msd_transformers.trainer import repeat_batch
+from msd_transformers.dropout import repeat_batch
 
 SPLIT_SEED = 0
 VAL_FRACTION = 0.2

@@ -23,7 +23,8 @@ import torch
 from bench_common import LoopMSDHead, median, sync
 from torch import nn
 
-from msd_transformers import MultiSampleDropout, resolve_dropout, sample_losses
+from msd_transformers import MultiSampleDropout, sample_losses
+from msd_transformers.dropout import resolve_dropout
 
 NUM_LABELS = 5
 UNIFORM_RATE = 0.5

@@ -45,7 +45,7 @@ from bench_common import (
 )
 from torch import nn
 
-from msd_transformers.trainer import repeat_batch
+from msd_transformers.dropout import repeat_batch
 
 NUM_SAMPLES = 8
 VARIANTS = ("plain", "msd8", "loop8", "whole8_batched", "whole8_chunk2", "whole8_sequential")

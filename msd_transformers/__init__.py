@@ -1,136 +1,130 @@
-"""msd-transformers: multi-sample dropout (Inoue 2019, arXiv:1905.09788) for Transformers sequence classification.
+"""msd-transformers: multi-sample dropout (Inoue 2019, arXiv:1905.09788) for Hugging Face Transformers heads.
 
-Importing the package registers the `MSD*Config` / `MSD*ForSequenceClassification` classes of every architecture in
-`ARCHITECTURES` (encoders, encoder-decoders such as BART and T5, and decoder LLMs: every
-`GenericForSequenceClassification` family of the installed Transformers plus the older decoders) with `AutoConfig` and
-`AutoModelForSequenceClassification` (model types `msd-<upstream model_type>`).
-The generated classes are attributes of this package, e.g. `msd_transformers.MSDBertForSequenceClassification`.
+Importing the package lets the Transformers Auto classes find an `MSD<Upstream>Config` for every supported family
+(model type `msd-<upstream model_type>`) and its `MSD<Upstream>For<Task>` classes (sequence classification, token
+classification, question answering, multiple choice). A class is made the first time it is used (see `registry`);
+the classes are attributes of this package (`msd_transformers.MSDBertForTokenClassification`), declared in
+`generated.pyi` for editors.
 
 Where things live:
 
-- `dropout`: `MultiSampleDropout`, the K-sample dropout module, the parsing of rate specifications, `repeat_batch`.
-- `heads`: small head pieces for upstream heads that cannot take the `MultiSampleDropout` by a module swap, and the
-  last-token pooling of the decoder heads.
-- `loss`: `sample_losses`, one upstream loss per dropout sample; `consistency_loss`, the samples' disagreement.
-- `modeling`: the architecture table (`ARCHITECTURES`, `register_architecture`), the families without a row
-  (`EXCLUDED_ARCHITECTURES`) and the generated classes.
-- `docs`: `architectures_markdown()`, the README's architecture tables generated from the two tables.
-- `auto`: the entry points `msd_config`, `AutoMSDModelForSequenceClassification`, `to_vanilla`.
-- `adapters`: PEFT adapters on MSD models: `AutoMSDPeftModelForSequenceClassification`, `save_adapter`,
-  `lora_target_modules`, `lora_modules_to_save`.
-- `trainer`: `MSDTrainer` and `MSDTrainingArguments`.
-- `uncertainty`: `mc_dropout` (Monte-Carlo dropout at a chosen depth), `predictive_uncertainty`, calibration metrics.
-- `pipelines`: `MCDropoutTextClassificationPipeline`, text classification results with their uncertainty.
+- `architectures`: the table (data): where the samples go in each upstream head, per task, and the exclusions.
+- `registry`: which families and tasks are supported, the classes (made on first use), Auto registration,
+  `register_architecture`.
+- `modeling`: the config and model mixins and the class factory; `tasks`: what differs between the tasks (outputs,
+  losses).
+- `dropout`: `MultiSampleDropout` and the rate specifications; `sampled_linear`: `MultiSampleLinear`, the K samples
+  through one Linear without K copies of the input; `heads`: the RoBERTa-style head, last-token pooling.
+- `loss`: per-sample losses of every task, `consistency_loss`, the problem-type rule.
+- `auto`: `msd_config`, `AutoMSDModelFor<Task>`, `to_vanilla`; `adapters`: PEFT adapters on MSD models.
+- `trainer`, `training_args`: `MSDTrainer`, `MSDTrainingArguments`.
+- `montecarlo`: `mc_dropout` (`MonteCarloDropout`); `mc_layers`: what it samples; `uncertainty`:
+  `predictive_uncertainty`; `calibration`: ECE, NLL, Brier, AURC.
+- `pipelines`: pipelines whose results carry Monte-Carlo uncertainty; `docs`: the generated documents.
 - `finetune`: the machinery of `scripts/train.py` (data, offline metrics, config files, model cards).
 """
 
-from typing import Any
+from __future__ import annotations
 
-from . import _compat
-from .adapters import (
-    AutoMSDPeftModelForSequenceClassification,
-    lora_modules_to_save,
-    lora_target_modules,
-    save_adapter,
-)
-from .auto import AutoMSDModelForSequenceClassification, is_msd_config, is_msd_model, msd_config, to_vanilla
-from .dropout import MultiSampleDropout, repeat_batch, resolve_dropout
-from .heads import MSDDenseClassificationHead, pool_last_token
-from .loss import consistency_loss, infer_problem_type, sample_losses
-from .modeling import (
-    ARCHITECTURES,
-    EXCLUDED_ARCHITECTURES,
-    MSD_CONFIG_CLASSES,
-    MSD_MODEL_CLASSES,
-    MSDArchitecture,
-    MSDConfigMixin,
-    MSDModelMixin,
-    MSDSeq2SeqSequenceClassifierOutput,
-    MSDSequenceClassifierOutput,
-    generic_decoder_rows,
-    get_architecture,
-    register_architecture,
-    supported_model_types,
-    validate_msd_fields,
-)
-from .pipelines import MCDropoutTextClassificationPipeline
-from .trainer import MSDTrainer, MSDTrainingArguments
-from .uncertainty import (
-    PredictiveUncertainty,
-    aurc,
-    brier_score,
-    expected_calibration_error,
-    mc_dropout,
-    negative_log_likelihood,
-    predictive_logits,
-    predictive_uncertainty,
-    validate_mc_dropout,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from . import registry as _registry
 
 __version__ = "0.2.0.dev0"
 
-_compat.install()
+# Public name -> the submodule that defines it (imported when the name is first used).
+_PUBLIC: dict[str, str] = {
+    # entry points
+    "AutoMSDModelForSequenceClassification": "auto",
+    "AutoMSDModelForTokenClassification": "auto",
+    "AutoMSDModelForQuestionAnswering": "auto",
+    "AutoMSDModelForMultipleChoice": "auto",
+    "msd_config": "auto",
+    "to_vanilla": "auto",
+    "is_msd_model": "auto",
+    # the table and its registry
+    "TASKS": "architectures",
+    "MSDArchitecture": "architectures",
+    "register_architecture": "registry",
+    "get_architecture": "registry",
+    "supported_model_types": "registry",
+    # the pieces of a head, and the losses
+    "MultiSampleDropout": "dropout",
+    "MultiSampleLinear": "sampled_linear",
+    "sample_losses": "loss",
+    "token_sample_losses": "loss",
+    "span_sample_losses": "loss",
+    "consistency_loss": "loss",
+    # training
+    "MSDTrainer": "trainer",
+    "MSDTrainingArguments": "training_args",
+    # uncertainty and calibration
+    "mc_dropout": "montecarlo",
+    "predictive_uncertainty": "uncertainty",
+    "predictive_logits": "uncertainty",
+    "PredictiveUncertainty": "uncertainty",
+    "expected_calibration_error": "calibration",
+    "negative_log_likelihood": "calibration",
+    "brier_score": "calibration",
+    "aurc": "calibration",
+    "MCDropoutTextClassificationPipeline": "pipelines",
+    # adapters
+    "AutoMSDPeftModelForSequenceClassification": "adapters",
+    "AutoMSDPeftModelForTokenClassification": "adapters",
+    "AutoMSDPeftModelForQuestionAnswering": "adapters",
+    "save_adapter": "adapters",
+    "lora_target_modules": "adapters",
+    "lora_modules_to_save": "adapters",
+}
 
+__all__ = sorted(_PUBLIC)
 
-def _generated_classes() -> dict[str, type]:
-    return {cls.__name__: cls for cls in (*MSD_CONFIG_CLASSES.values(), *MSD_MODEL_CLASSES.values())}
+if TYPE_CHECKING:
+    from .adapters import (
+        AutoMSDPeftModelForQuestionAnswering,
+        AutoMSDPeftModelForSequenceClassification,
+        AutoMSDPeftModelForTokenClassification,
+        lora_modules_to_save,
+        lora_target_modules,
+        save_adapter,
+    )
+    from .architectures import TASKS, MSDArchitecture
+    from .auto import (
+        AutoMSDModelForMultipleChoice,
+        AutoMSDModelForQuestionAnswering,
+        AutoMSDModelForSequenceClassification,
+        AutoMSDModelForTokenClassification,
+        is_msd_model,
+        msd_config,
+        to_vanilla,
+    )
+    from .calibration import aurc, brier_score, expected_calibration_error, negative_log_likelihood
+    from .dropout import MultiSampleDropout
+    from .generated import *  # noqa: F403  (the generated classes, declared in generated.pyi)
+    from .loss import consistency_loss, sample_losses, span_sample_losses, token_sample_losses
+    from .montecarlo import mc_dropout
+    from .pipelines import MCDropoutTextClassificationPipeline
+    from .registry import get_architecture, register_architecture, supported_model_types
+    from .sampled_linear import MultiSampleLinear
+    from .trainer import MSDTrainer
+    from .training_args import MSDTrainingArguments
+    from .uncertainty import PredictiveUncertainty, predictive_logits, predictive_uncertainty
 
 
 def __getattr__(name: str) -> Any:
-    # The classes generated from the table, including architectures registered at run time.
-    classes = _generated_classes()
-    if name in classes:
-        return classes[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    try:  # the classes generated from the table, including families registered at run time
+        return _registry.generated_class(name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_generated_classes()})
+    return sorted({*globals(), *_PUBLIC, *_registry.class_names()})
 
 
-__all__ = [
-    "ARCHITECTURES",
-    "EXCLUDED_ARCHITECTURES",
-    "AutoMSDModelForSequenceClassification",
-    "AutoMSDPeftModelForSequenceClassification",
-    "MCDropoutTextClassificationPipeline",
-    "MSDArchitecture",
-    "MSDConfigMixin",
-    "MSDDenseClassificationHead",
-    "MSDModelMixin",
-    "MSDSeq2SeqSequenceClassifierOutput",
-    "MSDSequenceClassifierOutput",
-    "MSDTrainer",
-    "MSDTrainingArguments",
-    "MSD_CONFIG_CLASSES",
-    "MSD_MODEL_CLASSES",
-    "MultiSampleDropout",
-    "PredictiveUncertainty",
-    "aurc",
-    "brier_score",
-    "consistency_loss",
-    "expected_calibration_error",
-    "generic_decoder_rows",
-    "get_architecture",
-    "infer_problem_type",
-    "is_msd_config",
-    "is_msd_model",
-    "lora_modules_to_save",
-    "lora_target_modules",
-    "mc_dropout",
-    "msd_config",
-    "negative_log_likelihood",
-    "pool_last_token",
-    "predictive_logits",
-    "predictive_uncertainty",
-    "register_architecture",
-    "repeat_batch",
-    "resolve_dropout",
-    "save_adapter",
-    "sample_losses",
-    "supported_model_types",
-    "to_vanilla",
-    "validate_mc_dropout",
-    "validate_msd_fields",
-    *sorted(_generated_classes()),
-]
+_registry.install()

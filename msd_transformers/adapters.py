@@ -1,15 +1,16 @@
 """PEFT adapters (LoRA, ...) on multi-sample dropout models: saving the MSD config beside an adapter, and loading the
 adapter back onto the MSD class.
 
-LoRA with `task_type="SEQ_CLS"` works on MSD models as on stock ones: PEFT trains and saves the head (`classifier` or
-`score`, a RoBERTa-style head with its `dense` and `out_proj`) through `modules_to_save`, and `MSDTrainer` computes the
-per-sample losses. Heads under other names (the encoder-decoders' `classification_head`, XLNet's `logits_proj`) must
-be named in `modules_to_save` ([`lora_modules_to_save`]), or PEFT leaves them frozen.
+LoRA with `task_type="SEQ_CLS"`, `"TOKEN_CLS"` or `"QUESTION_ANS"` works on MSD models as on stock ones: PEFT trains
+and saves the head (`classifier` or `score`, `qa_outputs`, a RoBERTa-style head with its `dense` and `out_proj`)
+through `modules_to_save`, and `MSDTrainer` computes the per-sample losses. Heads under other names (the
+encoder-decoders' `classification_head`, XLNet's `logits_proj`) must be named in `modules_to_save`
+([`lora_modules_to_save`]), or PEFT leaves them frozen.
 
 What PEFT cannot know is that the base model was an MSD model: a saved adapter names only its base checkpoint
-(`base_model_name_or_path`), and `AutoPeftModelForSequenceClassification` rebuilds the stock class from it.
-So the MSD model's config (its `msd_*` fields, labels and padding token) is written beside the adapter, as
-`msd_config.json` (by `MSDTrainer` and [`save_adapter`]), and [`AutoMSDPeftModelForSequenceClassification`] reads it.
+(`base_model_name_or_path`), and `AutoPeftModelFor<Task>` rebuilds the stock class from it. So the MSD model's config
+(its `msd_*` fields, labels and padding token) is written beside the adapter, as `msd_config.json` (by `MSDTrainer`
+and [`save_adapter`]), and `AutoMSDPeftModelFor<Task>` reads it.
 
 `peft` is imported only when an adapter is loaded: the package does not depend on it.
 """
@@ -19,16 +20,22 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import PretrainedConfig
 from transformers.utils import cached_file
 
-from .auto import HUB_KWARGS, AutoMSDModelForSequenceClassification, is_msd_model, msd_config, split_msd_kwargs
-from .modeling import ARCHITECTURES, MODEL_TYPE_PREFIX, MSD_CONFIG_CLASSES, get_architecture
+from .architectures import MODEL_TYPE_PREFIX, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
+from .auto import AUTO_MSD_CLASSES, HUB_KWARGS, is_msd_model, msd_config, split_msd_kwargs
+from .registry import get_architecture, msd_config_class
+from .tasks import TASK_SPECS
 
-# The modules that PEFT's `PeftModelForSequenceClassification` adds to `modules_to_save` itself.
-PEFT_SEQ_CLS_MODULES: tuple[str, ...] = ("classifier", "score")
+# The modules that PEFT's task models add to `modules_to_save` themselves.
+PEFT_DEFAULT_MODULES: dict[str, tuple[str, ...]] = {
+    SEQUENCE_CLASSIFICATION: ("classifier", "score"),
+    TOKEN_CLASSIFICATION: ("classifier", "score"),
+    QUESTION_ANSWERING: ("qa_outputs",),
+}
 
 MSD_ADAPTER_CONFIG_NAME = "msd_config.json"
 """The MSD config beside an adapter. Not `config.json`: Transformers takes a folder with a `config.json` and an
@@ -64,16 +71,18 @@ def lora_target_modules(config: PretrainedConfig) -> list[str] | str:
     return list(targets) if targets is not None else "all-linear"
 
 
-def lora_modules_to_save(config: PretrainedConfig) -> list[str]:
-    """The head modules that PEFT's `task_type="SEQ_CLS"` default (`classifier`, `score`) does not name, for
-    `LoraConfig(modules_to_save=...)`: without them PEFT freezes the head and leaves it out of the saved adapter.
+def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFICATION) -> list[str]:
+    """The head modules that PEFT's default for the task (`classifier` and `score`; `qa_outputs` for question
+    answering) does not name, for `LoraConfig(modules_to_save=...)`: without them PEFT freezes the head and leaves it
+    out of the saved adapter.
 
-    They are the top-level modules on the row's paths to the final Linear and to the dropout before it (a dropout
+    They are the top-level modules on the row's paths to the head's Linear and to the dropout before it (a dropout
     module of its own does not count): `classification_head` for the encoder-decoders (BART, T5, ...),
     `sequence_summary` and `logits_proj` for XLNet, `sequence_summary` for XLM and FlauBERT; none for most families.
 
     Args:
         config (`PretrainedConfig`): An MSD (or stock) config.
+        task (`str`, *optional*, defaults to `"sequence-classification"`): The task of the model.
 
     Returns:
         `list[str]`: module names; empty where PEFT's default covers the head, and for families without a row.
@@ -86,12 +95,13 @@ def lora_modules_to_save(config: PretrainedConfig) -> list[str]:
     ...     modules_to_save=msd.lora_modules_to_save(model.config))
     ```
     """
-    arch = ARCHITECTURES.get(config.model_type.removeprefix(MODEL_TYPE_PREFIX))
-    if arch is None:  # a family without a row (a stock model): PEFT's default
+    try:
+        arch = get_architecture(config.model_type, task)
+    except ValueError:  # a family without a row (a stock model): PEFT's default
         return []
     paths = [arch.dropout] if arch.dropout is not None and "." in arch.dropout else []
     roots = dict.fromkeys(path.split(".")[0] for path in [*paths, arch.classifier])  # in order, without repeats
-    return [root for root in roots if root not in PEFT_SEQ_CLS_MODULES]
+    return [root for root in roots if root not in PEFT_DEFAULT_MODULES.get(task, ())]
 
 
 def save_msd_adapter_config(model: Any, save_directory: str | os.PathLike) -> Path:
@@ -116,9 +126,14 @@ def save_msd_adapter_config(model: Any, save_directory: str | os.PathLike) -> Pa
     return path
 
 
+def _task_of_model(model: Any) -> str:
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return base.msd_task.name
+
+
 def save_adapter(model: Any, save_directory: str | os.PathLike, **kwargs: Any) -> None:
     """`model.save_pretrained(save_directory, **kwargs)` plus the MSD config beside the adapter, so that
-    [`AutoMSDPeftModelForSequenceClassification`] reloads it as an MSD model. `MSDTrainer` does this on every save.
+    `AutoMSDPeftModelFor<Task>` reloads it as an MSD model. `MSDTrainer` does this on every save.
 
     Args:
         model (`PeftModel`): A PEFT model over an MSD model.
@@ -129,25 +144,20 @@ def save_adapter(model: Any, save_directory: str | os.PathLike, **kwargs: Any) -
     save_msd_adapter_config(model, save_directory)
 
 
-class AutoMSDPeftModelForSequenceClassification:
-    """Load a saved PEFT adapter onto the multi-sample dropout class of its base model.
+class _AutoMSDPeftModel:
+    """Load a saved PEFT adapter onto the multi-sample dropout class of its base model, for `task`.
 
-    `peft.AutoPeftModelForSequenceClassification` rebuilds the *stock* class from the adapter's base checkpoint, so
-    the multi-sample dropout head is silently gone. This class rebuilds the MSD model from the base checkpoint and the
+    PEFT's `AutoPeftModelFor<Task>` rebuilds the *stock* class from the adapter's base checkpoint, so the
+    multi-sample dropout head is silently gone. This class rebuilds the MSD model from the base checkpoint and the
     `msd_config.json` written beside the adapter, then loads the adapter (LoRA weights and the trained head).
-
-    Example:
-
-    ```python
-    >>> model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained("out/adapter")
-    >>> merged = msd.to_vanilla(model.merge_and_unload())  # a stock model with the adapter merged in
-    ```
     """
+
+    task: ClassVar[str]
 
     def __init__(self, *args: Any, **kwargs: Any):
         raise OSError(
-            "AutoMSDPeftModelForSequenceClassification is designed to be instantiated with "
-            "`AutoMSDPeftModelForSequenceClassification.from_pretrained(adapter_path)`."
+            f"{type(self).__name__} is designed to be instantiated with "
+            f"`{type(self).__name__}.from_pretrained(adapter_path)`."
         )
 
     @classmethod
@@ -170,38 +180,35 @@ class AutoMSDPeftModelForSequenceClassification:
                 saved `msd_config.json`, give the `msd_*` fields (and config attributes such as `num_labels`).
 
         Returns:
-            `PeftModelForSequenceClassification`: over an `MSD*ForSequenceClassification` model.
+            `PeftModel`: PEFT's model of the task over an MSD model.
 
         Raises:
-            `ValueError`: no `msd_config.json` beside the adapter and no `msd_*` fields given, or the adapter is not a
-            sequence-classification adapter.
+            `ValueError`: no `msd_config.json` beside the adapter and no `msd_*` fields given, or the adapter is of
+            another task.
         """
         from peft import PeftConfig, PeftModel
 
         hub_kwargs = {k: kwargs.pop(k) for k in HUB_KWARGS if k in kwargs}
         msd_kwargs, kwargs = split_msd_kwargs(kwargs)
         peft_config = PeftConfig.from_pretrained(adapter_name_or_path, **hub_kwargs)
-        if peft_config.task_type not in (None, "SEQ_CLS"):
+        expected = TASK_SPECS[cls.task].peft_task_type
+        if peft_config.task_type not in (None, expected):
             raise ValueError(
-                f"{adapter_name_or_path} holds a {peft_config.task_type} adapter; this class loads sequence-"
-                "classification adapters (task_type='SEQ_CLS')."
+                f"{adapter_name_or_path} holds a {peft_config.task_type} adapter; {cls.__name__} loads {cls.task} "
+                f"adapters (task_type={expected!r})."
             )
         base_path = peft_config.base_model_name_or_path
         config_file = cached_file(
             adapter_name_or_path, MSD_ADAPTER_CONFIG_NAME, _raise_exceptions_for_missing_entries=False, **hub_kwargs
         )
+        auto_class = AUTO_MSD_CLASSES[cls.task]
         if config_file is not None:
             saved = json.loads(Path(config_file).read_text(encoding="utf-8"))
-            config_cls = MSD_CONFIG_CLASSES[get_architecture(saved.pop("model_type", "")).model_type]
-            config = msd_config(config_cls.from_dict(saved), **msd_kwargs)
+            config = msd_config(msd_config_class(saved.pop("model_type", "")).from_dict(saved), **msd_kwargs)
             config._name_or_path = base_path
-            base = AutoMSDModelForSequenceClassification.from_pretrained(
-                base_path, config=config, revision=peft_config.revision, **kwargs
-            )
+            base = auto_class.from_pretrained(base_path, config=config, revision=peft_config.revision, **kwargs)
         elif msd_kwargs:
-            base = AutoMSDModelForSequenceClassification.from_pretrained(
-                base_path, revision=peft_config.revision, **msd_kwargs, **kwargs
-            )
+            base = auto_class.from_pretrained(base_path, revision=peft_config.revision, **msd_kwargs, **kwargs)
         else:
             raise ValueError(
                 f"{adapter_name_or_path} has no {MSD_ADAPTER_CONFIG_NAME} (MSDTrainer and "
@@ -212,6 +219,32 @@ class AutoMSDPeftModelForSequenceClassification:
         return PeftModel.from_pretrained(
             base, adapter_name_or_path, adapter_name=adapter_name, is_trainable=is_trainable, **hub_kwargs
         )
+
+
+class AutoMSDPeftModelForSequenceClassification(_AutoMSDPeftModel):
+    """Load a saved sequence-classification adapter (`task_type="SEQ_CLS"`) onto the MSD class of its base model.
+
+    Example:
+
+    ```python
+    >>> model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained("out/adapter")
+    >>> merged = msd.to_vanilla(model.merge_and_unload())  # a stock model with the adapter merged in
+    ```
+    """
+
+    task = SEQUENCE_CLASSIFICATION
+
+
+class AutoMSDPeftModelForTokenClassification(_AutoMSDPeftModel):
+    """Load a saved token-classification adapter (`task_type="TOKEN_CLS"`) onto the MSD class of its base model."""
+
+    task = TOKEN_CLASSIFICATION
+
+
+class AutoMSDPeftModelForQuestionAnswering(_AutoMSDPeftModel):
+    """Load a saved question-answering adapter (`task_type="QUESTION_ANS"`) onto the MSD class of its base model."""
+
+    task = QUESTION_ANSWERING
 
 
 def is_msd_peft_model(model: Any) -> bool:

@@ -1,21 +1,22 @@
-"""Entry points: MSD configs from stock ones, the MSD Auto class, and the way back to the upstream classes."""
+"""Entry points: MSD configs from stock ones, the MSD Auto classes, and the way back to the upstream classes."""
 
 from __future__ import annotations
 
 import copy
 import os
-from typing import Any
+from typing import Any, ClassVar
 
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
-from .modeling import (
+from .architectures import (
     MODEL_TYPE_PREFIX,
-    MSD_CONFIG_CLASSES,
-    MSD_CONFIG_FIELDS,
-    MSD_MODEL_CLASSES,
-    MSDModelMixin,
-    get_architecture,
+    MULTIPLE_CHOICE,
+    QUESTION_ANSWERING,
+    SEQUENCE_CLASSIFICATION,
+    TOKEN_CLASSIFICATION,
 )
+from .modeling import MSD_CONFIG_FIELDS, MSDModelMixin, check_msd_dropout
+from .registry import get_architecture, msd_config_class, msd_model_class
 
 # Keyword arguments of `from_pretrained` that locate files: they go to the config *and* to the model loading.
 HUB_KWARGS: tuple[str, ...] = (
@@ -45,22 +46,30 @@ def split_msd_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 
 def is_msd_config(config: PretrainedConfig) -> bool:
+    """Whether `config` is a multi-sample dropout config (`model_type` `msd-*`)."""
     return getattr(config, "model_type", "").startswith(MODEL_TYPE_PREFIX)
 
 
 def is_msd_model(model: Any) -> bool:
+    """Whether `model` is an MSD model (not a PEFT model around one: see `get_base_model`)."""
     return isinstance(model, MSDModelMixin)
 
 
-def msd_config(config_or_path: PretrainedConfig | str | os.PathLike, **kwargs: Any) -> PretrainedConfig:
+def msd_config(
+    config_or_path: PretrainedConfig | str | os.PathLike, *, task: str | None = None, **kwargs: Any
+) -> PretrainedConfig:
     """The multi-sample dropout config for a stock (or MSD) config or checkpoint.
 
-    Pass it as `config=` to `AutoModelForSequenceClassification.from_pretrained` (after `import msd_transformers`)
-    to load a stock checkpoint into the MSD class of its architecture.
+    Pass it as `config=` to `AutoModelFor<Task>.from_pretrained` (after `import msd_transformers`) to load a stock
+    checkpoint into the MSD class of its architecture. One config class per family serves every task.
 
     Args:
         config_or_path (`PretrainedConfig`, `str` or `os.PathLike`):
             A config of a supported architecture, or a Hub name / local folder to load one from.
+        task (`str`, *optional*):
+            Check now that the family supports this task (`"sequence-classification"`, `"token-classification"`,
+            `"question-answering"`, `"multiple-choice"`) and that `msd_dropout` is set where its head has no
+            dropout; without it the model class checks this when it is created.
         kwargs:
             `msd_num_samples`, `msd_dropout`, `msd_average` set the MSD fields (see [`MSDConfigMixin`]); the others
             are config attributes (`num_labels`, `problem_type`, ...) or, with a path, `AutoConfig.from_pretrained`
@@ -70,8 +79,8 @@ def msd_config(config_or_path: PretrainedConfig | str | os.PathLike, **kwargs: A
         `PretrainedConfig`: an `MSD<Upstream>Config` (e.g. `MSDBertConfig`).
 
     Raises:
-        `ValueError`: an unsupported architecture (with the supported ones), a bad `msd_*` value, or no `msd_dropout`
-        for an architecture without a dropout before its classifier (the decoder LLMs).
+        `ValueError`: an unsupported architecture (with the supported ones), a bad `msd_*` value, or (with `task`) no
+        `msd_dropout` for a head without a dropout before its Linear.
 
     Example:
 
@@ -87,12 +96,13 @@ def msd_config(config_or_path: PretrainedConfig | str | os.PathLike, **kwargs: A
             setattr(config, key, value)
     else:
         config = AutoConfig.from_pretrained(config_or_path, **other)
-    arch = get_architecture(config.model_type)
+    config_class = msd_config_class(config.model_type)
     config_dict = config.to_dict()
     config_dict.pop("model_type", None)
     config_dict.update(msd_kwargs)
-    new_config = MSD_CONFIG_CLASSES[arch.model_type].from_dict(config_dict)
-    new_config.check_msd_dropout()
+    new_config = config_class.from_dict(config_dict)
+    if task is not None:
+        check_msd_dropout(get_architecture(new_config.model_type, task), new_config)
     new_config._name_or_path = config.name_or_path
     new_config._attn_implementation = config._attn_implementation
     return new_config
@@ -105,16 +115,18 @@ def to_vanilla(model: PreTrainedModel) -> PreTrainedModel:
     loads anywhere Transformers runs, without this package. Eval outputs are identical to the MSD model's.
 
     Args:
-        model (`PreTrainedModel`): An `MSD*ForSequenceClassification` model.
+        model (`PreTrainedModel`): An MSD model of any task, e.g. `MSDBertForTokenClassification`.
 
     Returns:
-        `PreTrainedModel`: e.g. a `BertForSequenceClassification`.
+        `PreTrainedModel`: the upstream class of the same task, e.g. a `BertForTokenClassification`.
     """
-    if not is_msd_model(model):
+    if hasattr(model, "merge_and_unload") and is_msd_model(model.get_base_model()):
         raise ValueError(
-            "to_vanilla takes a multi-sample dropout model (MSD*ForSequenceClassification), "
-            f"got {type(model).__name__}."
+            f"to_vanilla takes a Transformers model, got a PEFT {type(model).__name__}: merge the adapter first, "
+            "msd.to_vanilla(model.merge_and_unload())."
         )
+    if not is_msd_model(model):
+        raise ValueError(f"to_vanilla takes a multi-sample dropout model (MSD*For<Task>), got {type(model).__name__}.")
     arch = model.msd_architecture
     config_dict = model.config.to_dict()
     for key in (*MSD_CONFIG_FIELDS, "model_type", "architectures"):
@@ -129,29 +141,23 @@ def to_vanilla(model: PreTrainedModel) -> PreTrainedModel:
     return vanilla.train(model.training)
 
 
-class AutoMSDModelForSequenceClassification:
-    """Load a stock or MSD checkpoint of a supported architecture into its multi-sample dropout class.
+class _AutoMSDModel:
+    """Load a stock or MSD checkpoint of a supported architecture into its multi-sample dropout class for `task`.
 
     `msd_*` keyword arguments set the config fields; everything else goes to Transformers as usual.
-
-    Example:
-
-    ```python
-    >>> model = AutoMSDModelForSequenceClassification.from_pretrained(
-    ...     "bert-base-uncased", num_labels=2, msd_num_samples=8, msd_dropout="linspace(0.1, 0.5)"
-    ... )
-    ```
     """
+
+    task: ClassVar[str]
 
     def __init__(self, *args: Any, **kwargs: Any):
         raise OSError(
-            "AutoMSDModelForSequenceClassification is designed to be instantiated with "
-            "`AutoMSDModelForSequenceClassification.from_pretrained(path)` or `.from_config(config)`."
+            f"{type(self).__name__} is designed to be instantiated with `{type(self).__name__}.from_pretrained(path)` "
+            "or `.from_config(config)`."
         )
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
-        """Load `pretrained_model_name_or_path` (stock or MSD) into `MSD<Upstream>ForSequenceClassification`.
+        """Load `pretrained_model_name_or_path` (stock or MSD) into the MSD class of its architecture.
 
         Args:
             pretrained_model_name_or_path (`str` or `os.PathLike`): A Hub name or a local folder.
@@ -168,9 +174,8 @@ class AutoMSDModelForSequenceClassification:
             )
         elif not isinstance(config, PretrainedConfig):
             config = AutoConfig.from_pretrained(config, **hub_kwargs)
-        config = msd_config(config, **msd_kwargs)
-        model_cls = MSD_MODEL_CLASSES[get_architecture(config.model_type).model_type]
-        return model_cls.from_pretrained(
+        config = msd_config(config, task=cls.task, **msd_kwargs)
+        return msd_model_class(config.model_type, cls.task).from_pretrained(
             pretrained_model_name_or_path, *model_args, config=config, **hub_kwargs, **kwargs
         )
 
@@ -185,6 +190,76 @@ class AutoMSDModelForSequenceClassification:
                 (`dtype`, `attn_implementation`, `experts_implementation`) go to the model.
         """
         model_kwargs = {k: kwargs.pop(k) for k in FROM_CONFIG_KWARGS if k in kwargs}
-        config = msd_config(config, **kwargs)
-        model_cls = MSD_MODEL_CLASSES[get_architecture(config.model_type).model_type]
-        return model_cls._from_config(config, **model_kwargs)
+        config = msd_config(config, task=cls.task, **kwargs)
+        return msd_model_class(config.model_type, cls.task)._from_config(config, **model_kwargs)
+
+
+class AutoMSDModelForSequenceClassification(_AutoMSDModel):
+    """Load a stock or MSD checkpoint into its `MSD*ForSequenceClassification` class.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForSequenceClassification.from_pretrained(
+    ...     "bert-base-uncased", num_labels=2, msd_num_samples=8, msd_dropout="linspace(0.1, 0.5)"
+    ... )
+    ```
+    """
+
+    task = SEQUENCE_CLASSIFICATION
+
+
+class AutoMSDModelForTokenClassification(_AutoMSDModel):
+    """Load a stock or MSD checkpoint into its `MSD*ForTokenClassification` class: the K samples act on the token
+    states through one shared Linear, without K copies of them.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForTokenClassification.from_pretrained(
+    ...     "bert-base-cased", num_labels=9, msd_num_samples=5, msd_dropout="linspace(0.1, 0.5)"
+    ... )
+    ```
+    """
+
+    task = TOKEN_CLASSIFICATION
+
+
+class AutoMSDModelForQuestionAnswering(_AutoMSDModel):
+    """Load a stock or MSD checkpoint into its `MSD*ForQuestionAnswering` class: the K samples act on the token
+    states before `qa_outputs`. Most question-answering heads have no dropout there: set `msd_dropout`.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForQuestionAnswering.from_pretrained("roberta-base", msd_num_samples=5, msd_dropout=0.5)
+    ```
+    """
+
+    task = QUESTION_ANSWERING
+
+
+class AutoMSDModelForMultipleChoice(_AutoMSDModel):
+    """Load a stock or MSD checkpoint into its `MSD*ForMultipleChoice` class: the K samples act on the pooled state of
+    each (example, choice) pair.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForMultipleChoice.from_pretrained("bert-base-uncased", msd_num_samples=8)
+    ```
+    """
+
+    task = MULTIPLE_CHOICE
+
+
+#: The MSD Auto class of each task.
+AUTO_MSD_CLASSES: dict[str, type[_AutoMSDModel]] = {
+    cls.task: cls
+    for cls in (
+        AutoMSDModelForSequenceClassification,
+        AutoMSDModelForTokenClassification,
+        AutoMSDModelForQuestionAnswering,
+        AutoMSDModelForMultipleChoice,
+    )
+}

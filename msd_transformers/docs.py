@@ -1,10 +1,12 @@
-"""The README's architecture tables, generated from `ARCHITECTURES` and `EXCLUDED_ARCHITECTURES`.
+"""The generated documents: the architecture tables (`msd_transformers/architectures.md`) and the stub of the
+generated classes (`msd_transformers/generated.pyi`).
 
-`python -m msd_transformers.docs` prints them; `python -m msd_transformers.docs --readme README.md` writes them into
-the README (a test checks that the README's tables are the generated ones). The default rate of each row is found,
-not written down: the upstream model is built from its default config on the meta device (one layer, no weight
-init: fast, no memory), once as is and once with every dropout-like config attribute at its own value, so the rate
-of the replaced dropout names the attribute it comes from.
+    python -m msd_transformers.docs            # rewrite both files from the registry
+    python -m msd_transformers.docs --check    # exit 1 if either is out of date (a test runs this check)
+
+The default rate of each row is found, not written down: the upstream model is built from its default config on the
+meta device (one layer, no weight init: fast, no memory), once as is and once with every dropout-like config attribute
+at its own value, so the rate of the replaced dropout names the attribute it comes from.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import argparse
 import functools
 import inspect
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +23,14 @@ import torch
 from torch import nn
 from transformers.initialization import no_init_weights
 
-from .modeling import ARCHITECTURES, EXCLUDED_ARCHITECTURES, MSD_MODEL_CLASSES, MSDArchitecture
+from .architectures import TASKS, MSDArchitecture
+from .modeling import dropout_rate
+from .registry import class_names, excluded_model_types, get_architecture, supported_model_types
+from .tasks import get_task
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+ARCHITECTURES_DOC = PACKAGE_DIR / "architectures.md"
+STUB = PACKAGE_DIR / "generated.pyi"
 
 # `config.classifier_dropout`, `getattr(config, "cls_dropout", None)`: dropout attributes a class reads.
 _CONFIG_DROPOUT = re.compile(r"""config\.(\w*drop\w*)|getattr\(\s*(?:self\.)?config,\s*["'](\w*drop\w*)["']""")
@@ -45,11 +55,6 @@ def _meta_model(arch: MSDArchitecture, attributes: dict[str, Any]) -> nn.Module 
         return None
 
 
-def _replaced_rate(arch: MSDArchitecture, model: nn.Module) -> float:
-    dropout = model.get_submodule(arch.dropout)
-    return dropout.p if isinstance(dropout, nn.Dropout) else 0.0  # nn.Identity: a rate-0 dropout
-
-
 @functools.cache
 def _config_dropouts_read_in(path: str) -> frozenset[str]:
     with open(path, encoding="utf-8") as f:
@@ -60,7 +65,7 @@ def rate_source(arch: MSDArchitecture) -> tuple[list[str], float | None]:
     """Where the default rate of a row comes from: the rate of the dropout it replaces, in the upstream default config.
 
     Args:
-        arch (`MSDArchitecture`): A table row.
+        arch (`MSDArchitecture`): A resolved row with a `dropout`.
 
     Returns:
         `tuple`: the config attributes that set the rate, the one that wins first (e.g. `["classifier_dropout",
@@ -70,13 +75,15 @@ def rate_source(arch: MSDArchitecture) -> tuple[list[str], float | None]:
     model = _meta_model(arch, {})
     if model is None:
         return [], None
-    rate = _replaced_rate(arch, model)
+    rate = dropout_rate(model, arch)
     # Candidates: the config's dropout-like attributes, and those the modeling files of the classes on the
     # dropout's path read (DeBERTa reads `cls_dropout`, which its config does not declare).
     candidates = {name for name in model.config.to_dict() if "drop" in name}
     parts = arch.dropout.split(".")
     for path in ["", *(".".join(parts[:i]) for i in range(1, len(parts)))]:
-        candidates |= _config_dropouts_read_in(inspect.getsourcefile(type(model.get_submodule(path))))
+        for cls in type(model.get_submodule(path)).__mro__:  # with the generic heads' own files
+            if cls.__module__.startswith("transformers."):
+                candidates |= _config_dropouts_read_in(inspect.getsourcefile(cls))
     # Rates only: unset (None) or a number, not a flag such as ESM's `token_dropout`.
     candidates = {
         name
@@ -88,7 +95,7 @@ def rate_source(arch: MSDArchitecture) -> tuple[list[str], float | None]:
     while True:
         values = {name: None if name in found else 0.01 * (i + 1) for i, name in enumerate(sorted(candidates))}
         probe = _meta_model(arch, values)
-        probe_rate = _replaced_rate(arch, probe) if probe is not None else None
+        probe_rate = dropout_rate(probe, arch) if probe is not None else None
         winners = [name for name, value in values.items() if value is not None and value == probe_rate]
         if not winners:
             return found, rate
@@ -96,7 +103,7 @@ def rate_source(arch: MSDArchitecture) -> tuple[list[str], float | None]:
 
 
 def _row_markdown(arch: MSDArchitecture) -> str:
-    if arch.dropout is None:  # decoder LLMs: no dropout before the classifier upstream, so no rate to inherit
+    if arch.dropout is None:  # no dropout before the Linear upstream, so no rate to inherit
         replaces, rate_text = "none (added)", "none: `msd_dropout` required"
     else:
         replaces = f"`{arch.dropout}`, 2nd call" if arch.head else f"`{arch.dropout}`"
@@ -106,76 +113,85 @@ def _row_markdown(arch: MSDArchitecture) -> str:
             rate_text += f" ({rate:g})"
     if arch.pooling == "last_token":
         replaces += ", on the last non-padding token"
-    model_cls = MSD_MODEL_CLASSES[arch.model_type].__name__
-    return f"| `{arch.model_type}` | `{model_cls}` | {replaces} | `{arch.classifier}` | {rate_text} |"
+    return (
+        f"| `{arch.model_type}` | `MSD{arch.model_class.__name__}` | {replaces} | `{arch.classifier}` | {rate_text} |"
+    )
 
 
-def architectures_markdown() -> str:
-    """The supported model types (one line per `ARCHITECTURES` row, sorted) and the excluded ones with their reasons,
-    as Markdown.
-
-    Returns:
-        `str`: two Markdown tables.
-
-    Example:
-
-    ```python
-    >>> from msd_transformers.docs import architectures_markdown
-    >>> print(architectures_markdown())
-    | model type | MSD class | the samples replace | before | default rate |
-    |---|---|---|---|---|
-    | `albert` | `MSDAlbertForSequenceClassification` | `dropout` | `classifier` | `classifier_dropout_prob` (0.1) |
-    ...
-    ```
-    """
+def task_markdown(task: str) -> str:
+    """The supported model types of `task` (one line per row, sorted) and the excluded ones with their reasons."""
     lines = [
-        "| model type | MSD class | the samples replace | before | default rate |",
+        "| model type | MSD class | the samples replace | through | default rate |",
         "|---|---|---|---|---|",
-        *(_row_markdown(ARCHITECTURES[model_type]) for model_type in sorted(ARCHITECTURES)),
-        "",
-        "| model type | why it has no MSD class |",
-        "|---|---|",
-        *(
-            f"| `{model_type}` | {EXCLUDED_ARCHITECTURES[model_type]} |"
-            for model_type in sorted(EXCLUDED_ARCHITECTURES)
-        ),
+        *(_row_markdown(get_architecture(model_type, task)) for model_type in supported_model_types(task)),
     ]
+    excluded = excluded_model_types(task)
+    if excluded:
+        lines += ["", "| model type | why it has no MSD class |", "|---|---|"]
+        lines += [f"| `{model_type}` | {reason} |" for model_type, reason in excluded.items()]
     return "\n".join(lines) + "\n"
 
 
-README_START = "<!-- architectures:start -->"
-README_END = "<!-- architectures:end -->"
+def architectures_document() -> str:
+    """`msd_transformers/architectures.md`: every task's table, generated from the registry."""
+    counts = ", ".join(f"{task} {len(supported_model_types(task))}" for task in TASKS)
+    parts = [
+        "# Supported architectures\n",
+        "Generated by `python -m msd_transformers.docs` from the table in `msd_transformers/architectures.py` and the "
+        "installed Transformers; a test checks that this file is up to date. Model types per task: "
+        f"{counts}.\n",
+        "Each MSD class is the upstream class with its dropout before the head's Linear turned into the identity and "
+        'the Linear into a `MultiSampleLinear` (the same parameters), which draws the K samples. "2nd call": a '
+        "RoBERTa-style head that calls one dropout module before `dense` and before `out_proj`; only the second "
+        'becomes the samples. "none (added)": upstream has no dropout there, so `msd_dropout` must be set.\n',
+    ]
+    for task in TASKS:
+        parts += [
+            f"## {task} (`{get_task(task).auto_class.replace('AutoModel', 'AutoMSDModel')}`)\n",
+            task_markdown(task),
+        ]
+    return "\n".join(parts)
 
 
-def write_readme_tables(readme: str | Path) -> bool:
-    """Put [`architectures_markdown`] between the `<!-- architectures:start -->` and `<!-- architectures:end -->`
-    markers of `readme`.
+def stub() -> str:
+    """`msd_transformers/generated.pyi`: a declaration of every generated class, for editors and type checkers."""
+    lines = [
+        '"""The classes msd_transformers makes from its architecture table (generated by `python -m',
+        "msd_transformers.docs`; a test checks it is up to date). At run time they are attributes of the package,",
+        'made when first used: `msd_transformers.MSDBertForTokenClassification`."""',
+        "",
+        "import transformers",
+        "",
+        "from .modeling import MSDConfigMixin, MSDModelMixin",
+        "",
+    ]
+    for name, (model_type, task) in sorted(class_names().items()):
+        if task is None:
+            upstream = name.removeprefix("MSD")
+            lines.append(f"class {name}(MSDConfigMixin, transformers.{upstream}):  # msd-{model_type}")
+        else:
+            upstream = get_task(task).mapping_names.get(model_type, name.removeprefix("MSD"))
+            lines.append(f"class {name}(MSDModelMixin, transformers.{upstream}):  # {task}")
+        lines.append("    ...")
+    return "\n".join(lines) + "\n"
 
-    Args:
-        readme (`str` or `Path`): The Markdown file (the project's README).
 
-    Returns:
-        `bool`: whether the file changed.
-
-    Raises:
-        `ValueError`: the file lacks the markers.
-    """
-    path = Path(readme)
-    text = path.read_text()
-    start, end = text.find(README_START), text.find(README_END)
-    if start < 0 or end < start:
-        raise ValueError(f"{path} has no {README_START} ... {README_END} markers.")
-    new = text[: start + len(README_START)] + "\n" + architectures_markdown() + text[end:]
-    if new != text:
-        path.write_text(new)
-    return new != text
+def write(check: bool = False) -> list[Path]:
+    """Write (or, with `check`, compare) the generated files; returns the ones that were out of date."""
+    stale = []
+    for path, text in ((ARCHITECTURES_DOC, architectures_document()), (STUB, stub())):
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            stale.append(path)
+            if not check:
+                path.write_text(text, encoding="utf-8")
+    return stale
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description="Print the architecture tables, or write them into a README.")
-    parser.add_argument("--readme", help="write the tables between the architectures markers of this file")
+    parser = argparse.ArgumentParser(description="Write the generated architecture tables and class stub.")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a generated file is out of date")
     args = parser.parse_args()
-    if args.readme:
-        print(f"{args.readme}: {'updated' if write_readme_tables(args.readme) else 'already up to date'}")
-    else:
-        print(architectures_markdown(), end="")
+    stale = write(check=args.check)
+    for path in stale:
+        print(f"{path}: {'out of date' if args.check else 'written'}")
+    sys.exit(1 if args.check and stale else 0)

@@ -2,8 +2,9 @@
 
 `MultiSampleDropout` draws `num_samples` independent dropout masks in one random draw and returns the samples
 stacked on a new leading dimension. Every module after it (a `nn.Linear`, `tanh`, ...) then runs on all samples at
-once, which is what makes the head vectorized: no Python loop over samples anywhere. `repeat_batch` repeats a batch
-so that one forward samples every dropout of a network several times (whole-network variants, MC dropout).
+once: no Python loop over samples. It is the building block for heads of one's own; the MSD model classes use
+[`MultiSampleLinear`], which draws the samples inside the Linear. `repeat_batch` repeats a batch so that one forward
+samples every dropout of a network several times (whole-network variants, Monte-Carlo dropout).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import logging
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,13 +37,49 @@ def _check_rate(rate: object, what: str) -> float:
     return rate
 
 
-def check_num_samples(num_samples: object, what: str = "msd_num_samples") -> int:
-    """Return `num_samples` if it is an int >= 1, else raise a `ValueError` naming the value."""
-    if isinstance(num_samples, bool) or not isinstance(num_samples, int):
-        raise ValueError(f"{what} must be an int >= 1, got {num_samples!r} ({type(num_samples).__name__}).")
-    if num_samples < 1:
-        raise ValueError(f"{what} must be an int >= 1, got {num_samples}.")
-    return num_samples
+def check_positive_int(value: object, what: str) -> int:
+    """Return `value` if it is an int >= 1 (not a bool), else raise a `ValueError` naming `what` and the value."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{what} must be an int >= 1, got {value!r} ({type(value).__name__}).")
+    if value < 1:
+        raise ValueError(f"{what} must be an int >= 1, got {value}.")
+    return value
+
+
+def warn_if_identical(num_samples: int, rates: Sequence[float], what: str) -> None:
+    """Log a warning when K > 1 samples all have rate 0: they are identical and only cost compute."""
+    if num_samples > 1 and not any(rates):
+        logger.warning(
+            "%s with num_samples=%d and every rate 0: the samples are identical, so multi-sample dropout only costs "
+            "compute. Set a rate > 0 (e.g. msd_dropout=0.1) or num_samples=1.",
+            what,
+            num_samples,
+        )
+
+
+def dropout_samples(samples: torch.Tensor, rates: Sequence[float]) -> torch.Tensor:
+    """Dropout of each slice along dim 0 with its own rate: `samples[m]` dropped with `rates[m]` (masks independent
+    across slices and elements), kept elements scaled by `1 / (1 - rate)`. A rate of 0 leaves its slice unchanged.
+
+    samples: (S, ...) -> (S, ...), the same dtype
+    """
+    if not any(rates):
+        return samples
+    uniform = len(set(rates)) == 1
+    if uniform and samples.device.type == "cuda":
+        # CUDA's fused dropout kernel; its output is materialised with an independent mask per element.
+        return F.dropout(samples, rates[0], training=True)
+    # One uniform draw for all masks (on CPU, `rand` + compare is ~4x faster than `bernoulli_`), the rates broadcast
+    # along the sample dimension. The scale is float32, so half-precision inputs keep exact rates.
+    draw = torch.rand(samples.shape, device=samples.device, dtype=torch.float32)
+    if uniform:
+        keep = 1.0 - rates[0]
+        scale = (draw < keep) * (1.0 / keep)  # (S, ...): 0 or 1/(1-p)
+    else:
+        keep = torch.tensor([1.0 - p for p in rates], device=samples.device, dtype=torch.float32)
+        keep = keep.view(len(rates), *([1] * (samples.dim() - 1)))  # (S, 1, ..., 1)
+        scale = (draw < keep) / keep  # (S, ...): 0 or 1/(1-p_s)
+    return (samples * scale).to(samples.dtype)
 
 
 def parse_linspace(spec: str, num_samples: int) -> list[float]:
@@ -84,7 +121,7 @@ def resolve_dropout(dropout: DropoutSpec, num_samples: int, what: str = "msd_dro
     Raises:
         `ValueError`: naming the bad value and what is allowed.
     """
-    num_samples = check_num_samples(num_samples)
+    num_samples = check_positive_int(num_samples, "msd_num_samples")
     if isinstance(dropout, str):
         return parse_linspace(dropout, num_samples)
     if isinstance(dropout, torch.Tensor):
@@ -122,14 +159,9 @@ class MultiSampleDropout(nn.Module):
     draw. In eval mode dropout is the identity and all samples are equal, so it returns one sample, `(1, *x.shape)`,
     without copying.
 
-    Monte-Carlo dropout ([`mc_dropout`] sets `mc_mode` and `mc_samples` for the duration of its context, whatever the
-    training flag): with `mc_mode="head"` it returns `(1 + N, *x.shape)`, row 0 the input itself (the deterministic
-    eval sample) and rows 1..N with dropout masks; with `mc_mode="rows"` the input is a batch repeated N times,
-    `(N * B, ...)` with row `m * B + b` example `b` of sample `m`, and each row gets one mask, `(1, N * B, ...)`. MC
-    sample `m` uses the rate `rates[m % num_samples]`: with per-sample rates and N != K the rates cycle.
-
     The module has no parameters and no buffers (the rates are plain Python floats, so `from_pretrained`'s meta-device
-    initialisation cannot corrupt them).
+    initialisation cannot corrupt them). For token states `(B, T, H)`, where K copies cost memory, use
+    [`MultiSampleLinear`], which never holds more than one masked copy.
 
     Args:
         num_samples (`int`, *optional*, defaults to 8):
@@ -150,16 +182,9 @@ class MultiSampleDropout(nn.Module):
 
     def __init__(self, num_samples: int = 8, dropout: DropoutSpec = 0.5):
         super().__init__()
-        self.num_samples = check_num_samples(num_samples, "num_samples")
+        self.num_samples = check_positive_int(num_samples, "num_samples")
         self.rates: tuple[float, ...] = tuple(resolve_dropout(dropout, self.num_samples, what="dropout"))
-        self.mc_mode: Literal["head", "rows"] | None = None  # set by `mc_dropout` only
-        self.mc_samples = 0
-        if self.num_samples > 1 and not any(self.rates):
-            logger.warning(
-                "MultiSampleDropout with num_samples=%d and every rate 0: the samples are identical, so multi-sample "
-                "dropout only costs compute. Set a rate > 0 (e.g. msd_dropout=0.1) or num_samples=1.",
-                self.num_samples,
-            )
+        warn_if_identical(self.num_samples, self.rates, type(self).__name__)
 
     @property
     def uniform(self) -> bool:
@@ -167,42 +192,9 @@ class MultiSampleDropout(nn.Module):
         return len(set(self.rates)) == 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mc_mode == "head":
-            n = self.mc_samples
-            samples = self._drop(x.unsqueeze(0).expand(n, *x.shape), self.mc_rates(n))  # (N, *x.shape)
-            return torch.cat([x.unsqueeze(0), samples])  # (1 + N, *x.shape): row 0 without dropout
-        if self.mc_mode == "rows":
-            n = self.mc_samples
-            samples = x.view(n, x.shape[0] // n, *x.shape[1:])  # (N, B, ...): the batch repeated N times
-            return self._drop(samples, self.mc_rates(n)).view(x.shape).unsqueeze(0)  # (1, N * B, ...)
         if not self.training:
             return x.unsqueeze(0)  # (1, *x.shape): dropout is the identity, one sample is enough
-        return self._drop(x.unsqueeze(0).expand(self.num_samples, *x.shape), self.rates)  # (K, *x.shape)
-
-    def mc_rates(self, num_samples: int) -> tuple[float, ...]:
-        """The rates of `num_samples` Monte-Carlo samples: the K rates repeated in turn (sample m: `rates[m % K]`)."""
-        return tuple(self.rates[m % self.num_samples] for m in range(num_samples))
-
-    @staticmethod
-    def _drop(samples: torch.Tensor, rates: Sequence[float]) -> torch.Tensor:
-        """Dropout of each sample along dim 0 with its own rate: `samples[m]` dropped with `rates[m]`."""
-        if not any(rates):
-            return samples
-        uniform = len(set(rates)) == 1
-        if uniform and samples.device.type == "cuda":
-            # CUDA's fused dropout kernel; its output is materialised with an independent mask per element.
-            return F.dropout(samples, rates[0], training=True)
-        # One uniform draw for all masks (on CPU, `rand` + compare is ~4x faster than `bernoulli_`), the rates
-        # broadcast along the sample dimension. The scale is float32, so half-precision inputs keep exact rates.
-        draw = torch.rand(samples.shape, device=samples.device, dtype=torch.float32)
-        if uniform:
-            keep = 1.0 - rates[0]
-            scale = (draw < keep) * (1.0 / keep)  # (S, ...): 0 or 1/(1-p)
-        else:
-            keep = torch.tensor([1.0 - p for p in rates], device=samples.device, dtype=torch.float32)
-            keep = keep.view(len(rates), *([1] * (samples.dim() - 1)))  # (S, 1, ..., 1)
-            scale = (draw < keep) / keep  # (S, ...): 0 or 1/(1-p_s)
-        return (samples * scale).to(samples.dtype)
+        return dropout_samples(x.unsqueeze(0).expand(self.num_samples, *x.shape), self.rates)  # (K, *x.shape)
 
     def extra_repr(self) -> str:
         rates = self.rates[0] if self.uniform else list(self.rates)

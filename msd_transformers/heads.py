@@ -1,4 +1,5 @@
-"""Small head pieces that place a `MultiSampleDropout` where an upstream head cannot take it by a module swap."""
+"""Small head pieces: the RoBERTa-style head whose dropout module cannot become the identity, and the decoders'
+last-token pooling."""
 
 from __future__ import annotations
 
@@ -8,43 +9,38 @@ import torch
 from torch import nn
 from transformers.utils import logging
 
-from .dropout import MultiSampleDropout
-
 logger = logging.get_logger(__name__)
 
 
 class MSDDenseClassificationHead(nn.Module):
-    """A RoBERTa-style classification head with multi-sample dropout before `out_proj`.
+    """A RoBERTa-style classification head whose `out_proj` draws the dropout samples.
 
     Upstream, these heads (RoBERTa, XLM-RoBERTa, ELECTRA, CamemBERT, MPNet, Longformer, ESM, BigBird, ConvBERT,
     RoFormer, ..., and the encoder-decoders BART and T5) call the *same* `dropout` module twice: before `dense` and
-    before `out_proj`. Swapping that module for a `MultiSampleDropout` would sample twice (K x K samples). This head
-    keeps the upstream submodules (and so the upstream parameter names `dense.*` and `out_proj.*`) and draws the K
-    samples only before `out_proj`:
+    before `out_proj`. That module cannot become the identity (its first call stays a dropout), so this head keeps
+    the upstream submodules (and so the upstream parameter names `dense.*` and `out_proj.*`), calls `dropout` once,
+    and leaves the second dropout to `out_proj`, a [`MultiSampleLinear`]:
 
-        x[:, 0] -> dropout -> dense -> activation -> msd -> out_proj
+        x[:, 0] -> dropout -> dense -> activation -> out_proj (K dropout samples, then the Linear)
 
-    RoBERTa's head takes the first token of the hidden states itself; the encoder-decoders' forward gives their head
-    a state it has already pooled (BART, T5: the decoder state at each sequence's last end-of-sequence token), which
-    enters `dropout` as it is (`pooled_input=True`).
+    RoBERTa's head takes the first token of the hidden states itself; other forwards give their head a state to use
+    as it is (`pooled_input=True`): BART and T5 the decoder state at each sequence's last end-of-sequence token,
+    LayoutLMv3's question-answering head every token.
 
     Args:
         head (`nn.Module`):
-            The upstream head, with `dense`, `dropout` and `out_proj`.
-        msd (`MultiSampleDropout`):
-            The multi-sample dropout placed before `out_proj`.
+            The upstream head, with `dense`, `dropout` and `out_proj` (already a `MultiSampleLinear`).
         activation (`Callable`, *optional*):
             The activation after `dense`. Defaults to the head's own `activation` module when it has one (ELECTRA:
             GELU), else `tanh` (RoBERTa).
         pooled_input (`bool`, *optional*, defaults to `False`):
-            Whether the head receives the pooled state `(batch_size, hidden_size)` instead of the hidden states
-            `(batch_size, seq_len, hidden_size)` whose first token it takes.
+            Whether the head uses its input as given instead of taking the first token of `(batch_size, seq_len,
+            hidden_size)` hidden states.
     """
 
     def __init__(
         self,
         head: nn.Module,
-        msd: MultiSampleDropout,
         activation: Callable[[torch.Tensor], torch.Tensor] | None = None,
         pooled_input: bool = False,
     ):
@@ -55,15 +51,13 @@ class MSDDenseClassificationHead(nn.Module):
             activation = head.activation if hasattr(head, "activation") else nn.Tanh()
         self.activation = activation
         self.pooled_input = pooled_input
-        self.msd = msd
         self.out_proj = head.out_proj
 
     def forward(self, features: torch.Tensor, **kwargs) -> torch.Tensor:
-        x = features if self.pooled_input else features[:, 0, :]  # (B, H): pooled upstream, or the <s> / [CLS] token
+        x = features if self.pooled_input else features[:, 0, :]  # (B, H): the <s> / [CLS] token, or as given
         x = self.dropout(x)
         x = self.activation(self.dense(x))
-        x = self.msd(x)  # (K, B, H), K = 1 in eval
-        return self.out_proj(x)  # (K, B, C)
+        return self.out_proj(x)  # (K, B, C): the samples' dropout, then the Linear; K = 1 in eval
 
 
 def pool_last_token(

@@ -1,17 +1,21 @@
-"""Per-sample losses with the upstream `*ForSequenceClassification` semantics, vectorized over dropout samples.
+"""Per-sample losses with the upstream semantics of each task's heads, vectorized over dropout samples.
 
-`sample_losses(sample_logits, labels, ...)` returns one loss per dropout sample, shape `(K,)`. Each entry equals
-the loss the upstream class computes on that sample's logits, so `sample_losses(...).mean()` is the paper's
-multi-sample dropout objective, and `sample_losses(sample_logits.mean(0, keepdim=True), ...)` the logit-averaging
-variant. No Python loop over samples: the K samples ride along as a leading batch dimension.
+`sample_losses(sample_logits, labels, ...)` returns one loss per dropout sample, shape `(K,)`: each entry equals the
+loss the upstream `*ForSequenceClassification` class computes on that sample's logits, so `sample_losses(...).mean()`
+is the paper's multi-sample dropout objective and `sample_losses(sample_logits.mean(0, keepdim=True), ...)` the
+logit-averaging variant. `token_sample_losses` and `span_sample_losses` do the same for token classification and
+question answering (multiple choice is single-label cross-entropy over the choices: `sample_losses`). No Python loop
+over samples: the K samples ride along as a leading batch dimension.
 
 `consistency_loss(sample_logits, problem_type)` measures how much the samples disagree (the mean divergence over
 ordered pairs of samples): added to the loss with a weight, it asks the samples to agree, as R-Drop does.
+
+`resolve_problem_type` is the one place where a sequence classifier's problem type is worked out.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +23,7 @@ import torch.nn.functional as F
 ProblemType = Literal["regression", "single_label_classification", "multi_label_classification"]
 PROBLEM_TYPES: tuple[str, ...] = ("regression", "single_label_classification", "multi_label_classification")
 LOSS_STYLES: tuple[str, ...] = ("default", "deberta")
-IGNORE_INDEX = -100  # `CrossEntropyLoss`'s default, as upstream
+IGNORE_INDEX = -100  # `CrossEntropyLoss`'s default, as upstream: labels that are not counted
 
 
 def infer_problem_type(num_labels: int, labels: torch.Tensor) -> ProblemType:
@@ -31,9 +35,35 @@ def infer_problem_type(num_labels: int, labels: torch.Tensor) -> ProblemType:
     return "multi_label_classification"
 
 
-def _masked_mean(values: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    # values, weights: (K, B) -> (K,)
-    return (values * weights).sum(-1) / weights.sum(-1)
+def resolve_problem_type(
+    config: Any, labels: torch.Tensor | None = None, *, loss_style: str = "default", store: bool = False
+) -> ProblemType:
+    """The problem type of a sequence classifier's outputs: the rule every part of the package uses.
+
+    `config.problem_type` when set. Else, with `labels`, the upstream rule ([`infer_problem_type`]); with DeBERTa's
+    loss rules (`loss_style="deberta"`), which never set the problem type, one label is regression and anything else
+    single-label (2-D float labels are soft labels of one class each). Without labels: regression for one output,
+    single-label for more.
+
+    Args:
+        config (`PretrainedConfig`): The model's config (`problem_type`, `num_labels`).
+        labels (`torch.Tensor`, *optional*): A batch of labels.
+        loss_style (`str`, *optional*, defaults to `"default"`): The row's loss style.
+        store (`bool`, *optional*, defaults to `False`): Write a type inferred from `labels` into
+            `config.problem_type`, as the upstream forward does on its first labelled batch (never for DeBERTa's
+            rules, as upstream).
+
+    Returns:
+        `str`: One of `PROBLEM_TYPES`.
+    """
+    if config.problem_type is not None:
+        return config.problem_type
+    if labels is None or loss_style == "deberta":
+        return "regression" if config.num_labels == 1 else "single_label_classification"
+    problem_type = infer_problem_type(config.num_labels, labels)
+    if store:
+        config.problem_type = problem_type
+    return problem_type
 
 
 def _cross_entropy(
@@ -60,7 +90,7 @@ def _cross_entropy(
     valid = targets != ignore_index
     denom = valid.to(losses.dtype)
     if class_weights is not None:
-        denom = denom * class_weights[targets.clamp(min=0)].to(losses.dtype)
+        denom = denom * class_weights[torch.where(valid, targets, 0)].to(losses.dtype)
     return losses.sum(-1) / denom.sum().expand(k)
 
 
@@ -85,11 +115,11 @@ def sample_losses(
         num_labels (`int`):
             The number of outputs of the classifier.
         problem_type (`str`, *optional*):
-            `"regression"`, `"single_label_classification"`, `"multi_label_classification"`, or `None` (only
-            meaningful with `loss_style="deberta"`; resolve it with [`infer_problem_type`] otherwise).
+            `"regression"`, `"single_label_classification"` or `"multi_label_classification"` (see
+            [`resolve_problem_type`]); `None` only with `loss_style="deberta"`.
         loss_style (`str`, *optional*, defaults to `"default"`):
-            `"default"` for the BERT-family rules, `"deberta"` for DeBERTa-v2's, which differ when `problem_type` is
-            `None`: class ids < 0 are ignored, and 2-D float labels are soft labels for cross-entropy.
+            `"default"` for the BERT-family rules, `"deberta"` for DeBERTa's rules of a config without
+            `problem_type`: for a single-label task, class ids < 0 are ignored and 2-D float labels are soft labels.
         label_smoothing (`float`, *optional*, defaults to 0.0):
             Applied to cross-entropy targets (single-label and DeBERTa soft labels); ignored for regression and
             multi-label losses.
@@ -116,25 +146,24 @@ def sample_losses(
     if class_weights is not None:
         class_weights = class_weights.to(device=logits.device, dtype=logits.dtype)
 
-    if problem_type is None and loss_style == "deberta":
-        if num_labels == 1:
-            problem_type = "regression"
-        elif labels.dim() == 1 or labels.size(-1) == 1:
+    if loss_style == "deberta" and problem_type in (None, "single_label_classification") and num_labels != 1:
+        if labels.dim() == 1 or labels.size(-1) == 1:
             # Single-label; class ids < 0 are unlabelled and ignored. With none labelled the loss is 0, as upstream.
             targets = labels.view(-1).long()
             targets = torch.where(targets >= 0, targets, IGNORE_INDEX)
             if not (targets != IGNORE_INDEX).any():
                 return logits.sum((1, 2)) * 0.0
             return _cross_entropy(logits, targets, label_smoothing=label_smoothing, class_weights=class_weights)
-        else:
-            # Soft labels: -(log_softmax(logits) * labels).sum(-1).mean()
-            soft = labels.to(logits.dtype)
-            if label_smoothing:
-                soft = soft * (1.0 - label_smoothing) + label_smoothing / c
-            per_item = -(F.log_softmax(logits, dim=-1) * soft)  # (K, B, C)
-            if class_weights is not None:
-                per_item = per_item * class_weights
-            return per_item.sum(-1).mean(-1)
+        # Soft labels: -(log_softmax(logits) * labels).sum(-1).mean()
+        soft = labels.to(logits.dtype)
+        if label_smoothing:
+            soft = soft * (1.0 - label_smoothing) + label_smoothing / c
+        per_item = -(F.log_softmax(logits, dim=-1) * soft)  # (K, B, C)
+        if class_weights is not None:
+            per_item = per_item * class_weights
+        return per_item.sum(-1).mean(-1)
+    if problem_type is None and loss_style == "deberta":
+        problem_type = "regression"  # DeBERTa's rule for one label
     if problem_type not in PROBLEM_TYPES:
         raise ValueError(f"problem_type must be one of {PROBLEM_TYPES}, got {problem_type!r}.")
 
@@ -162,6 +191,81 @@ def sample_losses(
         logits, labels.to(logits.dtype).expand_as(logits), weight=class_weights, reduction="none"
     )  # (K, B, C)
     return losses.mean((1, 2))
+
+
+def token_sample_losses(
+    sample_logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    label_smoothing: float = 0.0,
+    class_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One upstream token-classification loss per dropout sample: the cross-entropy over the labelled tokens (labels
+    -100 are ignored), as `CrossEntropyLoss()(logits.view(-1, C), labels.view(-1))` on each sample.
+
+    Args:
+        sample_logits (`torch.Tensor` of shape `(K, batch_size, seq_len, num_labels)`): The logits of each sample.
+        labels (`torch.Tensor` of shape `(batch_size, seq_len)`): Class ids, -100 where a token is not labelled.
+        label_smoothing (`float`, *optional*, defaults to 0.0): As `CrossEntropyLoss(label_smoothing=...)`.
+        class_weights (`torch.Tensor` of shape `(num_labels,)`, *optional*): As `CrossEntropyLoss(weight=...)`.
+
+    Returns:
+        `torch.Tensor` of shape `(K,)`, in float32 (float64 for float64 logits); NaN for a batch without a labelled
+        token, as upstream.
+    """
+    if sample_logits.dim() != 4:
+        raise ValueError(
+            f"sample_logits must have shape (K, batch_size, seq_len, num_labels), got {tuple(sample_logits.shape)}."
+        )
+    k, b, t, c = sample_logits.shape
+    if tuple(labels.shape) != (b, t):
+        raise ValueError(f"Token labels must have shape ({b}, {t}) to match the logits, got {tuple(labels.shape)}.")
+    logits = sample_logits if sample_logits.dtype == torch.float64 else sample_logits.float()
+    if class_weights is not None:
+        class_weights = class_weights.to(device=logits.device, dtype=logits.dtype)
+    targets = labels.to(logits.device).reshape(b * t).long()
+    return _cross_entropy(
+        logits.reshape(k, b * t, c), targets, label_smoothing=label_smoothing, class_weights=class_weights
+    )
+
+
+def span_sample_losses(
+    sample_start_logits: torch.Tensor,
+    sample_end_logits: torch.Tensor,
+    start_positions: torch.Tensor,
+    end_positions: torch.Tensor,
+) -> torch.Tensor:
+    """One upstream question-answering loss per dropout sample: `(CE(start) + CE(end)) / 2`, positions outside the
+    sequence clamped to `seq_len` and ignored, as upstream's `*ForQuestionAnswering`.
+
+    Args:
+        sample_start_logits (`torch.Tensor` of shape `(K, batch_size, seq_len)`): The start scores of each sample.
+        sample_end_logits (`torch.Tensor` of shape `(K, batch_size, seq_len)`): The end scores of each sample.
+        start_positions (`torch.Tensor` of shape `(batch_size,)`): The answer's first token (`(batch_size, 1)` too).
+        end_positions (`torch.Tensor` of shape `(batch_size,)`): The answer's last token.
+
+    Returns:
+        `torch.Tensor` of shape `(K,)`, in float32 (float64 for float64 logits).
+    """
+    if sample_start_logits.dim() != 3 or sample_start_logits.shape != sample_end_logits.shape:
+        raise ValueError(
+            "sample_start_logits and sample_end_logits must both have shape (K, batch_size, seq_len), got "
+            f"{tuple(sample_start_logits.shape)} and {tuple(sample_end_logits.shape)}."
+        )
+    k, b, t = sample_start_logits.shape
+    losses = []
+    for logits, positions in ((sample_start_logits, start_positions), (sample_end_logits, end_positions)):
+        positions = positions.to(logits.device).reshape(-1).long()
+        if positions.numel() != b:
+            raise ValueError(f"Answer positions must have one entry per example ({b}), got {positions.numel()}.")
+        logits = logits if logits.dtype == torch.float64 else logits.float()
+        ignored = t  # as upstream: positions outside the sequence are clamped to seq_len and ignored
+        losses.append(
+            _cross_entropy(
+                logits, positions.clamp(0, ignored), label_smoothing=0.0, class_weights=None, ignore_index=ignored
+            )
+        )
+    return (losses[0] + losses[1]) / 2
 
 
 def _pairwise_kl_sum(log_probs: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,9 @@ from typing import Any
 import torch
 from transformers.pipelines.text_classification import TextClassificationPipeline
 
-from .uncertainty import Layers, mc_dropout, predictive_logits, predictive_uncertainty, resolve_problem_type
+from .loss import resolve_problem_type
+from .montecarlo import Layers, mc_dropout
+from .uncertainty import predictive_logits, predictive_uncertainty
 
 UNCERTAINTY_KEYS: tuple[str, ...] = ("entropy", "mutual_information", "std")
 

@@ -104,7 +104,7 @@ class ModelArguments:
             except json.JSONDecodeError:
                 pass
         if self.msd:  # bad values stop the run here, before any data is read
-            from msd_transformers import validate_msd_fields
+            from msd_transformers.modeling import validate_msd_fields
 
             validate_msd_fields(self.msd_num_samples, self.msd_dropout, self.msd_average)
         if self.use_lora:
@@ -284,7 +284,9 @@ def build_config(
     }
     if model_args.msd:
         how_to_load = HOW_TO_LOAD_ADAPTER if model_args.use_lora else HOW_TO_LOAD
-        return msd.msd_config(config, **labels, **model_args.msd_kwargs(), how_to_load=how_to_load)
+        return msd.msd_config(
+            config, task="sequence-classification", **labels, **model_args.msd_kwargs(), how_to_load=how_to_load
+        )
     config = copy.deepcopy(config)
     for key, value in labels.items():
         setattr(config, key, value)
@@ -299,11 +301,13 @@ def check_mc_evaluation(config: transformers.PretrainedConfig, training_args: MS
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    import msd_transformers as msd
+    from msd_transformers.montecarlo import MonteCarloDropout
+    from msd_transformers.training_args import MSDOptions
 
     with torch.device("meta"):
         model = AutoModelForSequenceClassification.from_config(config)
-    msd.validate_mc_dropout(model, num_samples=training_args.msd_eval_samples, layers=training_args.msd_eval_layers)
+    options = MSDOptions.from_args(training_args)
+    MonteCarloDropout.for_evaluation(model, options.eval_samples, options.eval_layers)
 
 
 def summary_metrics(metrics: dict[str, float]) -> dict[str, float]:
@@ -482,7 +486,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
             tokenizer.save_pretrained(out / "vanilla")
         (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         if prediction is not None:
-            write_predictions(out / "predictions.jsonl", prediction, raw["validation"], label_info)
+            from msd_transformers.finetune.predictions import prediction_records
+
+            text_columns = (data_args.text_column, data_args.text_pair_column)
+            records = prediction_records(
+                prediction, trainer.mc_uncertainty, raw["validation"], label_info, text_columns=text_columns
+            )
+            write_predictions(out / "predictions.jsonl", records)
         plot_history(trainer.state.log_history, out / "training_curves.png", title=str(out.name))
         launcher = ["python"]
         if training_args.world_size > 1:

@@ -26,6 +26,7 @@ from transformers import (  # noqa: E402
 )
 
 import msd_transformers  # noqa: E402,F401  (registers the MSD classes)
+from msd_transformers.registry import msd_config_class, msd_model_class  # noqa: E402,F401  (for the tests)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
 
@@ -314,7 +315,9 @@ def tiny_config(model_type: str, dropout: float = 0.1, **kwargs):
 
 # Decoder LLMs (`pooling="last_token"` rows) and the rest. The `model_type` tests run on every encoder and on a
 # representative subset of decoders; `tests/test_decoders.py` checks every decoder family cheaply.
-DECODER_TYPES = [t for t, arch in msd_transformers.ARCHITECTURES.items() if arch.pooling == "last_token"]
+DECODER_TYPES = [
+    t for t in msd_transformers.supported_model_types() if msd_transformers.get_architecture(t).pooling == "last_token"
+]
 ENCODER_TYPES = [t for t in msd_transformers.supported_model_types() if t not in DECODER_TYPES]
 DECODER_TYPES_TESTED = ["llama", "qwen2", "qwen3", "mistral", "gemma2", "phi3", "qwen2_moe", "gpt2"]
 MODEL_TYPES = ENCODER_TYPES + DECODER_TYPES_TESTED
@@ -328,6 +331,16 @@ REPRESENTATIVE_TYPES = [
     "llama",  # decoder: GenericForSequenceClassification, score on the last non-padding token
     "gpt2",  # decoder with its own copy of the last-token head
 ]  # fmt: skip
+
+
+def row(model_type: str, task: str = "sequence-classification"):
+    """The table row of `model_type` for `task`, with its upstream classes."""
+    return msd_transformers.get_architecture(model_type, task)
+
+
+def msd_class(model_type: str, task: str = "sequence-classification"):
+    """The MSD class of `model_type` for `task`."""
+    return msd_model_class(model_type, task)
 
 
 @pytest.fixture(params=MODEL_TYPES)

@@ -5,13 +5,13 @@ import json
 
 import pytest
 import torch
-from conftest import EOS, VOCAB, make_inputs, tiny_config
+from conftest import EOS, VOCAB, make_inputs, row, tiny_config
 from datasets import Dataset
 from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModelForSequenceClassification, get_peft_model
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 import msd_transformers as msd
-from msd_transformers import ARCHITECTURES, MSDTrainer, MSDTrainingArguments
+from msd_transformers import MSDTrainer, MSDTrainingArguments
 
 # The head's trainable copy in PEFT's `modules_to_save`, per kind of head.
 HEAD_PARAMETERS = {
@@ -34,7 +34,7 @@ HEAD_PARAMETERS = {
 def base_path(tmp_path, request):
     """A stock checkpoint on disk: the adapter's `base_model_name_or_path`."""
     model_type = request.param
-    stock = ARCHITECTURES[model_type].model_class(tiny_config(model_type, num_labels=3))
+    stock = row(model_type).model_class(tiny_config(model_type, num_labels=3))
     stock.save_pretrained(tmp_path / "base")
     return model_type, str(tmp_path / "base")
 
@@ -97,7 +97,7 @@ def test_lora_trains_saves_and_reloads_as_msd(base_path, tmp_path):
 
     # PEFT's own auto class rebuilds the stock class: same eval logits, but the multi-sample dropout is gone.
     stock_reload = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "adapter", num_labels=3)
-    assert type(stock_reload.get_base_model()) is ARCHITECTURES[model_type].model_class
+    assert type(stock_reload.get_base_model()) is row(model_type).model_class
     # The MSD config beside the adapter does not make Transformers take the folder for a full checkpoint.
     with_adapter = AutoModelForSequenceClassification.from_pretrained(tmp_path / "adapter", num_labels=3)
     torch.testing.assert_close(eval_logits(with_adapter), trained, atol=1e-6, rtol=0)
@@ -105,7 +105,7 @@ def test_lora_trains_saves_and_reloads_as_msd(base_path, tmp_path):
     merged = reloaded.merge_and_unload()
     assert msd.is_msd_model(merged) and not any("lora_" in n for n, _ in merged.named_parameters())
     vanilla = msd.to_vanilla(merged)
-    assert type(vanilla) is ARCHITECTURES[model_type].model_class
+    assert type(vanilla) is row(model_type).model_class
     torch.testing.assert_close(eval_logits(vanilla), trained, atol=1e-5, rtol=1e-5)
 
 
@@ -158,7 +158,14 @@ def test_monte_carlo_evaluation_of_a_lora_model(base_path, tmp_path):
     )  # fmt: skip
     inputs = make_inputs()
     ds = Dataset.from_dict({**{k: v.tolist() for k, v in inputs.items()}, "labels": [0, 1, 2, 0]})
-    out = MSDTrainer(model=model, args=args).predict(ds)
-    logits = torch.as_tensor(out.predictions["logits"])
-    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=0)  # layers=0: the eval logits are unchanged
-    assert out.predictions["probs"].shape == (4, 3) and (out.predictions["mutual_information"] > 0).all()
+    seen = []  # the model's own output inside the context: row 0 of the head, without dropout
+    handle = model.get_base_model().register_forward_hook(lambda m, args, out: seen.append(out))
+    trainer = MSDTrainer(model=model, args=args)
+    out = trainer.predict(ds)
+    handle.remove()
+    # The samples come from the trained copy of the head inside PEFT's wrapper: its row 0 is the eval logits.
+    torch.testing.assert_close(seen[0].logits, expected, atol=1e-5, rtol=0)
+    samples = seen[0].sample_logits  # (6, 4, 3)
+    predictive = msd.predictive_logits(samples, "single_label_classification")
+    torch.testing.assert_close(torch.as_tensor(out.predictions), predictive, atol=1e-5, rtol=0)
+    assert trainer.mc_uncertainty["probs"].shape == (4, 3) and (trainer.mc_uncertainty["mutual_information"] > 0).all()

@@ -8,58 +8,53 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
-from conftest import EOS, VOCAB, make_inputs, tiny_config
+from conftest import EOS, VOCAB, make_inputs, msd_class, row, tiny_config
 from datasets import Dataset
 from tokenizers import Tokenizer, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast, T5GemmaConfig, Trainer, pipeline
-from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES
 
 import msd_transformers as msd
-from msd_transformers import ARCHITECTURES, EXCLUDED_ARCHITECTURES
-from msd_transformers.docs import architectures_markdown
+from msd_transformers import TASKS
+from msd_transformers.docs import task_markdown, write
+from msd_transformers.registry import excluded_model_types
+from msd_transformers.tasks import MSDSeq2SeqSequenceClassifierOutput, get_task
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_every_family_is_supported_or_excluded():
-    """Every sequence-classification family of the installed Transformers has a row or a stated reason: a release
-    with a new family fails here until it gets one (generic decoder families get their row at import)."""
-    families = set(MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES)
-    supported, excluded = set(ARCHITECTURES), set(EXCLUDED_ARCHITECTURES)
+@pytest.mark.parametrize("task", TASKS)
+def test_every_family_is_supported_or_excluded(task):
+    """Every family of the installed Transformers' mapping for the task has a row or a stated reason: a release with
+    a new family fails here until it gets one (generic and default heads cover most families)."""
+    families = set(get_task(task).mapping_names)
+    supported, excluded = set(msd.supported_model_types(task)), set(excluded_model_types(task))
     assert not supported & excluded
-    assert not families - supported - excluded, "add a row to ARCHITECTURES or a reason to EXCLUDED_ARCHITECTURES"
+    assert families - supported - excluded == set(), "add a row to architectures.py or a reason to EXCLUDED"
     assert supported | excluded <= families  # no stale entries
-    assert len(supported) >= 24 + 49
-    assert all(isinstance(reason, str) and len(reason) > 20 for reason in EXCLUDED_ARCHITECTURES.values())
+    assert all(isinstance(reason, str) and len(reason) > 20 for reason in excluded_model_types(task).values())
 
 
-def test_readme_tables_are_the_generated_ones(tmp_path):
-    """The README lists every family as `python -m msd_transformers.docs --readme README.md` writes it."""
-    from msd_transformers.docs import README_END, README_START, write_readme_tables
-
-    readme = ROOT / "README.md"
-    text = readme.read_text()
-    block = text[text.index(README_START) + len(README_START) : text.index(README_END)]
-    assert block == "\n" + architectures_markdown(), "run: python -m msd_transformers.docs --readme README.md"
-    copy = tmp_path / "README.md"
-    copy.write_text(text.replace(block, "\nstale\n"))
-    assert write_readme_tables(copy) and copy.read_text() == text and not write_readme_tables(copy)
+def test_generated_documents_are_up_to_date():
+    """`msd_transformers/architectures.md` and `generated.pyi` are what `python -m msd_transformers.docs` writes."""
+    assert write(check=True) == [], "run: python -m msd_transformers.docs"
 
 
 def test_excluded_family_error_gives_the_reason():
     with pytest.raises(
-        ValueError, match=r"does not support model_type 't5gemma' \(encoder-decoder whose .*\)\. Supported: bert"
+        ValueError, match=r"does not support model_type 't5gemma' for sequence-classification \(encoder-decoder whose"
     ):
-        msd.msd_config(T5GemmaConfig())
+        msd.msd_config(T5GemmaConfig(), task="sequence-classification")
+    msd.msd_config(T5GemmaConfig(), task="token-classification")  # its token head has a row
 
 
 def test_architectures_markdown_lists_every_row_and_exclusion():
-    text = architectures_markdown()
+    text = task_markdown("sequence-classification")
     lines = {line.split("`")[1]: line for line in text.splitlines() if line.startswith("| `")}
     assert len(lines) == len(text.splitlines()) - 5  # two headers, two separators, one blank line
-    assert set(lines) == set(ARCHITECTURES) | set(EXCLUDED_ARCHITECTURES)
-    for model_type, arch in ARCHITECTURES.items():
-        assert f"`{msd.MSD_MODEL_CLASSES[model_type].__name__}`" in lines[model_type]
+    assert set(lines) == set(msd.supported_model_types()) | set(excluded_model_types())
+    for model_type in msd.supported_model_types():
+        arch = row(model_type)
+        assert f"`{msd_class(model_type).__name__}`" in lines[model_type]
         assert f"| `{arch.classifier}` |" in lines[model_type] and "—" not in lines[model_type]  # a rate found
     # The default rate: the attribute(s) the upstream class reads for the replaced dropout, and its default value.
     expected = {
@@ -114,7 +109,7 @@ def test_text_classification_pipeline(model_type, word_tokenizer):
 def test_rate_zero_dropout_left_out_upstream(caplog):
     """XLNet builds an nn.Identity for `summary_last_dropout=0`: the MSD default rate is 0; `msd_dropout` sets one."""
     config = tiny_config("xlnet", summary_last_dropout=0.0)
-    assert isinstance(ARCHITECTURES["xlnet"].model_class(config).sequence_summary.last_dropout, torch.nn.Identity)
+    assert isinstance(row("xlnet").model_class(config).sequence_summary.last_dropout, torch.nn.Identity)
     with caplog.at_level(logging.WARNING, logger="msd_transformers.dropout"):
         model = msd.AutoMSDModelForSequenceClassification.from_config(config, num_labels=3)
     assert model.msd.rates == (0.0,) * 8 and "samples are identical" in caplog.text
@@ -131,7 +126,7 @@ def test_rate_zero_dropout_left_out_upstream(caplog):
 def test_dense_head_activation_is_upstream(model_type):
     """The MSD head applies the upstream head's activation: tanh, ELECTRA's GELU module, ACT2FN[config.hidden_act]."""
     config = tiny_config(model_type, num_labels=3, hidden_act="relu")  # not the heads' tanh / gelu defaults
-    stock = ARCHITECTURES[model_type].model_class(config).eval()
+    stock = row(model_type).model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config).eval()
     model.load_state_dict(stock.state_dict())
     expected = {"roberta": torch.nn.Tanh, "electra": transformers.activations.GELUActivation}
@@ -147,13 +142,13 @@ def test_encoder_decoder_outputs_and_rules_are_upstream(model_type):
     """The Seq2Seq output fields pass through (both stacks' hidden states, the encoder's last state, the cache), and
     the upstream forward's rules hold: the end-of-sequence pooling and its error."""
     config = tiny_config(model_type, num_labels=3)
-    stock = ARCHITECTURES[model_type].model_class(config).eval()
+    stock = row(model_type).model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_num_samples=4, msd_dropout=0.2).eval()
     model.load_state_dict(stock.state_dict())
     inputs = make_inputs()
     with torch.no_grad():
         ours, theirs = model(**inputs, output_hidden_states=True), stock(**inputs, output_hidden_states=True)
-    assert type(ours) is msd.MSDSeq2SeqSequenceClassifierOutput and set(ours.keys()) == set(theirs.keys())
+    assert type(ours) is MSDSeq2SeqSequenceClassifierOutput and set(ours.keys()) == set(theirs.keys())
     assert "cache" in ours.keys() and "cache" in model.config.keys_to_ignore_at_inference
     for key in ("logits", "encoder_last_hidden_state", "decoder_hidden_states", "encoder_hidden_states"):
         torch.testing.assert_close(ours[key], theirs[key], atol=1e-6, rtol=0)
@@ -170,7 +165,7 @@ def test_encoder_decoder_trainer_predictions_as_upstream(tmp_path):
     """Trainer predictions without labels: the logits and the encoder's last state, as with the stock class (the
     key/value cache left out), and the logits are the eval logits."""
     config = tiny_config("bart", num_labels=3)
-    stock = ARCHITECTURES["bart"].model_class(config).eval()
+    stock = row("bart").model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_dropout=0.2).eval()
     model.load_state_dict(stock.state_dict())
     inputs = make_inputs()

@@ -12,7 +12,7 @@ from conftest import load_train_script
 from test_trainer import args, batch, make_dataset, moved, msd_model, stock_model, trained_weights
 from torch import nn
 
-from msd_transformers import MSDTrainer, consistency_loss, get_architecture
+from msd_transformers import MSDTrainer, MultiSampleLinear, consistency_loss, get_architecture
 
 PROBLEMS = ("single_label_classification", "multi_label_classification", "regression")
 
@@ -256,6 +256,19 @@ class FixedSampleMasks(nn.Module):
         return x.unsqueeze(0) * self.masks if self.training else x.unsqueeze(0)
 
 
+class FixedSampleLinear(MultiSampleLinear):
+    """An MSD head whose K dropout masks are fixed (`FixedSampleMasks`): (B, H) -> (K, B, C) in training."""
+
+    @classmethod
+    def around(cls, linear: nn.Linear, num_samples: int) -> "FixedSampleLinear":
+        head = cls.from_linear(linear, num_samples, 0.0)
+        head.masks = FixedSampleMasks(num_samples, linear.in_features)
+        return head
+
+    def forward(self, x):
+        return F.linear(self.masks.train(self.training)(x), self.weight, self.bias)
+
+
 class FixedPassMasks(FixedSampleMasks):
     """One fixed mask per forward pass for `repeat_batch` inputs: row m * B + b gets pass m's mask. (M*B, H) kept."""
 
@@ -273,7 +286,7 @@ def masked_model(kind, task):
     problem_type = {"single": PROBLEMS[0], "multi": PROBLEMS[1], "regression": PROBLEMS[2]}[task]
     if kind == "msd":
         model = msd_model(num_labels=num_labels, dropout=0.0, msd_num_samples=4)
-        model.dropout = FixedSampleMasks(4, 32)
+        model.classifier = FixedSampleLinear.around(model.classifier, 4)
     else:
         model = stock_model(num_labels=num_labels, dropout=0.0)
         model.dropout = FixedPassMasks(2, 32)
@@ -341,7 +354,7 @@ def test_plain_training_arguments_leave_the_term_off(tmp_path):
     from transformers import TrainingArguments
 
     plain = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
-    assert MSDTrainer(model=stock_model(), args=plain).args.msd_consistency == 0.0
+    assert MSDTrainer(model=stock_model(), args=plain).msd_args.consistency == 0.0
 
 
 # ------------------------------------------------------------------------------------------------ the script

@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import transformers
-from conftest import DECODER_TYPES, VOCAB, tiny_config
+from conftest import DECODER_TYPES, VOCAB, msd_config_class, row, tiny_config
 from test_trainer import assert_same_weights, make_dataset, moved, trained_weights
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 from transformers.modeling_layers import GenericForSequenceClassification
@@ -20,8 +20,8 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICA
 from transformers.utils.generic import find_labels
 
 import msd_transformers as msd
-from msd_transformers import ARCHITECTURES, EXCLUDED_ARCHITECTURES
 from msd_transformers.heads import pool_last_token
+from msd_transformers.registry import excluded_model_types
 
 OLDER_DECODERS = [
     "gpt2", "gpt-sw3", "gpt_neo", "gpt_neox", "gpt_bigcode", "opt", "bloom", "falcon", "mpt", "biogpt", "ctrl",
@@ -44,20 +44,24 @@ def padded_ids(pad_token_id=0):
 
 
 def test_every_generic_family_has_a_row():
-    """An independent class check over every sequence classifier Transformers lists (imports them all)."""
+    """An independent class check over every sequence classifier Transformers lists (imports them all): the
+    registry's reading of the modeling files' class statements finds exactly the generic families."""
     generic = []
+    excluded, supported = excluded_model_types(), set(msd.supported_model_types())
     for model_type, class_name in MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES.items():
         model_class = getattr(transformers, class_name)
+        if model_type in supported and not issubclass(model_class, GenericForSequenceClassification):
+            assert row(model_type).pooling != "last_token" or row(model_type).dropout is not None or model_type in (
+                "gpt2", "gpt_neo", "gpt_neox", "gpt_bigcode", "opt", "bloom", "falcon", "mpt", "biogpt", "ctrl",
+                "openai-gpt", "zamba", "zamba2",
+            ), model_type  # fmt: skip
         if issubclass(model_class, GenericForSequenceClassification):
             generic.append(model_type)
-            arch = ARCHITECTURES.get(model_type)
-            assert arch is not None or model_type in EXCLUDED_ARCHITECTURES, model_type
+            arch = row(model_type) if model_type in supported else None
+            assert arch is not None or model_type in excluded, model_type
             if arch is not None:
                 assert arch.model_class is model_class and arch.pooling == "last_token" and arch.dropout is None
-                assert (
-                    type(AutoConfig.for_model(f"msd-{model_type}", msd_dropout=0.1))
-                    is msd.MSD_CONFIG_CLASSES[model_type]
-                )
+                assert type(AutoConfig.for_model(f"msd-{model_type}", msd_dropout=0.1)) is msd_config_class(model_type)
     assert len(generic) >= 49  # Transformers 5.24
     assert {"llama", "mistral", "mixtral", "qwen2", "qwen2_moe", "qwen3", "gemma2", "gemma3_text", "phi3"} <= set(
         generic
@@ -66,11 +70,11 @@ def test_every_generic_family_has_a_row():
 
 @pytest.mark.parametrize("model_type", OLDER_DECODERS)
 def test_older_decoders_have_a_row_or_a_reason(model_type):
-    if model_type in EXCLUDED_ARCHITECTURES:
-        assert len(EXCLUDED_ARCHITECTURES[model_type]) > 20  # a stated reason
-        assert model_type not in ARCHITECTURES
+    if model_type in excluded_model_types():
+        assert len(excluded_model_types()[model_type]) > 20  # a stated reason
+        assert model_type not in msd.supported_model_types()
     else:
-        assert ARCHITECTURES[model_type].pooling == "last_token"
+        assert row(model_type).pooling == "last_token"
 
 
 def test_gpt_sw3_goes_through_the_gpt2_row():
@@ -80,11 +84,11 @@ def test_gpt_sw3_goes_through_the_gpt2_row():
 
 @pytest.mark.parametrize("model_type", DECODER_TYPES)
 def test_every_decoder_family_matches_upstream(model_type):
-    """Eval logits equal upstream's for left and right padding, the classifier runs on (K, B, H) only, and the training
-    loss is the mean of the per-sample cross-entropies."""
+    """Eval logits equal upstream's for left and right padding, the classifier runs on the pooled (B, H) only, and the
+    training loss is the mean of the per-sample cross-entropies."""
     model = decoder(model_type, msd_num_samples=4, msd_dropout=0.3).eval()
     vanilla = msd.to_vanilla(model).eval()  # strict load: same parameter names
-    assert type(vanilla) is ARCHITECTURES[model_type].model_class
+    assert type(vanilla) is row(model_type).model_class
     ids, mask = padded_ids()
     with torch.no_grad():
         torch.testing.assert_close(
@@ -94,19 +98,19 @@ def test_every_decoder_family_matches_upstream(model_type):
             rtol=0,
         )
     classifier_inputs = []
-    model.get_submodule(ARCHITECTURES[model_type].classifier).register_forward_pre_hook(
+    model.get_submodule(row(model_type).classifier).register_forward_pre_hook(
         lambda module, args: classifier_inputs.append(args[0].shape)
     )
     model.train()
     labels = torch.tensor([0, 2, 1])
     out = model(input_ids=ids, attention_mask=mask, labels=labels)
-    hidden = model.get_submodule(ARCHITECTURES[model_type].classifier).in_features
-    assert classifier_inputs == [(4, 3, hidden)]  # samples x pooled tokens, never (K, B, L, H)
+    hidden = model.get_submodule(row(model_type).classifier).in_features
+    assert classifier_inputs == [(3, hidden)]  # the pooled tokens, never (B, L, H); the Linear draws the K samples
     assert out.sample_logits.shape == (4, 3, 3) and not torch.allclose(out.sample_logits[0], out.sample_logits[1])
     expected = torch.stack([F.cross_entropy(s, labels) for s in out.sample_logits]).mean()
     torch.testing.assert_close(out.loss, expected)
     out.loss.backward()
-    assert model.get_submodule(ARCHITECTURES[model_type].classifier).weight.grad.abs().sum() > 0
+    assert model.get_submodule(row(model_type).classifier).weight.grad.abs().sum() > 0
 
 
 def test_pool_last_token_picks_the_rightmost_non_padding_token():
@@ -157,9 +161,10 @@ def test_inputs_embeds_take_the_last_position_and_warn(caplog):
 
 def test_msd_dropout_is_required_without_an_architecture_rate():
     cfg = tiny_config("llama")
-    match = r"msd_dropout must be set for 'llama': LlamaForSequenceClassification has no dropout before `score`"
+    match = r"msd_dropout must be set for 'llama' \(sequence-classification\): LlamaForSequenceClassification has no "
     with pytest.raises(ValueError, match=match):
-        msd.msd_config(cfg)
+        msd.msd_config(cfg, task="sequence-classification")
+    msd.msd_config(cfg)  # the family's config: its token head has a dropout, and no task is named
     with pytest.raises(ValueError, match=match):
         msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_num_samples=4)
     with pytest.raises(ValueError, match=match):  # a model from an MSD config without a rate
@@ -167,13 +172,14 @@ def test_msd_dropout_is_required_without_an_architecture_rate():
     assert msd.msd_config(cfg, msd_dropout="linspace(0.1, 0.3)", msd_num_samples=3).msd_dropout == [0.1, 0.2, 0.3]
     # ModernBERT-decoder has a dropout before its classifier: its rate is the default.
     model = decoder("modernbert-decoder", dropout=0.25, msd_dropout=None)
-    assert model.msd.rates == (0.25,) * 8 and model.msd is model.drop
+    assert model.msd.rates == (0.25,) * 8 and model.msd is model.classifier
+    assert isinstance(model.drop, torch.nn.Identity)
 
 
 def test_decoder_head_placement_and_names(tmp_path):
     model = decoder("llama")
-    assert model.msd is model.dropout and isinstance(model.msd, msd.MultiSampleDropout)
-    assert "dropout" not in dict(model.named_parameters()) and list(model.state_dict())[-1] == "score.weight"
+    assert model.msd is model.score and isinstance(model.msd, msd.MultiSampleLinear)
+    assert not hasattr(model, "dropout") and list(model.state_dict())[-1] == "score.weight"
     assert type(AutoModel.from_config(model.config)) is transformers.LlamaModel  # AutoModel: the backbone
     model.save_pretrained(tmp_path)
     backbone = AutoModel.from_pretrained(tmp_path)
@@ -203,14 +209,14 @@ def test_labels_in_the_signature_where_upstream_takes_them_through_kwargs():
 @pytest.mark.parametrize("model_type", ["mixtral"])  # qwen2_moe: in test_models.py's checkpoint test
 def test_moe_checkpoints_load_both_ways(model_type, tmp_path):
     """MoE checkpoints store one tensor per expert; the models fuse them. The MSD model types get the conversion."""
-    stock = ARCHITECTURES[model_type].model_class(tiny_config(model_type, num_labels=3)).eval()
+    stock = row(model_type).model_class(tiny_config(model_type, num_labels=3)).eval()
     stock.save_pretrained(tmp_path / "stock")
     model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
         tmp_path / "stock", msd_dropout=0.2, output_loading_info=True
     )
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     model.save_pretrained(tmp_path / "msd")
-    back, info = ARCHITECTURES[model_type].model_class.from_pretrained(tmp_path / "msd", output_loading_info=True)
+    back, info = row(model_type).model_class.from_pretrained(tmp_path / "msd", output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     ids, mask = padded_ids()
     with torch.no_grad():

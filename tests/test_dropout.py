@@ -5,7 +5,8 @@ import logging
 import pytest
 import torch
 
-from msd_transformers import MultiSampleDropout, resolve_dropout
+from msd_transformers import MultiSampleDropout
+from msd_transformers.dropout import resolve_dropout
 
 
 def test_training_shape_and_scaling():

@@ -4,15 +4,16 @@ import json
 
 import pytest
 import torch
-from conftest import MODEL_TYPES, REPRESENTATIVE_TYPES, make_inputs, tiny_config
+from conftest import MODEL_TYPES, REPRESENTATIVE_TYPES, make_inputs, msd_class, msd_config_class, row, tiny_config
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 import msd_transformers as msd
-from msd_transformers import ARCHITECTURES, MultiSampleDropout
+from msd_transformers import MultiSampleLinear
+from msd_transformers.auto import is_msd_config
 
 
 def build(model_type, num_labels=3, dropout=0.1, **msd_kwargs):
-    if ARCHITECTURES[model_type].dropout is None:  # decoders: no architecture rate, the samples take `dropout`
+    if row(model_type).dropout is None:  # decoders: no architecture rate, the samples take `dropout`
         msd_kwargs.setdefault("msd_dropout", dropout)
     cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **msd_kwargs)
     return AutoModelForSequenceClassification.from_config(cfg)
@@ -43,59 +44,62 @@ LABELS = {
 
 
 def test_classes_names_and_registration(model_type):
-    arch = ARCHITECTURES[model_type]
-    cfg_cls, model_cls = msd.MSD_CONFIG_CLASSES[model_type], msd.MSD_MODEL_CLASSES[model_type]
+    arch = row(model_type)
+    cfg_cls, model_cls = msd_config_class(model_type), msd_class(model_type)
     assert cfg_cls.__name__ == f"MSD{arch.config_class.__name__}" and cfg_cls.model_type == f"msd-{model_type}"
     assert model_cls.__name__ == f"MSD{arch.model_class.__name__}"
     assert getattr(msd, model_cls.__name__) is model_cls and getattr(msd, cfg_cls.__name__) is cfg_cls
     assert issubclass(model_cls, arch.model_class) and model_cls.config_class is cfg_cls
     assert type(AutoConfig.for_model(f"msd-{model_type}", msd_dropout=0.1)) is cfg_cls
-    assert msd.is_msd_config(cfg_cls(msd_dropout=0.1)) and not msd.is_msd_config(arch.config_class())
+    assert is_msd_config(cfg_cls(msd_dropout=0.1)) and not is_msd_config(arch.config_class())
     # The stock architecture is untouched: its config still maps to the stock class.
     stock = AutoModelForSequenceClassification.from_config(tiny_config(model_type))
     assert type(stock) is arch.model_class
 
 
 def test_head_placement(model_type):
-    """The MSD module sits where the last dropout before the final Linear was, with that dropout's rate."""
+    """The head's Linear is a MultiSampleLinear with the rate of the dropout before it, which is the identity now;
+    upstream, that dropout runs once per forward (twice in a RoBERTa-style head) and feeds the Linear."""
     model = build(model_type, dropout=0.15)
-    arch = ARCHITECTURES[model_type]
-    modules = [m for m in model.modules() if isinstance(m, MultiSampleDropout)]
-    assert len(modules) == 1 and modules[0] is model.msd is model.get_submodule(arch.msd_path)
+    arch = row(model_type)
+    linears = [m for m in model.modules() if isinstance(m, MultiSampleLinear)]
+    assert len(linears) == 1 and linears[0] is model.msd is model.get_submodule(arch.classifier)
     assert model.msd.rates == (0.15,) * 8
-    assert isinstance(model.get_submodule(arch.classifier), torch.nn.Linear)
     if arch.head:  # the head keeps its own first dropout before dense
         assert isinstance(model.get_submodule(arch.head).dropout, torch.nn.Dropout)
+    elif arch.dropout is not None:
+        assert isinstance(model.get_submodule(arch.dropout), torch.nn.Identity)
     # Same parameter names as upstream.
     stock = arch.model_class(tiny_config(model_type, num_labels=3))
     assert list(model.state_dict()) == list(stock.state_dict())
-    # Upstream, the (last) output of the row's dropout is the final Linear's input (decoders have none); in the MSD
-    # model, the samples are.
-    if arch.dropout is not None:
-        dropped, linear_input = dropout_output_and_linear_input(stock, arch.dropout, arch.classifier)
-        assert linear_input is dropped
-    samples, linear_input = dropout_output_and_linear_input(model, arch.msd_path, arch.classifier)
-    assert linear_input is samples
-    assert samples.dim() == 3 and samples.shape[:2] == (8, 4)  # (K, B, H): K samples, not K x K
+    if arch.dropout is not None:  # upstream: the row's dropout feeds the Linear, once (twice in a dense head)
+        calls, linear_input = dropout_calls_and_linear_input(stock, arch.dropout, arch.classifier)
+        assert linear_input is calls[-1] and len(calls) == (2 if arch.head else 1)
+    # The MSD model: the Linear's output carries the K samples (not K x K).
+    outputs = []
+    hook = model.msd.register_forward_hook(lambda m, args, out: outputs.append(out))
+    model.train()(**make_inputs())
+    hook.remove()
+    assert len(outputs) == 1 and outputs[0].shape[:2] == (8, 4)  # (K, B, C)
 
 
-def dropout_output_and_linear_input(model, dropout, classifier):
-    """In a training forward: the last output of the module at `dropout`, and the input of the one at `classifier`."""
-    seen = {}
+def dropout_calls_and_linear_input(model, dropout, classifier):
+    """In a training forward: the outputs of the module at `dropout`, and the input of the one at `classifier`."""
+    calls, seen = [], {}
     hooks = [
-        model.get_submodule(dropout).register_forward_hook(lambda m, args, out: seen.update(dropout=out)),
+        model.get_submodule(dropout).register_forward_hook(lambda m, args, out: calls.append(out)),
         model.get_submodule(classifier).register_forward_pre_hook(lambda m, args: seen.update(linear=args[0])),
     ]
     model.train()(**make_inputs())
     for hook in hooks:
         hook.remove()
-    return seen["dropout"], seen["linear"]
+    return calls, seen["linear"]
 
 
 def test_eval_logits_and_loss_equal_upstream(model_type):
     model = build(model_type, msd_dropout="linspace(0.1, 0.5)").eval()
     vanilla = msd.to_vanilla(model).eval()
-    assert type(vanilla) is ARCHITECTURES[model_type].model_class
+    assert type(vanilla) is row(model_type).model_class
     inputs = make_inputs()
     labels = torch.tensor([0, 2, 1, 2])
     with torch.no_grad():
@@ -134,14 +138,14 @@ def test_training_loss_is_upstream_loss_per_sample(model_type, task, average):
         expected = upstream_loss(vanilla, inputs, labels, sample_logits.mean(0))
     torch.testing.assert_close(out.loss, expected, atol=1e-6, rtol=1e-6)
     out.loss.backward()
-    assert model.get_submodule(ARCHITECTURES[model_type].classifier).weight.grad.abs().sum() > 0
+    assert model.get_submodule(row(model_type).classifier).weight.grad.abs().sum() > 0
 
 
 def test_problem_type_inferred_like_upstream(model_type):
     model = build(model_type, num_labels=3).train()
     model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
     # DeBERTa (v1 and v2) never sets it.
-    expected = None if ARCHITECTURES[model_type].loss_style == "deberta" else "single_label_classification"
+    expected = None if row(model_type).loss_style == "deberta" else "single_label_classification"
     assert model.config.problem_type == expected
 
 
@@ -168,7 +172,7 @@ def test_single_sample_and_zero_rate_match_upstream_training(model_type):
 
 
 def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
-    arch = ARCHITECTURES[model_type]
+    arch = row(model_type)
     stock = arch.model_class(tiny_config(model_type, num_labels=3)).eval()
     stock.save_pretrained(tmp_path / "stock")
     model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
@@ -224,7 +228,7 @@ def test_to_vanilla_saves_upstream_model_type(model_type, tmp_path):
     vanilla.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["model_type"] == model_type and not any(k.startswith("msd_") for k in saved)
-    assert saved["architectures"] == [ARCHITECTURES[model_type].model_class.__name__]
+    assert saved["architectures"] == [row(model_type).model_class.__name__]
     # The weights are copies: training the MSD model does not change the export.
     with torch.no_grad():
         next(model.parameters()).add_(1.0)
@@ -248,7 +252,7 @@ def test_hidden_states_pass_through():
 def test_gradient_checkpointing(model_type):
     """Checkpointed training gives the gradients of the plain forward (same seed: the same dropout masks)."""
     model = build(model_type).train()
-    if not ARCHITECTURES[model_type].model_class.supports_gradient_checkpointing:  # e.g. ALBERT, upstream
+    if not row(model_type).model_class.supports_gradient_checkpointing:  # e.g. ALBERT, upstream
         with pytest.raises(ValueError, match="does not support activation checkpointing"):
             model.activation_checkpointing_enable()
         return
@@ -265,7 +269,7 @@ def test_gradient_checkpointing(model_type):
     assert model.is_activation_checkpointing
     checkpointed = gradients()
     # Parameters upstream leaves unused (e.g. ESM's contact head) get no gradient either way.
-    assert checkpointed.keys() == plain.keys() and f"{ARCHITECTURES[model_type].classifier}.weight" in plain
+    assert checkpointed.keys() == plain.keys() and f"{row(model_type).classifier}.weight" in plain
     for name, grad in plain.items():
         torch.testing.assert_close(checkpointed[name], grad, atol=1e-6, rtol=1e-5, msg=name)
 
@@ -332,7 +336,8 @@ def test_unsupported_architecture_lists_supported(tmp_path):
     from transformers import ViTConfig  # no sequence classifier at all (GPT-2 and T5 have a row or a reason now)
 
     tiny_vit = ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8)
-    with pytest.raises(ValueError, match="does not support model_type 'vit'. Supported: bert, roberta"):
+    with pytest.raises(ValueError, match="does not support model_type 'vit' for sequence-classification. Supported: "
+                       "albert, arcee"):  # fmt: skip
         msd.msd_config(tiny_vit)
     tiny_vit.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="modernbert"):
@@ -341,7 +346,7 @@ def test_unsupported_architecture_lists_supported(tmp_path):
 
 def test_to_vanilla_rejects_stock_model():
     with pytest.raises(ValueError, match="got BertForSequenceClassification"):
-        msd.to_vanilla(ARCHITECTURES["bert"].model_class(tiny_config("bert")))
+        msd.to_vanilla(row("bert").model_class(tiny_config("bert")))
 
 
 def test_zero_rate_warns_at_model_creation(caplog):

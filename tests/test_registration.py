@@ -1,14 +1,11 @@
-"""register_architecture, from_config with config attributes, and the old import paths of the fine-tuning kit."""
+"""register_architecture (the README's example as written), and from_config with config attributes."""
 
 import dataclasses
-import importlib
-import sys
-import warnings
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import VOCAB, make_inputs, tiny_config
+from conftest import VOCAB, make_inputs, row, tiny_config
 from torch import nn
 from transformers import (
     AutoConfig,
@@ -20,7 +17,7 @@ from transformers import (
 )
 
 import msd_transformers as msd
-from msd_transformers import modeling
+from msd_transformers import registry
 
 
 class MyConfig(BertConfig):
@@ -56,11 +53,16 @@ class MyForSequenceClassification(BertForSequenceClassification):
 @pytest.fixture
 def scratch_table():
     """Rows registered by a test are removed afterwards, so other tests see the built-in table."""
-    before = dict(modeling.ARCHITECTURES)
+    tables = (registry._RESOLVED, registry._CONFIG_CLASSES, registry._MODEL_CLASSES)
+    before = [dict(table) for table in tables]
+    rows = {task: dict(table) for task, table in registry._ROWS.items()}
     yield
-    for model_type in set(modeling.ARCHITECTURES) - set(before):
-        for table in (modeling.ARCHITECTURES, modeling.MSD_CONFIG_CLASSES, modeling.MSD_MODEL_CLASSES):
-            table.pop(model_type, None)
+    for table, saved in zip(tables, before, strict=True):
+        table.clear()
+        table.update(saved)
+    for task, table in registry._ROWS.items():
+        table.clear()
+        table.update(rows[task])
 
 
 def my_row(**kwargs):
@@ -90,9 +92,8 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
     assert msd.MSDMyForSequenceClassification is model_cls and "MSDMyForSequenceClassification" in dir(msd)
     assert msd.MSDMyConfig is config_cls and config_cls.model_type == "msd-my-bert"
 
-    # The user registers the family with the Auto classes as for any custom model; its checkpoints then load by name.
-    AutoConfig.register("my-bert", MyConfig, exist_ok=True)
-    AutoModelForSequenceClassification.register(MyConfig, MyForSequenceClassification, exist_ok=True)
+    # Registering the row is enough: the family's own checkpoints load by name (AutoConfig knows `my-bert` now).
+    assert type(AutoConfig.for_model("my-bert")) is MyConfig
     stock = MyForSequenceClassification(tiny_my_config(head_dropout=0.3)).eval()
     stock.save_pretrained(tmp_path / "stock")
     model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
@@ -101,8 +102,8 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     assert type(model) is model_cls and type(AutoModelForSequenceClassification.from_config(model.config)) is model_cls
     # The samples replace the head's dropout (its rate, 0.3, is the default); BERT's dropout before the head stays.
-    assert model.msd is model.classifier.dropout and model.msd.rates == (0.3,) * 4
-    assert type(model.dropout) is nn.Dropout
+    assert model.msd is model.classifier.out and model.msd.rates == (0.3,) * 4
+    assert type(model.classifier.dropout) is nn.Identity and type(model.dropout) is nn.Dropout
 
     inputs, labels = make_inputs(), torch.tensor([0, 1, 2, 0])
     with torch.no_grad():
@@ -126,7 +127,7 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
 
 def test_register_architecture_refuses_a_duplicate(scratch_table):
     with pytest.raises(ValueError, match="already registered.*exist_ok=True"):
-        msd.register_architecture(msd.ARCHITECTURES["bert"])
+        msd.register_architecture(row("bert"))
     msd.register_architecture(my_row())
     with pytest.raises(ValueError, match="'my-bert' is already registered"):
         msd.register_architecture(my_row())
@@ -153,24 +154,25 @@ def test_register_architecture_refuses_a_duplicate(scratch_table):
         (msd.MSDArchitecture("my-bert", MyConfig, torch.nn.Linear, "dropout", "classifier"),
          "must be a PreTrainedModel subclass"),
         (my_row(pooling="mean"), "pooling of 'my-bert' must be None or 'last_token', got 'mean'"),
-        (my_row(dropout=None), "needs `dropout`"),
-        (my_row(pooled_head="classifier"), "`pooled_head` are for decoder heads"),
-        (my_row(pooling="last_token", head="classifier"), "does not go with pooling='last_token'"),
+        (my_row(task="summarization"), "Unknown task 'summarization'"),
+        (my_row(classifier=""), "classifier of 'my-bert' must be the path of the head's Linear"),
+        (my_row(pooled_head="classifier"), "pooled_head of 'my-bert' goes with pooling='last_token'"),
+        (my_row(pooling="last_token", head="classifier"), "is for decoder sequence heads, without a `head`"),
+        (my_row(pooling="last_token", task="token-classification"), "is for decoder sequence heads"),
         (my_row(pooling="last_token", pooled_head="nope"), r"'nope' \(the row's `pooled_head`\)"),
-        (my_row(dropout=None, pooling="last_token"), "already has an attribute 'dropout'"),
     ],
 )  # fmt: skip
 def test_register_architecture_checks_the_row(scratch_table, row, match):
     with pytest.raises(ValueError, match=match):
         msd.register_architecture(row)
-    assert "my-bert" not in msd.ARCHITECTURES
+    assert "my-bert" not in msd.supported_model_types()
 
 
 def test_head_activation_must_name_an_activation(scratch_table):
-    row = dataclasses.replace(msd.ARCHITECTURES["roberta"], head_activation="no_such_attribute")
+    bad = dataclasses.replace(row("roberta"), head_activation="no_such_attribute")
     with pytest.raises(ValueError, match=r"RobertaConfig\(\)\.no_such_attribute is None, not a name in ACT2FN"):
-        msd.register_architecture(row, exist_ok=True)
-    assert msd.ARCHITECTURES["roberta"].head_activation is None
+        msd.register_architecture(bad, exist_ok=True)
+    assert row("roberta").head_activation is None
 
 
 def test_from_config_takes_config_attributes():
@@ -200,25 +202,12 @@ def test_register_a_decoder_row_at_run_time(scratch_table):
     )
     cfg = ToyGPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=99, pad_token_id=0, num_labels=3)
     with pytest.raises(ValueError, match="msd_dropout must be set for 'toy-gpt2'"):
-        msd.msd_config(cfg)
+        msd.msd_config(cfg, task="sequence-classification")
     model = msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_dropout=0.2, msd_num_samples=4).eval()
-    assert type(model).__name__ == "MSDToyGPT2ForSequenceClassification" and model.msd is model.dropout
+    assert type(model).__name__ == "MSDToyGPT2ForSequenceClassification" and model.msd is model.score
     vanilla = msd.to_vanilla(model).eval()
     inputs = make_inputs()
     inputs["input_ids"][0, -3:] = 0  # right padding
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, vanilla(**inputs).logits, rtol=0, atol=1e-6)
     assert model.train()(**inputs).sample_logits.shape == (4, 4, 3)
-
-
-@pytest.mark.parametrize("name", ["cli", "data", "metrics", "offline", "reporting"])
-def test_old_import_paths_still_work(name):
-    sys.modules.pop(f"msd_transformers.{name}", None)
-    with pytest.warns(FutureWarning, match=f"moved to `msd_transformers.finetune.{name}`"):
-        old = importlib.import_module(f"msd_transformers.{name}")
-    new = importlib.import_module(f"msd_transformers.finetune.{name}")
-    public = [k for k in vars(new) if not k.startswith("_") and callable(getattr(new, k))]
-    assert public and all(getattr(old, k) is getattr(new, k) for k in public)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        exec(f"from msd_transformers.{name} import {public[0]}", {})  # already imported: no second warning

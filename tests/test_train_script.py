@@ -267,7 +267,9 @@ def test_unsupported_model_is_a_clear_error(tmp_path):
         tmp_path / "vit"
     )
     train = write(tmp_path / "train.csv", rows(20))
-    with pytest.raises(train_script.BadInput, match="does not support model_type 'vit'. Supported: bert"):
+    with pytest.raises(
+        train_script.BadInput, match="does not support model_type 'vit' for sequence-classification. Supported: albert"
+    ):
         run_main(tmp_path, base_args(str(tmp_path / "vit"), tmp_path / "out", train_file=train))
 
 
@@ -407,7 +409,7 @@ def test_shipped_configs_parse(config):
     model_args, data_args, training_args = train_script.parse([str(ROOT / "configs" / config)])
     assert model_args.model_name_or_path and training_args.output_dir
     if model_args.msd:
-        msd_transformers.resolve_dropout(model_args.msd_dropout or 0.1, model_args.msd_num_samples)
+        msd_transformers.dropout.resolve_dropout(model_args.msd_dropout or 0.1, model_args.msd_num_samples)
 
 
 def test_distributed_launch_without_accelerator(monkeypatch, tiny_model, tmp_path):

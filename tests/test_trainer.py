@@ -335,6 +335,7 @@ def test_plain_training_arguments_work(tmp_path):
     model = msd_model(msd_num_samples=3)
     plain = TrainingArguments(output_dir=str(tmp_path), max_steps=1, report_to=[], use_cpu=True, disable_tqdm=True)
     trainer = MSDTrainer(model=model, args=plain, train_dataset=make_dataset())
-    assert trainer.args.msd_forward_passes == 1 and trainer.args.msd_class_weights is None
+    assert trainer.msd_args.forward_passes == 1 and trainer.msd_args.class_weights is None
+    assert not hasattr(trainer.args, "msd_forward_passes")  # nothing written onto the user's arguments
     trainer.train()
     assert trainer.state.global_step == 1

@@ -28,7 +28,7 @@ from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef, mean_squared_error
 from transformers import EvalPrediction
 
-from ..uncertainty import aurc, brier_score, expected_calibration_error, negative_log_likelihood
+from ..calibration import aurc, brier_score, expected_calibration_error, negative_log_likelihood
 
 __all__ = [
     "Accuracy",

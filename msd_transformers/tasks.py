@@ -1,0 +1,244 @@
+"""What differs between the tasks: one [`TaskSpec`] per task, its output classes, and its per-sample loss.
+
+| task | upstream class | sample fields (training: K samples) | loss per sample |
+|---|---|---|---|
+| `sequence-classification` | `*ForSequenceClassification` | `sample_logits` `(K, B, C)` | [`sample_losses`] |
+| `token-classification` | `*ForTokenClassification` | `sample_logits` `(K, B, T, C)` | [`token_sample_losses`] |
+| `question-answering` | `*ForQuestionAnswering` | `sample_start_logits`, `sample_end_logits` `(K, B, T)` | spans |
+| `multiple-choice` | `*ForMultipleChoice` | `sample_logits` `(K, B, n_choices)` | cross-entropy over the choices |
+
+Spans: [`span_sample_losses`]. Each output class is the upstream one plus the sample fields; the upstream fields
+(`logits`, `start_logits`, ...) hold the mean over the samples in training and the upstream values in eval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers.modeling_outputs import (
+    MultipleChoiceModelOutput,
+    QuestionAnsweringModelOutput,
+    Seq2SeqQuestionAnsweringModelOutput,
+    Seq2SeqSequenceClassifierOutput,
+    SequenceClassifierOutput,
+    TokenClassifierOutput,
+)
+from transformers.models.auto import modeling_auto
+
+from .architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
+from .loss import resolve_problem_type, sample_losses, span_sample_losses, token_sample_losses
+
+
+@dataclass
+class MSDSequenceClassifierOutput(SequenceClassifierOutput):
+    """`SequenceClassifierOutput` plus the logits of every dropout sample.
+
+    Args:
+        loss (`torch.FloatTensor` of shape `(1,)`, *optional*): The training loss: the mean of the per-sample losses
+            (`msd_average="loss"`) or the loss of the mean logits (`"logits"`); in eval, the upstream loss.
+        logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`): In training the mean of the sample logits,
+            in eval the upstream logits; inside [`mc_dropout`] with `layers` k or `"all"`, the Monte-Carlo predictive
+            logits (see [`predictive_logits`]).
+        sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, num_labels)`, *optional*): The logits
+            of each dropout sample: in training mode, and inside [`mc_dropout`] (N Monte-Carlo samples).
+    """
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+@dataclass
+class MSDSeq2SeqSequenceClassifierOutput(Seq2SeqSequenceClassifierOutput):
+    """`Seq2SeqSequenceClassifierOutput` (BART, T5, ...) plus `sample_logits`, as [`MSDSequenceClassifierOutput`]."""
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+@dataclass
+class MSDTokenClassifierOutput(TokenClassifierOutput):
+    """`TokenClassifierOutput` plus the logits of every dropout sample.
+
+    Args:
+        sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, seq_len, num_labels)`, *optional*):
+            The token logits of each dropout sample: in training mode, and inside [`mc_dropout`].
+    """
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+@dataclass
+class MSDQuestionAnsweringModelOutput(QuestionAnsweringModelOutput):
+    """`QuestionAnsweringModelOutput` plus the start and end scores of every dropout sample.
+
+    Args:
+        sample_start_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, seq_len)`, *optional*)
+        sample_end_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, seq_len)`, *optional*)
+    """
+
+    sample_start_logits: torch.FloatTensor | None = None
+    sample_end_logits: torch.FloatTensor | None = None
+
+
+@dataclass
+class MSDSeq2SeqQuestionAnsweringModelOutput(Seq2SeqQuestionAnsweringModelOutput):
+    """`Seq2SeqQuestionAnsweringModelOutput` plus the sample scores, as [`MSDQuestionAnsweringModelOutput`]."""
+
+    sample_start_logits: torch.FloatTensor | None = None
+    sample_end_logits: torch.FloatTensor | None = None
+
+
+@dataclass
+class MSDMultipleChoiceModelOutput(MultipleChoiceModelOutput):
+    """`MultipleChoiceModelOutput` plus the logits of every dropout sample.
+
+    Args:
+        sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, num_choices)`, *optional*)
+    """
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What the MSD classes of one task need to know.
+
+    Args:
+        name (`str`): The task, as Transformers' pipelines name it.
+        class_suffix (`str`): The upstream class name's suffix, e.g. `"ForTokenClassification"`.
+        auto_class (`str`): The Transformers Auto class, e.g. `"AutoModelForTokenClassification"`.
+        mapping (`str`): The name of Transformers' mapping of model types to class names for the task.
+        logit_fields (`tuple[str, ...]`): The output fields the samples give.
+        label_fields (`tuple[str, ...]`): The forward's label arguments.
+        output_class (`type`): The MSD output class.
+        seq2seq_output_class (`type`, *optional*): The MSD output class of encoder-decoders.
+        peft_task_type (`str`): PEFT's `task_type` for LoRA on the task.
+    """
+
+    name: str
+    class_suffix: str
+    auto_class: str
+    mapping: str
+    logit_fields: tuple[str, ...]
+    label_fields: tuple[str, ...]
+    output_class: type
+    seq2seq_output_class: type | None
+    peft_task_type: str
+
+    @property
+    def sample_fields(self) -> tuple[str, ...]:
+        """The output fields of the samples: `sample_logits`, or `sample_start_logits` and `sample_end_logits`."""
+        return tuple(f"sample_{name}" for name in self.logit_fields)
+
+    @property
+    def mapping_names(self) -> Mapping[str, str]:
+        """Transformers' `{model_type: class name}` of the task."""
+        return getattr(modeling_auto, self.mapping)
+
+
+TASK_SPECS: dict[str, TaskSpec] = {
+    SEQUENCE_CLASSIFICATION: TaskSpec(
+        SEQUENCE_CLASSIFICATION, "ForSequenceClassification", "AutoModelForSequenceClassification",
+        "MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES", ("logits",), ("labels",),
+        MSDSequenceClassifierOutput, MSDSeq2SeqSequenceClassifierOutput, "SEQ_CLS",
+    ),
+    TOKEN_CLASSIFICATION: TaskSpec(
+        TOKEN_CLASSIFICATION, "ForTokenClassification", "AutoModelForTokenClassification",
+        "MODEL_FOR_TOKEN_CLASSIFICATION_MAPPING_NAMES", ("logits",), ("labels",),
+        MSDTokenClassifierOutput, None, "TOKEN_CLS",
+    ),
+    QUESTION_ANSWERING: TaskSpec(
+        QUESTION_ANSWERING, "ForQuestionAnswering", "AutoModelForQuestionAnswering",
+        "MODEL_FOR_QUESTION_ANSWERING_MAPPING_NAMES", ("start_logits", "end_logits"),
+        ("start_positions", "end_positions"), MSDQuestionAnsweringModelOutput,
+        MSDSeq2SeqQuestionAnsweringModelOutput, "QUESTION_ANS",
+    ),
+    MULTIPLE_CHOICE: TaskSpec(
+        MULTIPLE_CHOICE, "ForMultipleChoice", "AutoModelForMultipleChoice",
+        "MODEL_FOR_MULTIPLE_CHOICE_MAPPING_NAMES", ("logits",), ("labels",),
+        MSDMultipleChoiceModelOutput, None, "SEQ_CLS",
+    ),
+}  # fmt: skip
+
+#: Every output field that holds samples, kept out of evaluation predictions (`config.keys_to_ignore_at_inference`).
+SAMPLE_FIELDS: tuple[str, ...] = tuple(dict.fromkeys(f for spec in TASK_SPECS.values() for f in spec.sample_fields))
+
+
+def get_task(task: str) -> TaskSpec:
+    """The [`TaskSpec`] of `task`; `ValueError` naming the tasks otherwise."""
+    if task not in TASK_SPECS:
+        raise ValueError(f"Unknown task {task!r}; the tasks are {list(TASK_SPECS)}.")
+    return TASK_SPECS[task]
+
+
+def task_of(model: Any) -> TaskSpec:
+    """The task of a model: an MSD model's own, else the one its class name ends in (`*ForTokenClassification`, ...;
+    sequence classification for other names)."""
+    spec = getattr(model, "msd_task", None)
+    if isinstance(spec, TaskSpec):
+        return spec
+    name = type(model).__name__.removesuffix("Simple")  # XLNetForQuestionAnsweringSimple
+    return next((s for s in TASK_SPECS.values() if name.endswith(s.class_suffix)), TASK_SPECS[SEQUENCE_CLASSIFICATION])
+
+
+def loss_rules(config: Any, labels: torch.Tensor | None, loss_style: str = "default") -> tuple[str, str]:
+    """The problem type and loss style of a sequence classifier's loss, as its upstream class works them out.
+
+    DeBERTa's rules (`loss_style="deberta"` in its row) apply only where `config.problem_type` is unset; elsewhere an
+    unset problem type is inferred from the labels and stored in the config, as the upstream forward does.
+
+    Returns:
+        `tuple[str, str]`: the problem type (see [`resolve_problem_type`]) and the loss style to compute it with.
+    """
+    style = loss_style if config.problem_type is None else "default"
+    return resolve_problem_type(config, labels, loss_style=style, store=True), style
+
+
+def task_sample_losses(
+    task: str,
+    samples: Mapping[str, torch.Tensor],
+    labels: Mapping[str, torch.Tensor],
+    config: Any,
+    *,
+    loss_style: str = "default",
+    label_smoothing: float = 0.0,
+    class_weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """One upstream loss of `task` per sample.
+
+    Args:
+        task (`str`): One of the tasks.
+        samples (`Mapping[str, torch.Tensor]`): The sample tensors by logit field (`logits`, or `start_logits` and
+            `end_logits`), each with the samples on dim 0.
+        labels (`Mapping[str, torch.Tensor]`): The label tensors by label field.
+        config (`PretrainedConfig`): The model's config (problem type, number of labels).
+        loss_style (`str`, *optional*): The row's loss style (sequence classification).
+        label_smoothing (`float`, *optional*): Cross-entropy label smoothing (single-label, token, multiple choice).
+        class_weights (`torch.Tensor`, *optional*): Cross-entropy class weights (sequence and token classification).
+
+    Returns:
+        `torch.Tensor` of shape `(S,)`.
+    """
+    if task == QUESTION_ANSWERING:
+        return span_sample_losses(
+            samples["start_logits"], samples["end_logits"], labels["start_positions"], labels["end_positions"]
+        )
+    logits, targets = samples["logits"], labels["labels"]
+    if task == TOKEN_CLASSIFICATION:
+        return token_sample_losses(logits, targets, label_smoothing=label_smoothing, class_weights=class_weights)
+    if task == MULTIPLE_CHOICE:
+        return sample_losses(
+            logits, targets, num_labels=logits.shape[-1], problem_type="single_label_classification",
+            label_smoothing=label_smoothing,
+        )  # fmt: skip
+    problem_type, style = loss_rules(config, targets, loss_style)
+    return sample_losses(
+        logits,
+        targets,
+        num_labels=config.num_labels,
+        problem_type=problem_type,
+        loss_style=style,
+        label_smoothing=label_smoothing,
+        class_weights=class_weights,
+    )

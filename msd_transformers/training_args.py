@@ -1,0 +1,139 @@
+"""`MSDTrainingArguments`: `TrainingArguments` plus the multi-sample dropout options of [`MSDTrainer`], and
+[`MSDOptions`], the one view of those options that the trainer reads (defaults for plain `TrainingArguments`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from transformers import TrainingArguments
+
+from .dropout import check_positive_int
+
+
+def parse_layers(value: Any, what: str = "msd_eval_layers") -> int | Literal["all"]:
+    """A Monte-Carlo depth from an int, `"all"`, or the command line's string (`"0"`, `"2"`, `"all"`)."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if value == "all" or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return value
+    raise ValueError(f"{what} must be 0 (the head only), an int k >= 1 (the top k layers) or 'all', got {value!r}.")
+
+
+@dataclass
+class MSDTrainingArguments(TrainingArguments):
+    """`TrainingArguments` plus the multi-sample dropout options of [`MSDTrainer`]."""
+
+    msd_class_weights: list[float] | None = field(
+        default=None,
+        metadata={
+            "help": "Class weights, one per label, applied to each dropout sample's loss: a weighted mean for "
+            "cross-entropy (as CrossEntropyLoss(weight=...)), per-label weights for multi-label BCE. Sequence and "
+            "token classification; not for regression."
+        },
+    )
+    msd_forward_passes: int = field(
+        default=1,
+        metadata={
+            "help": "Whole-network multi-sample dropout: every dropout in the network is sampled this many times per "
+            "example and the losses are averaged, for one optimizer step. Run as one batched forward over the batch "
+            "repeated M times (see msd_forward_chunk_size). Works for stock models too. 1 = off."
+        },
+    )
+    msd_forward_chunk_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "With msd_forward_passes > 1: at most this many passes per forward/backward, to bound memory "
+            "(the gradients of the chunks add up to the same update). Default: all passes in one forward."
+        },
+    )
+    msd_consistency: float = field(
+        default=0.0,
+        metadata={
+            "help": "Weight of the consistency term: the training loss becomes the mean per-sample loss plus "
+            "msd_consistency * consistency_loss over all the samples of the step (the K head samples of an MSD model "
+            "x msd_forward_passes), the mean divergence over ordered pairs of samples (KL for classification, "
+            "squared difference for regression; per labelled token for token classification, over the start and end "
+            "distributions for question answering). A stock model with msd_forward_passes=2 is R-Drop: the paper's "
+            "alpha (NLL1 + NLL2 + alpha * symmetric KL) is 2 * msd_consistency. An MSD model with one pass: head-only "
+            "consistency. With msd_average='logits' the term sees the samples before averaging. 0 = off."
+        },
+    )
+    msd_eval_samples: int = field(
+        default=0,
+        metadata={
+            "help": "Monte-Carlo dropout in evaluate() and predict(): N > 0 dropout samples per example, at the depth "
+            "msd_eval_layers (see msd_transformers.mc_dropout). The predictions are then the MC predictive logits "
+            "(log of the mean probabilities), the loss theirs, and the per-example uncertainty goes to "
+            "trainer.mc_uncertainty. 0 = the deterministic evaluation."
+        },
+    )
+    msd_eval_layers: str = field(
+        default="0",
+        metadata={
+            "help": "Where the Monte-Carlo samples are drawn: 0 = the multi-sample dropout head only (MSD models; the "
+            "encoder runs once), k = the top k layers and the head (the lower layers run once), 'all' = every "
+            "dropout in the network. An int is accepted too."
+        },
+    )
+
+    def __post_init__(self):
+        samples = self.msd_eval_samples
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
+            raise ValueError(f"msd_eval_samples must be an int >= 0 (0 = off), got {samples!r}.")
+        self.msd_eval_layers = str(parse_layers(self.msd_eval_layers))
+        check_positive_int(self.msd_forward_passes, "msd_forward_passes")
+        if self.msd_forward_chunk_size is not None:
+            check_positive_int(self.msd_forward_chunk_size, "msd_forward_chunk_size")
+        value = self.msd_consistency
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise ValueError(f"msd_consistency must be a number >= 0, got {value!r}.")
+        self.msd_consistency = float(value)
+        chunk, passes = self.msd_forward_chunk_size, self.msd_forward_passes
+        if self.msd_consistency and chunk is not None and chunk < passes:
+            raise ValueError(
+                f"msd_consistency={self.msd_consistency} compares all the samples of a step, but "
+                f"msd_forward_chunk_size={chunk} < msd_forward_passes={passes} splits the passes over several "
+                "forwards. Leave msd_forward_chunk_size unset (or >= msd_forward_passes), or set msd_consistency=0."
+            )
+        if self.msd_class_weights is not None:
+            weights = list(self.msd_class_weights)
+            if not weights or any(isinstance(w, bool) or not isinstance(w, (int, float)) or w < 0 for w in weights):
+                raise ValueError(f"msd_class_weights must be a non-empty list of numbers >= 0, got {weights!r}.")
+            if not any(weights):
+                raise ValueError(f"msd_class_weights must have a weight > 0, got {weights!r}.")
+            self.msd_class_weights = [float(w) for w in weights]
+        super().__post_init__()
+
+
+@dataclass(frozen=True)
+class MSDOptions:
+    """The multi-sample dropout options of a run, as [`MSDTrainer`] reads them: from [`MSDTrainingArguments`], or
+    the defaults (all off) for plain `TrainingArguments`."""
+
+    class_weights: list[float] | None = None
+    forward_passes: int = 1
+    forward_chunk_size: int | None = None
+    consistency: float = 0.0
+    eval_samples: int = 0
+    eval_layers: int | Literal["all"] = 0
+
+    @classmethod
+    def from_args(cls, args: TrainingArguments) -> MSDOptions:
+        if not isinstance(args, MSDTrainingArguments):
+            return cls()
+        return cls(
+            class_weights=args.msd_class_weights,
+            forward_passes=args.msd_forward_passes,
+            forward_chunk_size=args.msd_forward_chunk_size,
+            consistency=args.msd_consistency,
+            eval_samples=args.msd_eval_samples,
+            eval_layers=parse_layers(args.msd_eval_layers),
+        )
+
+    @property
+    def chunked(self) -> bool:
+        """Whether the passes of a step run in several forwards."""
+        chunk = self.forward_chunk_size
+        return self.forward_passes > 1 and chunk is not None and chunk < self.forward_passes
