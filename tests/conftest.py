@@ -344,14 +344,25 @@ def _seed():
     torch.manual_seed(0)
 
 
-def make_inputs(batch_size: int = 4, seq_len: int = 9, seed: int = 0):
-    """Random token ids (4 and up) whose rows end in `EOS`, as a tokenizer's end-of-sequence token; row 0 has its
-    last 3 positions masked, with `EOS` before them."""
+def pad_token_id(config=None) -> int:
+    """The padding token id of `config` (of its text config, for the multimodal ones); 0 without one."""
+    pad = None if config is None else getattr(config.get_text_config(), "pad_token_id", None)
+    return 0 if pad is None else pad
+
+
+def make_inputs(batch_size: int = 4, seq_len: int = 9, seed: int = 0, config=None):
+    """Random token ids (4 and up) whose rows end in `EOS`, as a tokenizer's end-of-sequence token, padded as a
+    tokenizer pads: row 0 on the right (its last 3 positions), row 1 on the left (its first 2), the masked positions
+    holding `config`'s padding token id (0 without a config). The decoder heads find each row's last token from
+    `input_ids != pad_token_id`: row 0 is classified at position 5, row 1 at the last position, as any other row."""
     g = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(4, VOCAB, (batch_size, seq_len), generator=g)
     attention_mask = torch.ones_like(input_ids)
-    attention_mask[0, -3:] = 0  # some padding
-    input_ids[torch.arange(batch_size), attention_mask.sum(1) - 1] = EOS  # (B,): each row's last unmasked position
+    attention_mask[0, -3:] = 0  # right padding
+    attention_mask[1:2, :2] = 0  # left padding (with a second row)
+    last = seq_len - 1 - attention_mask.flip(-1).argmax(-1)  # (B,): each row's last unmasked position
+    input_ids[torch.arange(batch_size), last] = EOS
+    input_ids[attention_mask == 0] = pad_token_id(config)
     return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 

@@ -120,7 +120,7 @@ def test_rate_zero_dropout_left_out_upstream(caplog):
     assert model.msd.rates == (0.0,) * 8 and "samples are identical" in caplog.text
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, num_labels=3, msd_dropout=0.3).eval()
     vanilla = msd.to_vanilla(model).eval()
-    inputs = make_inputs()
+    inputs = make_inputs(config=config)
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, vanilla(**inputs).logits, atol=1e-6, rtol=0)
     samples = model.train()(**inputs).sample_logits
@@ -136,7 +136,7 @@ def test_dense_head_activation_is_upstream(model_type):
     model.load_state_dict(stock.state_dict())
     expected = {"roberta": torch.nn.Tanh, "electra": transformers.activations.GELUActivation}
     assert isinstance(model.classifier.activation, expected.get(model_type, torch.nn.ReLU))
-    inputs = make_inputs()
+    inputs = make_inputs(config=config)
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
 
@@ -150,7 +150,7 @@ def test_encoder_decoder_outputs_and_rules_are_upstream(model_type):
     stock = ARCHITECTURES[model_type].model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_num_samples=4, msd_dropout=0.2).eval()
     model.load_state_dict(stock.state_dict())
-    inputs = make_inputs()
+    inputs = make_inputs(config=config)
     with torch.no_grad():
         ours, theirs = model(**inputs, output_hidden_states=True), stock(**inputs, output_hidden_states=True)
     assert type(ours) is msd.MSDSeq2SeqSequenceClassifierOutput and set(ours.keys()) == set(theirs.keys())
@@ -173,7 +173,7 @@ def test_encoder_decoder_trainer_predictions_as_upstream(tmp_path):
     stock = ARCHITECTURES["bart"].model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_dropout=0.2).eval()
     model.load_state_dict(stock.state_dict())
-    inputs = make_inputs()
+    inputs = make_inputs(config=config)
     ds = Dataset.from_dict({k: v.tolist() for k, v in inputs.items()})
     args = msd.MSDTrainingArguments(
         output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True
