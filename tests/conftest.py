@@ -388,6 +388,37 @@ def tiny_bert(tmp_path_factory) -> str:
     return str(path)
 
 
+def record_trainer(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Makes `msd_transformers.MSDTrainer` (the class `scripts/train.py` builds) record what it does, and returns the
+    record: `start_step` and `start_weights`, the global step and the model's weights at its first training step;
+    `predictions`, per prediction step `(inputs, outputs)`, the batch and the model's output (tensors detached)."""
+    record = {"start_step": None, "start_weights": None, "predictions": []}
+
+    def detached(values) -> dict:
+        return {k: v.detach().clone() for k, v in values.items() if isinstance(v, torch.Tensor)}
+
+    class RecordingTrainer(msd_transformers.MSDTrainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            if record["start_step"] is None:
+                record["start_step"] = self.state.global_step
+                record["start_weights"] = detached(self.accelerator.unwrap_model(model).state_dict())
+            return super().training_step(model, inputs, num_items_in_batch)
+
+        def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+            outputs = []
+            handle = model.register_forward_hook(lambda module, args, output: outputs.append(detached(output)))
+            try:
+                result = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+            finally:
+                handle.remove()
+            (output,) = outputs  # one forward per batch
+            record["predictions"].append((detached(inputs), output))
+            return result
+
+    monkeypatch.setattr(msd_transformers, "MSDTrainer", RecordingTrainer)
+    return record
+
+
 # ----------------------------------------------------------------------------------------------- MSDTrainer
 def msd_model(model_type="bert", num_labels=3, dropout=0.1, **kwargs):
     """A tiny MSD model of `model_type` built from its config (`kwargs`: the MSD fields)."""
