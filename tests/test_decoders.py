@@ -12,8 +12,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 import transformers
-from conftest import DECODER_TYPES, VOCAB, msd_config_class, row, tiny_config
-from test_trainer import assert_same_weights, make_dataset, moved, trained_weights
+from conftest import (
+    DECODER_TYPES,
+    VOCAB,
+    assert_same_weights,
+    make_dataset,
+    moved,
+    msd_config_class,
+    row,
+    tiny_config,
+    trained_weights,
+)
 from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification
 from transformers.modeling_layers import GenericForSequenceClassification
 from transformers.models.auto.modeling_auto import MODEL_FOR_SEQUENCE_CLASSIFICATION_MAPPING_NAMES

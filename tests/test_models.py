@@ -90,7 +90,7 @@ def dropout_calls_and_linear_input(model, dropout, classifier):
         model.get_submodule(dropout).register_forward_hook(lambda m, args, out: calls.append(out)),
         model.get_submodule(classifier).register_forward_pre_hook(lambda m, args: seen.update(linear=args[0])),
     ]
-    model.train()(**make_inputs())
+    model.train()(**make_inputs(config=model.config))
     for hook in hooks:
         hook.remove()
     return calls, seen["linear"]
@@ -100,7 +100,7 @@ def test_eval_logits_and_loss_equal_upstream(model_type):
     model = build(model_type, msd_dropout="linspace(0.1, 0.5)").eval()
     vanilla = msd.to_vanilla(model).eval()
     assert type(vanilla) is row(model_type).model_class
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     labels = torch.tensor([0, 2, 1, 2])
     with torch.no_grad():
         ours, theirs = model(**inputs, labels=labels), vanilla(**inputs, labels=labels)
@@ -122,7 +122,7 @@ def test_eval_logits_and_loss_equal_upstream(model_type):
 def test_training_loss_is_upstream_loss_per_sample(model_type, task, average):
     num_labels, make_labels = LABELS[task]
     model = build(model_type, num_labels=num_labels, msd_num_samples=5, msd_dropout=0.4, msd_average=average).train()
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     labels = make_labels(4)
     out = model(**inputs, labels=labels)
     k = 5
@@ -143,7 +143,7 @@ def test_training_loss_is_upstream_loss_per_sample(model_type, task, average):
 
 def test_problem_type_inferred_like_upstream(model_type):
     model = build(model_type, num_labels=3).train()
-    model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
+    model(**make_inputs(config=model.config), labels=torch.tensor([0, 1, 2, 0]))
     # DeBERTa (v1 and v2) never sets it.
     expected = None if row(model_type).loss_style == "deberta" else "single_label_classification"
     assert model.config.problem_type == expected
@@ -154,7 +154,7 @@ def test_deberta_semantics_ignored_and_soft_labels(model_type):
     """DeBERTa (v1 and v2) without problem_type: class ids < 0 are ignored; 2-D float labels are soft targets."""
     model = build(model_type, num_labels=3, msd_num_samples=4).train()
     vanilla = msd.to_vanilla(model)
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     for labels in (torch.tensor([0, -1, 2, -1]), torch.softmax(torch.randn(4, 3), -1), torch.tensor([-1, -1, -1, -1])):
         out = model(**inputs, labels=labels)
         expected = torch.stack([upstream_loss(vanilla, inputs, labels, s) for s in out.sample_logits.detach()]).mean()
@@ -165,7 +165,7 @@ def test_single_sample_and_zero_rate_match_upstream_training(model_type):
     """K samples at rate 0 with every other dropout off: each sample equals the upstream training forward."""
     model = build(model_type, dropout=0.0, msd_num_samples=3, msd_dropout=0.0).train()
     vanilla = msd.to_vanilla(model).train()
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     out, ref = model(**inputs), vanilla(**inputs)
     for k in range(3):
         torch.testing.assert_close(out.sample_logits[k], ref.logits, atol=1e-6, rtol=0)
@@ -193,7 +193,7 @@ def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
     assert (tmp_path / "msd" / "model.safetensors").exists()
     back, info = arch.model_class.from_pretrained(tmp_path / "msd", output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     with torch.no_grad():
         torch.testing.assert_close(back.eval()(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
 
@@ -210,7 +210,7 @@ def test_save_reload_through_stock_auto_class(model_type, tmp_path):
     assert type(loaded) is type(model)
     # Rates are plain floats, not buffers: from_pretrained's meta-device init cannot corrupt them.
     assert loaded.msd.rates == pytest.approx((0.1, 0.2, 0.3, 0.4, 0.5, 0.6))
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     with torch.no_grad():
         torch.testing.assert_close(loaded(**inputs).logits, model(**inputs).logits, atol=0, rtol=0)
 
@@ -237,7 +237,7 @@ def test_to_vanilla_saves_upstream_model_type(model_type, tmp_path):
 
 def test_return_dict_false_and_positional_labels():
     model = build("bert").train()
-    inputs = make_inputs()
+    inputs = make_inputs(config=model.config)
     labels = torch.tensor([0, 1, 2, 0])
     out = model(inputs["input_ids"], inputs["attention_mask"], None, None, None, labels, return_dict=False)
     assert isinstance(out, tuple) and out[0].dim() == 0 and out[1].shape == (4, 3) and out[2].shape == (8, 4, 3)
@@ -245,7 +245,7 @@ def test_return_dict_false_and_positional_labels():
 
 def test_hidden_states_pass_through():
     model = build("roberta").eval()
-    out = model(**make_inputs(), output_hidden_states=True)
+    out = model(**make_inputs(config=model.config), output_hidden_states=True)
     assert len(out.hidden_states) == 3
 
 
@@ -256,7 +256,7 @@ def test_gradient_checkpointing(model_type):
         with pytest.raises(ValueError, match="does not support activation checkpointing"):
             model.activation_checkpointing_enable()
         return
-    inputs, labels = make_inputs(), torch.tensor([0, 1, 2, 0])
+    inputs, labels = make_inputs(config=model.config), torch.tensor([0, 1, 2, 0])
 
     def gradients():
         model.zero_grad()
@@ -274,31 +274,65 @@ def test_gradient_checkpointing(model_type):
         torch.testing.assert_close(checkpointed[name], grad, atol=1e-6, rtol=1e-5, msg=name)
 
 
+def fp32_and_bf16(model_type, bf16_forward):
+    """A training forward in float32 and one in bfloat16 (`bf16_forward(model, inputs, labels)`), with the same
+    dropout masks: the backbone's dropout is off and the head's samples draw their masks in float32 from the same
+    seed. Returns both outputs."""
+    model = build(model_type, dropout=0.0, msd_dropout=0.3).train()
+    inputs, labels = make_inputs(config=model.config), torch.tensor([0, 1, 2, 0])
+    torch.manual_seed(1)
+    reference = model(**inputs, labels=labels)
+    torch.manual_seed(1)
+    return reference, bf16_forward(model, inputs, labels)
+
+
+def assert_close_in_bf16(ours, reference):
+    """Within bfloat16 precision (8 bits of mantissa: 2**-8 = 0.4% per rounding): 3% of the largest float32 value,
+    far below the effect of the dropout masks (measured: 40-70% of it)."""
+    torch.testing.assert_close(ours.float(), reference, atol=0.03 * reference.abs().max().item(), rtol=0)
+
+
 @pytest.mark.parametrize("model_type", REPRESENTATIVE_TYPES)
 def test_bf16_autocast_cpu(model_type):
-    model = build(model_type).train()
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
-    assert out.loss.dtype == torch.float32 and torch.isfinite(out.loss)
+    """Under bfloat16 autocast: the float32 forward's sample logits and loss within bfloat16 precision, a float32
+    loss, and a backward pass."""
+
+    def autocast(model, inputs, labels):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return model(**inputs, labels=labels)
+
+    reference, out = fp32_and_bf16(model_type, autocast)
+    assert out.loss.dtype == torch.float32
+    assert_close_in_bf16(out.sample_logits, reference.sample_logits.detach())
+    torch.testing.assert_close(out.loss, reference.loss, atol=0, rtol=1e-2)
     out.loss.backward()
 
 
 @pytest.mark.parametrize("model_type", REPRESENTATIVE_TYPES)
 def test_bf16_weights(model_type):
-    model = build(model_type).to(torch.bfloat16).train()
-    out = model(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
-    assert out.sample_logits.dtype == torch.bfloat16 and torch.isfinite(out.loss)
+    """The model cast to bfloat16: bfloat16 sample logits, those of the float32 model within bfloat16 precision."""
+
+    def cast(model, inputs, labels):
+        return model.to(torch.bfloat16)(**inputs, labels=labels)
+
+    reference, out = fp32_and_bf16(model_type, cast)
+    assert out.sample_logits.dtype == torch.bfloat16
+    assert_close_in_bf16(out.sample_logits, reference.sample_logits.detach())
+    torch.testing.assert_close(out.loss.float(), reference.loss, atol=0, rtol=1e-2)
 
 
 def test_torch_compile_smoke():
     model = build("bert").train()
     compiled = torch.compile(model, backend="aot_eager")
-    out = compiled(**make_inputs(), labels=torch.tensor([0, 1, 2, 0]))
+    out = compiled(**make_inputs(config=model.config), labels=torch.tensor([0, 1, 2, 0]))
     out.loss.backward()
     assert out.sample_logits.shape == (8, 4, 3) and torch.isfinite(out.loss)
     compiled.eval()
     with torch.no_grad():
-        torch.testing.assert_close(compiled(**make_inputs()).logits, model.eval()(**make_inputs()).logits)
+        torch.testing.assert_close(
+            compiled(**make_inputs(config=model.config)).logits,
+            model.eval()(**make_inputs(config=model.config)).logits,
+        )
 
 
 # ----------------------------------------------------------------------------------------------- bad input
@@ -360,7 +394,7 @@ def test_zero_rate_warns_at_model_creation(caplog):
 def test_mismatched_label_batch_is_clear():
     model = build("bert").train()
     with pytest.raises(ValueError, match="labels have batch size 3 but the logits have 4"):
-        model(**make_inputs(), labels=torch.tensor([0, 1, 2]))
+        model(**make_inputs(config=model.config), labels=torch.tensor([0, 1, 2]))
 
 
 def test_auto_msd_on_msd_checkpoint_overrides_fields(tmp_path):

@@ -105,7 +105,7 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
     assert model.msd is model.classifier.out and model.msd.rates == (0.3,) * 4
     assert type(model.classifier.dropout) is nn.Identity and type(model.dropout) is nn.Dropout
 
-    inputs, labels = make_inputs(), torch.tensor([0, 1, 2, 0])
+    inputs, labels = make_inputs(config=model.config), torch.tensor([0, 1, 2, 0])
     with torch.no_grad():
         ours, theirs = model.eval()(**inputs, labels=labels), stock(**inputs, labels=labels)
     torch.testing.assert_close(ours.logits, theirs.logits, rtol=0, atol=1e-6)
@@ -206,7 +206,7 @@ def test_register_a_decoder_row_at_run_time(scratch_table):
     model = msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_dropout=0.2, msd_num_samples=4).eval()
     assert type(model).__name__ == "MSDToyGPT2ForSequenceClassification" and model.msd is model.score
     vanilla = msd.to_vanilla(model).eval()
-    inputs = make_inputs()
+    inputs = make_inputs(config=cfg)
     inputs["input_ids"][0, -3:] = 0  # right padding
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, vanilla(**inputs).logits, rtol=0, atol=1e-6)

