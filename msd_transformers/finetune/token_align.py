@@ -221,9 +221,11 @@ def token_prediction_records(
         raise ValueError(f"The dataset has {n} examples but {wrong}.")
     names = tag_info.label_names
     columns = dataset.column_names
-    ids = dataset[ID_COLUMN] if ID_COLUMN in columns else dataset[ROW_COLUMN] if ROW_COLUMN in columns else range(n)
-    lines = dataset[LINE_COLUMN] if LINE_COLUMN in columns else [None] * n
-    gold = dataset[TAGS_COLUMN] if TAGS_COLUMN in columns else None
+    id_column = ID_COLUMN if ID_COLUMN in columns else ROW_COLUMN if ROW_COLUMN in columns else None
+    ids = list(dataset[id_column]) if id_column else list(range(n))
+    lines = list(dataset[LINE_COLUMN]) if LINE_COLUMN in columns else [None] * n
+    gold = list(dataset[TAGS_COLUMN]) if TAGS_COLUMN in columns else None
+    word_ids = list(word_ids)
     records = []
     for i, words in enumerate(dataset[TOKENS_COLUMN]):
         first = _first_positions(word_ids[i])

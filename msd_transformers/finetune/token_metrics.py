@@ -351,7 +351,8 @@ def build_token_compute_metrics(
 
     The predictions (`(N, T, C)` logits, possibly in a tuple, or `(N, T)` ids, e.g. from a `preprocess_logits_for_
     metrics` argmax) and the label ids (`(N, T)`, -100 where there is no label) become tag sequences with
-    `word_level_tags`, then `EntityScores` and `TokenAccuracy` score them.
+    `word_level_tags`, then `EntityScores` and `TokenAccuracy` score them. Words without a labelled token (cut by
+    truncation, or dropped by the tokenizer) are not scored, as in Transformers' `run_ner.py` example.
 
     Args:
         label_names (`Sequence[str]`): The tag names in id order (the model's `id2label`).

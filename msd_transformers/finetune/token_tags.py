@@ -62,12 +62,14 @@ def _sort_key(name: str) -> tuple:
 
 
 def _first_places(ds: Dataset, split: str) -> dict[Any, str]:
-    """Each tag value of a split -> where it first occurs."""
+    """Each tag value of a split -> where it first occurs: "sentence at 'train.conll', line 3; word 2 ('Oslo')"."""
     places = _places(ds, split)
     first: dict[Any, str] = {}
-    for tags, place in zip(ds[TAGS_COLUMN], places, strict=True):
-        for t in tags:
-            first.setdefault(t, place)
+    for words, tags, place in zip(ds[TOKENS_COLUMN], ds[TAGS_COLUMN], places, strict=True):
+        for k, t in enumerate(tags):
+            if t not in first:
+                word = f", {words[k]!r}" if k < len(words) else ""
+                first[t] = f"sentence at {place}; word {k + 1}{word}"
     return first
 
 
@@ -126,7 +128,7 @@ def infer_tag_info(
     if _is_int_feature(inner):
         if label_names is None:
             raise ValueError(
-                f"The training tags are ints (first at {next(iter(first.values()), 'train')}): pass label_names, the "
+                f"The training tags are ints ({next(iter(first.values()), 'split train')}): pass label_names, the "
                 "tag names in id order."
             )
     elif label_names is None:
@@ -169,7 +171,7 @@ def _check_tags(ds: Dataset, split: str, info: TagInfo) -> None:
     unknown = sorted((t for t in first if t not in known), key=_sort_key)
     if unknown:
         more = f" (and {len(unknown) - 1} more: {unknown[1:_MAX_SHOWN]})" if len(unknown) > 1 else ""
-        source = "label_names" if split == "train" else "the training tags"
+        source = "label_names" if split == "train" else "the tags of the training data (or label_names)"
         raise ValueError(
             f"Tag {unknown[0]!r} in split {split!r} ({first[unknown[0]]}) is not among {source} "
             f"{info.label_names[:_MAX_SHOWN]}{more}."

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import datasets
+import pyarrow.parquet as pq
 from datasets import Dataset, DatasetDict, Features, Value
 
 from .offline import _package_dir
@@ -77,9 +78,9 @@ def _place(file: str | None, line: int | None, row: int) -> str:
 def _places(ds: Dataset, split: str) -> list[str]:
     """Where each example of a split is, in the user's terms ("'train.conll', line 12")."""
     n = len(ds)
-    files = ds[FILE_COLUMN] if FILE_COLUMN in ds.column_names else [None] * n
-    lines = ds[LINE_COLUMN] if LINE_COLUMN in ds.column_names else [None] * n
-    rows = ds[ROW_COLUMN] if ROW_COLUMN in ds.column_names else list(range(n))
+    files = list(ds[FILE_COLUMN]) if FILE_COLUMN in ds.column_names else [None] * n
+    lines = list(ds[LINE_COLUMN]) if LINE_COLUMN in ds.column_names else [None] * n
+    rows = list(ds[ROW_COLUMN]) if ROW_COLUMN in ds.column_names else list(range(n))
     prefix = "" if FILE_COLUMN in ds.column_names else f"split {split!r}, "
     return [prefix + _place(f, li, r) for f, li, r in zip(files, lines, rows, strict=True)]
 
@@ -95,7 +96,9 @@ def _check_example(tokens: Any, tags: Any, where: str, with_tags: bool = True) -
         raise ValueError(f"{where}: empty sentence (no words); drop it.")
     empty = next((i for i, w in enumerate(tokens) if not w.strip()), None)
     if empty is not None:
-        raise ValueError(f"{where}: word {empty} is empty or whitespace ({tokens[empty]!r}); a tokenizer drops it.")
+        raise ValueError(
+            f"{where}: word {empty + 1} is empty or whitespace ({tokens[empty]!r}); a tokenizer drops it."
+        )
     if not with_tags:
         return
     if not isinstance(tags, list):
@@ -262,8 +265,6 @@ def _json_objects(path: str, fmt: str) -> list[tuple[int | None, Any]]:
 
 
 def _parquet_objects(path: str) -> list[tuple[None, dict]]:
-    import pyarrow.parquet as pq
-
     return [(None, row) for row in pq.read_table(path).to_pylist()]
 
 
@@ -377,7 +378,7 @@ def split_token_dataset(
     n_val = round(validation_fraction * n)
     if not 0 < n_val < n:
         raise ValueError(f"validation_fraction {validation_fraction} of {n} examples leaves a part empty.")
-    rows = dataset[ROW_COLUMN] if ROW_COLUMN in dataset.column_names else list(range(n))
+    rows = list(dataset[ROW_COLUMN]) if ROW_COLUMN in dataset.column_names else list(range(n))
     order = sorted(range(n), key=lambda i: hashlib.sha256(f"{seed}/{rows[i]}".encode()).digest())
     validation = sorted(order[:n_val])
     train = sorted(order[n_val:])
