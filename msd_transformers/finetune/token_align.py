@@ -19,7 +19,7 @@ from datasets import Dataset, Value
 
 from .token_metrics import _predicted_ids
 from .token_tags import TagInfo, _is_int_feature
-from .tokens import ID_COLUMN, LINE_COLUMN, ROW_COLUMN, TAGS_COLUMN, TOKENS_COLUMN
+from .tokens import ID_COLUMN, LINE_COLUMN, ROW_COLUMN, TAGS_COLUMN, TOKENS_COLUMN, _column
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def tokenize_and_align_labels(
     int_tags = has_tags and _is_int_feature(getattr(dataset.features[TAGS_COLUMN], "feature", None))
     label2id = tag_info.label2id
     if has_tags and not int_tags:
-        unknown = sorted({t for tags in dataset[TAGS_COLUMN] for t in tags} - set(label2id))
+        unknown = sorted({t for tags in _column(dataset, TAGS_COLUMN) for t in tags} - set(label2id))
         if unknown:
             raise ValueError(f"Tags {unknown[:10]} are not among the tag names {tag_info.label_names[:10]}.")
     b_to_i = _b_to_i(tag_info.label_names)
@@ -145,7 +145,7 @@ def tokenize_and_align_labels(
     )
     if has_tags:
         tokenized = tokenized.cast_column("labels", datasets.List(Value("int64")))
-    _warn_unlabelled_words(dataset[TOKENS_COLUMN], tokenized[WORD_IDS_COLUMN], max_length)
+    _warn_unlabelled_words(_column(dataset, TOKENS_COLUMN), _column(tokenized, WORD_IDS_COLUMN), max_length)
     return tokenized
 
 
@@ -222,12 +222,12 @@ def token_prediction_records(
     names = tag_info.label_names
     columns = dataset.column_names
     id_column = ID_COLUMN if ID_COLUMN in columns else ROW_COLUMN if ROW_COLUMN in columns else None
-    ids = list(dataset[id_column]) if id_column else list(range(n))
-    lines = list(dataset[LINE_COLUMN]) if LINE_COLUMN in columns else [None] * n
-    gold = list(dataset[TAGS_COLUMN]) if TAGS_COLUMN in columns else None
-    word_ids = list(word_ids)
+    ids = _column(dataset, id_column) if id_column else list(range(n))
+    lines = _column(dataset, LINE_COLUMN) if LINE_COLUMN in columns else [None] * n
+    gold = _column(dataset, TAGS_COLUMN) if TAGS_COLUMN in columns else None
+    word_ids = list(word_ids[:])  # a list, or a `datasets` column read in one batch
     records = []
-    for i, words in enumerate(dataset[TOKENS_COLUMN]):
+    for i, words in enumerate(_column(dataset, TOKENS_COLUMN)):
         first = _first_positions(word_ids[i])
         if first and max(first.values()) >= pred_ids.shape[1]:
             raise ValueError(f"Example {i} has tokens up to position {max(first.values())} beyond the predictions.")

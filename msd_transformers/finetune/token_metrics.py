@@ -379,6 +379,8 @@ def build_token_compute_metrics(
         if scheme != "plain":
             for name in names:
                 to_iob2([name], scheme)  # raises on a tag the scheme does not allow
+    if word_ids is not None:
+        word_ids = list(word_ids[:])  # a list, or a `datasets` column read in one batch
     entity, accuracy = EntityScores(), TokenAccuracy()
 
     def compute_metrics(eval_pred: EvalPrediction) -> dict[str, float]:

@@ -10,7 +10,7 @@ from typing import Any
 from datasets import ClassLabel, Dataset, Value
 
 from .token_metrics import OUTSIDE, SCHEMES, _tag_error, split_tag, to_iob2
-from .tokens import FILE_COLUMN, LINE_COLUMN, ROW_COLUMN, TAGS_COLUMN, TOKENS_COLUMN, _check_example, _places
+from .tokens import FILE_COLUMN, LINE_COLUMN, ROW_COLUMN, TAGS_COLUMN, TOKENS_COLUMN, _check_example, _column, _places
 
 __all__ = ["TagInfo", "infer_tag_info", "check_token_datasets"]
 
@@ -65,7 +65,7 @@ def _first_places(ds: Dataset, split: str) -> dict[Any, str]:
     """Each tag value of a split -> where it first occurs: "sentence at 'train.conll', line 3; word 2 ('Oslo')"."""
     places = _places(ds, split)
     first: dict[Any, str] = {}
-    for words, tags, place in zip(ds[TOKENS_COLUMN], ds[TAGS_COLUMN], places, strict=True):
+    for words, tags, place in zip(_column(ds, TOKENS_COLUMN), _column(ds, TAGS_COLUMN), places, strict=True):
         for k, t in enumerate(tags):
             if t not in first:
                 word = f", {words[k]!r}" if k < len(words) else ""
@@ -140,7 +140,7 @@ def infer_tag_info(
     _check_tags(train, "train", info)
     if not entity_metrics:
         return info
-    sequences = [[names[t] for t in tags] if _is_int_feature(inner) else tags for tags in train[TAGS_COLUMN]]
+    sequences = [[names[t] for t in tags] if _is_int_feature(inner) else tags for tags in _column(train, TAGS_COLUMN)]
     where = {names[t] if _is_int_feature(inner) else t: place for t, place in first.items()}
     if scheme is None:
         scheme = _detect_scheme(names, sequences, where)
@@ -194,6 +194,8 @@ def check_token_datasets(splits: Mapping[str, Dataset], tag_info: TagInfo) -> No
         _tag_feature(ds, split)
         if len(ds) == 0:
             raise ValueError(f"Split {split!r} is empty.")
-        for tokens, tags, where in zip(ds[TOKENS_COLUMN], ds[TAGS_COLUMN], _places(ds, split), strict=True):
+        for tokens, tags, where in zip(
+            _column(ds, TOKENS_COLUMN), _column(ds, TAGS_COLUMN), _places(ds, split), strict=True
+        ):
             _check_example(tokens, tags, where)
         _check_tags(ds, split, tag_info)

@@ -70,6 +70,11 @@ _DOCSTART = "-DOCSTART-"
 # ------------------------------------------------------------------------------------------------------- locations
 
 
+def _column(ds: Dataset, name: str) -> list:
+    """A column as a list, read in one batch (iterating a `datasets` column reads it row by row)."""
+    return ds[name][:]
+
+
 def _place(file: str | None, line: int | None, row: int) -> str:
     where = f"line {line}" if line is not None else f"row {row} (counting from 0)"
     return f"{file!r}, {where}" if file else where
@@ -78,9 +83,9 @@ def _place(file: str | None, line: int | None, row: int) -> str:
 def _places(ds: Dataset, split: str) -> list[str]:
     """Where each example of a split is, in the user's terms ("'train.conll', line 12")."""
     n = len(ds)
-    files = list(ds[FILE_COLUMN]) if FILE_COLUMN in ds.column_names else [None] * n
-    lines = list(ds[LINE_COLUMN]) if LINE_COLUMN in ds.column_names else [None] * n
-    rows = list(ds[ROW_COLUMN]) if ROW_COLUMN in ds.column_names else list(range(n))
+    files = _column(ds, FILE_COLUMN) if FILE_COLUMN in ds.column_names else [None] * n
+    lines = _column(ds, LINE_COLUMN) if LINE_COLUMN in ds.column_names else [None] * n
+    rows = _column(ds, ROW_COLUMN) if ROW_COLUMN in ds.column_names else list(range(n))
     prefix = "" if FILE_COLUMN in ds.column_names else f"split {split!r}, "
     return [prefix + _place(f, li, r) for f, li, r in zip(files, lines, rows, strict=True)]
 
@@ -378,7 +383,7 @@ def split_token_dataset(
     n_val = round(validation_fraction * n)
     if not 0 < n_val < n:
         raise ValueError(f"validation_fraction {validation_fraction} of {n} examples leaves a part empty.")
-    rows = list(dataset[ROW_COLUMN]) if ROW_COLUMN in dataset.column_names else list(range(n))
+    rows = _column(dataset, ROW_COLUMN) if ROW_COLUMN in dataset.column_names else list(range(n))
     order = sorted(range(n), key=lambda i: hashlib.sha256(f"{seed}/{rows[i]}".encode()).digest())
     validation = sorted(order[:n_val])
     train = sorted(order[n_val:])
