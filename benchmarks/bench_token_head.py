@@ -17,6 +17,8 @@ initialised BERT-base-sized encoder (hidden 768, 12 heads, MLP 3072) with `BASE_
 Every step is forward + backward + `AdamW.step()` + `zero_grad()`; timing and memory are `bench_step.measure`'s:
 round-robin interleaved variants, order shuffled per repeat, warm-up rounds, ratio to `plain` = median over repeats
 of the per-repeat ratio; peak memory from the allocator events of `torch.profiler` (CPU) or `max_memory_allocated`.
+Each step's process CPU time is recorded too (on a shared machine it is less disturbed than wall-clock time), and
+the quartiles of the per-repeat ratios give the spread.
 
     python benchmarks/bench_token_head.py [--quick] [--repeats 15] [--shapes minilm base] [--out FILE.json]
 """
@@ -150,14 +152,40 @@ def build_token_steps(
     return {name: make(name) for name in VARIANTS}, {name: (models[name], opts[name]) for name in VARIANTS}
 
 
-def spread(rows: list[dict[str, Any]]) -> None:
-    """Add each variant's per-repeat time ratios to `plain` and their quartiles to its row."""
-    plain = next(r for r in rows if r["variant"] == "plain")["step_s_all"]
+def measure_with_cpu_time(
+    steps: dict[str, Callable[..., None]],
+    state: dict[str, tuple[nn.Module, torch.optim.Optimizer]],
+    warmup: int,
+    repeats: int,
+    device: str,
+    tag: str,
+) -> list[dict[str, Any]]:
+    """`bench_step.measure`, plus each timed step's process CPU time (`time.process_time`), which a busy shared
+    machine disturbs less than wall-clock time (waiting for a core does not count), and the spread of the per-repeat
+    ratios to `plain` (quartiles, wall and CPU)."""
+    cpu: dict[str, list[float]] = {name: [] for name in steps}
+
+    def with_cpu_time(name: str, step: Callable[..., None]) -> Callable[..., None]:
+        def timed(*args: Any) -> None:
+            t0 = time.process_time()
+            step(*args)
+            cpu[name].append(time.process_time() - t0)
+
+        return timed
+
+    rows = measure({n: with_cpu_time(n, s) for n, s in steps.items()}, state, warmup, repeats, device, tag=tag)
+    for row in rows:  # measure calls each step `warmup` times, then once per repeat, then for memory
+        row["cpu_s_all"] = cpu[row["variant"]][warmup : warmup + repeats]
+        row["cpu_s_median"] = statistics.median(row["cpu_s_all"])
+    plain = next(r for r in rows if r["variant"] == "plain")
     for row in rows:
-        ratios = [t / p for t, p in zip(row["step_s_all"], plain, strict=True)]
-        q1, _, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else (ratios[0],) * 3
-        row["time_ratios_per_repeat"] = ratios
-        row["time_ratio_quartiles"] = [q1, q3]
+        for kind in ("step_s", "cpu_s"):
+            ratios = [t / p for t, p in zip(row[f"{kind}_all"], plain[f"{kind}_all"], strict=True)]
+            q1, q2, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+            row[f"{kind}_ratios"] = ratios
+            row[f"{kind}_ratio_median"] = statistics.median(ratios)
+            row[f"{kind}_ratio_quartiles"] = [q1, q3]
+    return rows
 
 
 def run_token_head(args: Any) -> dict[str, Any]:
@@ -171,8 +199,7 @@ def run_token_head(args: Any) -> dict[str, Any]:
     for shape in shapes:
         batch_size, seq_len = (4, 32) if tiny else SHAPES[shape]
         steps, state = build_token_steps(shape, tiny, batch_size, seq_len, args.device, args.dtype)
-        rows = measure(steps, state, warmup, repeats, args.device, tag=shape)
-        spread(rows)
+        rows = measure_with_cpu_time(steps, state, warmup, repeats, args.device, tag=shape)
         results[shape] = {
             "settings": {
                 "model": "tiny random BERT (quick)"
@@ -212,11 +239,12 @@ def main(argv: list[str] | None = None) -> int:
     result["wall_s"] = time.perf_counter() - t0
     for shape, res in result["shapes"].items():
         for row in res["rows"]:
-            q1, q3 = row["time_ratio_quartiles"]
+            wq, cq = row["step_s_ratio_quartiles"], row["cpu_s_ratio_quartiles"]
             print(
-                f"{shape} {row['variant']}: step {row['step_s_median']:.3f}s, time x{row['time_ratio_to_plain']:.3f} "
-                f"(quartiles {q1:.3f}-{q3:.3f}), peak step {row['peak_step_bytes'] / 2**20:.1f} MiB "
-                f"x{row['peak_step_ratio_to_plain']:.3f}, peak fwd+bwd x{row['peak_fwd_bwd_ratio_to_plain']:.3f}"
+                f"{shape} {row['variant']}: wall {row['step_s_median']:.3f}s x{row['step_s_ratio_median']:.3f} "
+                f"[{wq[0]:.3f}, {wq[1]:.3f}], cpu {row['cpu_s_median']:.3f}s x{row['cpu_s_ratio_median']:.3f} "
+                f"[{cq[0]:.3f}, {cq[1]:.3f}], peak step {row['peak_step_bytes'] / 2**20:.1f} MiB "
+                f"x{row['peak_step_ratio_to_plain']:.4f}, peak fwd+bwd x{row['peak_fwd_bwd_ratio_to_plain']:.4f}"
             )
     if args.out is not None:
         print(f"wrote {write_json(args.out, result)}")
