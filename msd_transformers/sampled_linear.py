@@ -61,6 +61,8 @@ def _default_generator(device: torch.device) -> torch.Generator:
     if device.type == "cpu":
         return torch.default_generator
     module = torch.get_device_module(device)
+    if not hasattr(module, "default_generators"):
+        raise NotImplementedError(f"sampled_linear needs torch.{device.type}.default_generators, which is missing.")
     return module.default_generators[device.index if device.index is not None else module.current_device()]
 
 
@@ -263,7 +265,7 @@ class MultiSampleLinear(nn.Linear):
         )
         module.weight = linear.weight
         module.bias = linear.bias
-        return module
+        return module.train(linear.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:

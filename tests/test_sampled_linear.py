@@ -185,7 +185,8 @@ def test_module_training_eval_and_parameters():
     torch.manual_seed(0)
     linear = nn.Linear(16, 13)
     head = MultiSampleLinear.from_linear(linear, 5, "linspace(0.1, 0.5)")
-    assert head.weight is linear.weight and head.bias is linear.bias
+    assert head.weight is linear.weight and head.bias is linear.bias and head.training
+    assert not MultiSampleLinear.from_linear(linear.eval(), 5, 0.1).training  # the mode is kept too
     assert list(head.state_dict()) == ["weight", "bias"] and list(head.buffers()) == []
     assert head.rates == (0.1, 0.2, 0.3, 0.4, 0.5) and all(type(r) is float for r in head.rates)
     assert "num_samples=5" in repr(head) and "dropout=[0.1, 0.2, 0.3, 0.4, 0.5]" in repr(head)
@@ -223,3 +224,26 @@ def test_bad_inputs_raise():
             MultiSampleLinear(16, 3, num_samples=3, dropout=dropout)
     with pytest.raises(ValueError, match="nn.Linear"):
         MultiSampleLinear.from_linear(nn.Conv1d(3, 3, 1), 4, 0.1)
+
+
+def test_swap_into_a_token_classification_model():
+    """The intended use: a token head's dropout and classifier become one MultiSampleLinear; the state dict keys stay
+    and the model returns the K samples per token in training, one in eval."""
+    from transformers import BertConfig, BertForTokenClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=99, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, num_labels=5
+    )
+    model = BertForTokenClassification(config)
+    keys = list(model.state_dict())
+    model.dropout = nn.Identity()
+    model.classifier = MultiSampleLinear.from_linear(model.classifier, 4, 0.1)
+    assert list(model.state_dict()) == keys
+    input_ids = torch.randint(1, 99, (2, 6))
+    logits = model.train()(input_ids).logits
+    assert logits.shape == (4, 2, 6, 5)
+    labels = torch.randint(0, 5, (2, 6))
+    F.cross_entropy(logits.flatten(0, 2), labels.expand(4, 2, 6).flatten()).backward()
+    assert model.classifier.weight.grad is not None and model.bert.embeddings.word_embeddings.weight.grad is not None
+    assert model.eval()(input_ids).logits.shape == (1, 2, 6, 5)
