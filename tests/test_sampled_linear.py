@@ -247,3 +247,17 @@ def test_swap_into_a_token_classification_model():
     F.cross_entropy(logits.flatten(0, 2), labels.expand(4, 2, 6).flatten()).backward()
     assert model.classifier.weight.grad is not None and model.bert.embeddings.word_embeddings.weight.grad is not None
     assert model.eval()(input_ids).logits.shape == (1, 2, 6, 5)
+
+
+def test_token_head_benchmark_quick(tmp_path, monkeypatch):
+    """`benchmarks/bench_token_head.py --quick` (a tiny random BERT) runs and writes the three variants' rows."""
+    import importlib
+    import json
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    bench = importlib.import_module("bench_token_head")
+    assert bench.main(["--quick", "--shapes", "minilm", "--out", str(tmp_path / "token.json")]) == 0
+    rows = json.loads((tmp_path / "token.json").read_text())["shapes"]["minilm"]["rows"]
+    assert [r["variant"] for r in rows] == ["plain", "msd8", "naive8"]
+    assert all(r["peak_step_bytes"] > 0 and len(r["cpu_s_all"]) == 3 for r in rows)
