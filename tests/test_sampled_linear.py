@@ -63,6 +63,23 @@ def test_values_and_gradients_match_masked_copies(dtype, tol, shape, bias):
         torch.testing.assert_close(got, want, **tol)
 
 
+def test_non_contiguous_input():
+    base = torch.randn(5, 4, 16, dtype=torch.float64)
+    x = base.transpose(0, 1).requires_grad_()  # (4, 5, 16), not contiguous
+    _, w, b = leaves((4, 5, 16), 3, torch.float64)
+    rates = [0.2, 0.0, 0.6]
+    state = torch.get_rng_state()
+    y = sampled_linear(x, w, b, rates)
+    ref = naive(x, w, b, used_masks(state, x, rates))
+    torch.testing.assert_close(y, ref, rtol=1e-12, atol=1e-12)
+    for got, want in zip(
+        torch.autograd.grad(y.square().sum(), (x, w, b)),
+        torch.autograd.grad(ref.square().sum(), (x, w, b)),
+        strict=True,
+    ):
+        torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+
+
 def test_rate_zero_samples_are_exactly_linear():
     x, w, b = leaves((4, 9, 16), 3, torch.float32)
     y = sampled_linear(x, w, b, [0.0, 0.4, 0.0])
