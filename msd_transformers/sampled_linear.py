@@ -1,4 +1,42 @@
-"""`MultiSampleLinear`: K dropout samples of the input through one shared Linear (interim, vectorized version)."""
+"""Multi-sample dropout fused with the Linear after it: K dropout samples of `x`, never K masked copies.
+
+`sampled_linear(x, weight, bias, rates)` returns `(S, *x.shape[:-1], out_features)`, sample `s` being
+`F.linear(dropout_s(x), weight, bias)` with its own dropout mask of rate `rates[s]`. Stacking K masked copies of
+token states `(B, T, H)` and keeping them for the backward pass (the usual recipe) costs K times the activation; here
+the samples are computed one at a time and the masks are redrawn in backward from a saved generator state:
+
+- Forward: the state of the default generator of `x.device` is recorded. Two scratch tensors of `x`'s shape are
+  allocated once per call: int32 random bits and one buffer in the compute dtype. For each sample in turn, its mask
+  is drawn from the default generator into the buffer (1.0 kept, 0.0 dropped), the buffer is multiplied in place by
+  `x` (the masked copy) and by `weight` into the sample's rows of the output; the next sample overwrites the buffer.
+  So at most one masked copy of `x` exists at any time.
+- Saved for backward: `x` itself (cast to the compute dtype, see autocast below), `weight`, the generator state
+  (a CPU byte tensor: 5,056 bytes for the CPU Mersenne twister, 16 bytes for CUDA's Philox), the rates and two
+  dtypes. No mask and no masked copy.
+- Backward: a private generator restarts from the recorded state and redraws the masks in the same order, one
+  sample at a time, into the same kind of scratch tensors (the default generator is not touched). Sample `s` adds
+  `scale_s * keep_s * (g_s @ weight)` to `grad_x`, then turns its mask into the masked copy in place and adds
+  `scale_s * g_s^T @ (x * keep_s)` to `grad_weight`; `grad_bias` is the sum of `g` over samples and positions.
+  Again at most one masked copy of `x` at any time.
+- Under `torch.no_grad()` (evaluation, Monte-Carlo inference), or when no input requires a gradient, autograd
+  records nothing: the Function's context is dropped, nothing is saved and the output has no `grad_fn`.
+
+Random bits: each mask comes from 31-bit integers (`torch.int32` `random_()`, uniform on [0, 2**31); on CPU cheaper
+than `torch.rand`). An element is dropped when its integer is below `t = round(p * 2**31)`, so the realised rate is
+exactly `t / 2**31`: within 2**-32 of `p`, finer than float32 `rand`'s 2**-24 (`t` is capped at 2**31 - 1: rates
+above 1 - 2**-31 realise 1 - 2**-31). Kept elements are scaled by `2**31 / (2**31 - t)`, which is
+`1 / (1 - realised rate)`, so the samples are unbiased (up to the rounding of that scale to the compute precision).
+A rate that rounds to `t = 0` (0, or below 2**-32) is no dropout: nothing is drawn and the sample is exactly
+`F.linear(x, weight, bias)`. The scale multiplies the `(N, out_features)` product (the `alpha` of `addmm`), not the
+`(N, H)` input, which saves a pass over `x`.
+
+Autocast: as `dropout` then `nn.Linear` under autocast, the product runs in the autocast dtype (`x`, `weight` and
+`bias` are cast to it, float64 excepted) and the output has that dtype; the gradients come back in the dtypes of the
+inputs, summed over samples in those dtypes (float32 for float32 parameters).
+
+`MultiSampleLinear` is an `nn.Linear` (same `weight` and `bias`) that returns the K samples in training mode and one
+plain `F.linear` in eval mode; `MultiSampleLinear.from_linear` wraps an existing Linear's parameters.
+"""
 
 from __future__ import annotations
 
@@ -8,29 +46,200 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .dropout import DropoutSpec, check_positive_int, dropout_samples, resolve_dropout, warn_if_identical
+from .dropout import DropoutSpec, check_positive_int, resolve_dropout, warn_if_identical
+
+_RANGE = 2**31  # int32 `random_()` draws uniformly from [0, 2**31)
+
+
+def _threshold(rate: float) -> int:
+    """The integer threshold `t` of a rate: an element is dropped when its draw is < t (realised rate t / 2**31)."""
+    return min(round(rate * _RANGE), _RANGE - 1)
+
+
+def _default_generator(device: torch.device) -> torch.Generator:
+    """Torch's default generator of `device` (the one `torch.manual_seed` seeds and `F.dropout` draws from)."""
+    if device.type == "cpu":
+        return torch.default_generator
+    module = torch.get_device_module(device)
+    if not hasattr(module, "default_generators"):
+        raise NotImplementedError(f"sampled_linear needs torch.{device.type}.default_generators, which is missing.")
+    return module.default_generators[device.index if device.index is not None else module.current_device()]
+
+
+def _draw_keep(rate: float, generator: torch.Generator, bits: torch.Tensor, keep: torch.Tensor) -> float | None:
+    """Draw one sample's mask from `generator` into `keep` (1.0 kept, 0.0 dropped), `bits` (int32, same shape) being
+    scratch space. Returns the scale `1 / (1 - realised rate)`, or `None` without drawing when the rate rounds to no
+    dropout. Forward and backward replay the same masks by calling this for the samples in order, from generators in
+    the same state.
+    """
+    t = _threshold(rate)
+    if t == 0:
+        return None
+    torch.ge(bits.random_(generator=generator), t, out=keep)  # (N, H): 31 random bits -> a float mask, no bool tensor
+    return _RANGE / (_RANGE - t)
+
+
+def _forward(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    bias: torch.Tensor | None,
+    rates: Sequence[float],
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """The samples `(S, N, out_features)`, computed one at a time (all tensors already in the compute dtype)."""
+    x2 = x.reshape(-1, x.shape[-1])  # (N, H), N = prod(x.shape[:-1])
+    out = x2.new_empty(len(rates), x2.shape[0], weight.shape[0])  # (S, N, out)
+    b = bias if bias is not None else x2.new_zeros(())
+    bits = torch.empty(x2.shape, dtype=torch.int32, device=x2.device)  # (N, H) random bits, reused by every sample
+    xm = torch.empty_like(x2)  # (N, H): a sample's mask, then its masked copy; the only one, reused by every sample
+    for s, rate in enumerate(rates):
+        scale = _draw_keep(rate, generator, bits, xm)
+        if scale is None:
+            out[s] = F.linear(x, weight, bias).view(x2.shape[0], -1)  # (N, out): exactly the undropped Linear
+        else:
+            torch.addmm(b, xm.mul_(x2), weight.t(), alpha=scale, out=out[s])  # (N, out) = b + scale * (x*keep) W^T
+    return out
+
+
+class _SampledLinear(torch.autograd.Function):
+    """Autograd of `_forward`: saves `x`, `weight` and the generator state; redraws the masks in backward."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, rates, dtype):
+        generator = _default_generator(x.device)
+        ctx.state = generator.get_state()  # before the draws: backward replays them from here
+        xc, wc = x.to(dtype), weight.to(dtype)  # no copies unless autocast changes the dtype
+        bc = bias.to(dtype) if bias is not None else None
+        out = _forward(xc, wc, bc, rates, generator)  # (S, N, out)
+        ctx.save_for_backward(xc, weight)
+        ctx.rates, ctx.x_dtype, ctx.bias_dtype = rates, x.dtype, None if bias is None else bias.dtype
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):  # grad_out: (S, N, out)
+        xc, weight = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x2 = xc.reshape(-1, xc.shape[-1])  # (N, H)
+        wc = weight.to(xc.dtype)  # (out, H)
+        generator = torch.Generator(device=xc.device)
+        generator.set_state(ctx.state)
+        bits = torch.empty(x2.shape, dtype=torch.int32, device=x2.device)  # (N, H) random bits
+        keep = torch.empty_like(x2)  # (N, H): a sample's mask, then its masked copy (for grad_w)
+        gx = torch.empty_like(x2) if need_x else None  # (N, H): g_s @ weight
+        grad_x = torch.zeros(x2.shape, dtype=ctx.x_dtype, device=x2.device) if need_x else None  # (N, H)
+        grad_w = torch.zeros_like(weight) if need_w else None  # (out, H)
+        with torch.autocast(xc.device.type, enabled=False):
+            for s, rate in enumerate(ctx.rates):
+                scale = _draw_keep(rate, generator, bits, keep)
+                g = grad_out[s]  # (N, out)
+                if need_x:
+                    torch.mm(g, wc, out=gx)  # (N, H)
+                    if scale is None:
+                        grad_x.add_(gx)
+                    else:
+                        grad_x.addcmul_(gx, keep, value=scale)  # += scale * keep * (g @ W)
+                if need_w:
+                    xm = x2 if scale is None else keep.mul_(x2)  # (N, H): the masked copy
+                    grad_w.add_(g.t() @ xm, alpha=1.0 if scale is None else scale)  # (out, H)
+        grad_b = grad_out.sum((0, 1), dtype=ctx.bias_dtype) if ctx.bias_dtype is not None and need_b else None
+        return grad_x.view(xc.shape) if need_x else None, grad_w, grad_b, None, None
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype of the product: the autocast dtype of `x.device` when autocast is on (not for float64), else
+    `x.dtype`."""
+    device_type = x.device.type
+    if torch.is_autocast_enabled(device_type) and x.dtype != torch.float64:
+        return torch.get_autocast_dtype(device_type)
+    return x.dtype
 
 
 def sampled_linear(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rates: Sequence[float]
 ) -> torch.Tensor:
-    """`F.linear(dropout_s(x), weight, bias)` for each rate: `(S, *x.shape[:-1], out_features)`."""
-    samples = dropout_samples(x.unsqueeze(0).expand(len(rates), *x.shape), rates)  # (S, ..., H)
-    return F.linear(samples, weight, bias)  # (S, ..., out)
+    """`F.linear` of S dropout samples of `x`, keeping at most one masked copy of `x` at any time.
+
+    Sample `s` is `F.linear(dropout_s(x), weight, bias)`, where `dropout_s` zeroes each element of `x` independently
+    with probability `rates[s]` and scales the kept ones by `1 / (1 - rates[s])` (realised rate: see the module
+    docstring). Masks are independent across samples, elements and calls, and drawn from torch's default generator
+    of `x.device`, so `torch.manual_seed` makes them reproducible. The backward pass redraws them from a saved
+    generator state instead of keeping them.
+
+    Args:
+        x (`torch.Tensor`): The input, `(*, in_features)`, floating point.
+        weight (`torch.Tensor`): `(out_features, in_features)`.
+        bias (`torch.Tensor`, *optional*): `(out_features,)` or `None`.
+        rates (`Sequence[float]`): One dropout rate in [0, 1) per sample (S = `len(rates)` >= 1); 0 means the
+            sample is `F.linear(x, weight, bias)` exactly.
+
+    Returns:
+        `torch.Tensor`: `(S, *x.shape[:-1], out_features)`, in the autocast dtype under autocast.
+
+    Raises:
+        `ValueError`: for an empty or invalid `rates`, a non-floating `x`, or shapes / dtypes that do not match.
+    """
+    if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or len(rates) == 0:
+        raise ValueError(f"rates must be a non-empty sequence of floats in [0, 1), got {rates!r}.")
+    rates = tuple(resolve_dropout(list(rates), len(rates), what="rates"))
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a floating-point tensor, got {x.dtype}.")
+    if weight.dim() != 2 or x.dim() < 1 or x.shape[-1] != weight.shape[1]:
+        raise ValueError(
+            f"x of shape {tuple(x.shape)} does not match weight of shape {tuple(weight.shape)}: "
+            "expected x (*, in_features) and weight (out_features, in_features)."
+        )
+    if bias is not None and tuple(bias.shape) != (weight.shape[0],):
+        raise ValueError(f"bias must have shape ({weight.shape[0]},), got {tuple(bias.shape)}.")
+    dtype = _compute_dtype(x)
+    autocast = torch.is_autocast_enabled(x.device.type) and x.dtype != torch.float64
+    if not autocast and (weight.dtype != dtype or (bias is not None and bias.dtype != dtype)):
+        raise ValueError(
+            f"x is {x.dtype} but weight is {weight.dtype} and bias {None if bias is None else bias.dtype}: "
+            "use one dtype (or autocast)."
+        )
+    out = _SampledLinear.apply(x, weight, bias, rates, dtype)  # (S, N, out); no graph, nothing saved under no_grad
+    return out.view(len(rates), *x.shape[:-1], weight.shape[0])  # (S, *x.shape[:-1], out)
 
 
 class MultiSampleLinear(nn.Linear):
-    """An `nn.Linear` that applies K dropout samples of its input: `(K, ..., out_features)` in training, one sample
-    `(1, ..., out_features)` in eval. Same parameters (`weight`, `bias`) as `nn.Linear`."""
+    """An `nn.Linear` that applies K dropout samples to its input: `(K, *x.shape[:-1], out_features)` in training.
+
+    The fused form of `MultiSampleDropout` followed by a Linear (see `sampled_linear`): the K samples cost the memory
+    of one, which matters for token states `(B, T, H)`. The parameters are `nn.Linear`'s (state-dict keys `weight`
+    and `bias`); the rates are plain Python floats (no buffers, so meta-device loading cannot corrupt them). In eval
+    mode dropout is the identity and `forward` returns the single sample `F.linear(x).unsqueeze(0)`.
+
+    Args:
+        in_features (`int`): Size of each input sample.
+        out_features (`int`): Size of each output sample.
+        bias (`bool`, *optional*, defaults to `True`): Whether the layer has a bias.
+        num_samples (`int`, *optional*, defaults to 8): The number of dropout samples K (>= 1).
+        dropout (`float`, `Sequence[float]` or `str`, *optional*, defaults to 0.1):
+            One rate in [0, 1) for every sample, one rate per sample, or `"linspace(a, b)"`.
+        device (`torch.device`, *optional*): Device of the parameters.
+        dtype (`torch.dtype`, *optional*): Dtype of the parameters.
+
+    Raises:
+        `ValueError`: for a bad `num_samples` or `dropout`.
+
+    Example:
+
+    ```python
+    >>> head = MultiSampleLinear(384, 13, num_samples=5, dropout="linspace(0.1, 0.5)")
+    >>> head(torch.randn(2, 7, 384)).shape
+    torch.Size([5, 2, 7, 13])
+    ```
+    """
 
     def __init__(
         self,
         in_features: int,
         out_features: int,
         bias: bool = True,
+        *,
         num_samples: int = 8,
-        dropout: DropoutSpec = 0.5,
-        device: torch.device | None = None,
+        dropout: DropoutSpec = 0.1,
+        device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ):
         super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
@@ -38,28 +247,42 @@ class MultiSampleLinear(nn.Linear):
         self.rates: tuple[float, ...] = tuple(resolve_dropout(dropout, self.num_samples, what="dropout"))
         warn_if_identical(self.num_samples, self.rates, type(self).__name__)
 
-    @classmethod
-    def from_linear(cls, linear: nn.Linear, num_samples: int, dropout: DropoutSpec) -> MultiSampleLinear:
-        """A `MultiSampleLinear` that shares `linear`'s parameters."""
-        new = cls.__new__(cls)
-        nn.Module.__init__(new)
-        new.in_features, new.out_features = linear.in_features, linear.out_features
-        new.weight = linear.weight
-        new.bias = linear.bias
-        new.num_samples = check_positive_int(num_samples, "num_samples")
-        new.rates = tuple(resolve_dropout(dropout, new.num_samples, what="dropout"))
-        warn_if_identical(new.num_samples, new.rates, cls.__name__)
-        return new
-
     monte_carlo = None  # the sampler of an `mc_dropout` context around the model, which then draws the samples
 
     @property
     def uniform(self) -> bool:
+        """Whether every sample uses the same rate."""
         return len(set(self.rates)) == 1
 
+    @classmethod
+    def from_linear(cls, linear: nn.Linear, num_samples: int, dropout: DropoutSpec) -> MultiSampleLinear:
+        """A `MultiSampleLinear` that shares `linear`'s `weight` and `bias` Parameter objects (a module swap keeps
+        the weights and their names).
+
+        Raises:
+            `ValueError`: if `linear` is not an `nn.Linear`, or for a bad `num_samples` or `dropout`.
+        """
+        if not isinstance(linear, nn.Linear):
+            raise ValueError(f"from_linear expects an nn.Linear, got {type(linear).__name__}.")
+        module = cls(
+            linear.in_features,
+            linear.out_features,
+            bias=linear.bias is not None,
+            num_samples=num_samples,
+            dropout=dropout,
+            device="meta",  # no allocation: the parameters are replaced by linear's
+        )
+        module.weight = linear.weight
+        module.bias = linear.bias
+        return module.train(linear.training)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.monte_carlo is not None:
+        if self.monte_carlo is not None:  # inside `mc_dropout`: see `MonteCarloDropout.sample`
             return self.monte_carlo.sample(self, x)
         if not self.training:
-            return F.linear(x, self.weight, self.bias).unsqueeze(0)  # (1, ..., out)
-        return sampled_linear(x, self.weight, self.bias, self.rates)  # (K, ..., out)
+            return F.linear(x, self.weight, self.bias).unsqueeze(0)  # (1, *x.shape[:-1], out): dropout is the identity
+        return sampled_linear(x, self.weight, self.bias, self.rates)  # (K, *x.shape[:-1], out)
+
+    def extra_repr(self) -> str:
+        rates = self.rates[0] if self.uniform else list(self.rates)
+        return f"{super().extra_repr()}, num_samples={self.num_samples}, dropout={rates}"
