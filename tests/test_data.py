@@ -8,11 +8,11 @@ import pytest
 from datasets import ClassLabel, Dataset, DatasetDict, Features, List, Value
 from transformers import AutoTokenizer, HfArgumentParser
 
+from msd_transformers.finetune.arguments import DataArguments
+from msd_transformers.finetune.checks import check_datasets
 from msd_transformers.finetune.data import (
     ROW_COLUMN,
-    DataArguments,
     LabelInfo,
-    check_datasets,
     infer_label_info,
     load_bbc_news,
     load_raw_datasets,
@@ -62,7 +62,7 @@ def test_arguments_parse_and_help(capsys):
     parser = HfArgumentParser(DataArguments)
     (args,) = parser.parse_args_into_dataclasses(["--dataset_name", "bbc_news", "--max_seq_length", "64"])
     assert args.dataset_name == "bbc_news" and args.max_seq_length == 64 and args.split_seed == 42
-    assert args.validation_split_percentage == 0.2 and args.text_column == "text" and args.label_column == "label"
+    assert args.validation_fraction == 0.2 and args.text_column == "text" and args.label_column == "label"
     parser.print_help()
     assert "--text_pair_column" in capsys.readouterr().out
 
@@ -74,8 +74,8 @@ def test_arguments_parse_and_help(capsys):
         ({"train_file": "data/train.txt"}, r"'\.txt'.*\.csv"),
         ({"train_file": "a.csv", "validation_file": "b.tsv"}, r"validation_file.*'\.tsv'"),
         ({"dataset_name": "bbc_news", "problem_type": "multiclass"}, r"'multiclass'.*single_label_classification"),
-        ({"dataset_name": "bbc_news", "validation_split_percentage": 20}, r"\(0, 1\).*20"),
-        ({"dataset_name": "bbc_news", "validation_split_percentage": 0.0}, r"\(0, 1\).*0\.0"),
+        ({"dataset_name": "bbc_news", "validation_fraction": 20}, r"\(0, 1\).*20"),
+        ({"dataset_name": "bbc_news", "validation_fraction": 0.0}, r"\(0, 1\).*0\.0"),
         ({"dataset_name": "bbc_news", "train_file": "a.csv"}, "not both"),
         ({"dataset_name": "bbc_news", "label_format": "onehot"}, r"'onehot'.*\['ids', 'multi_hot'\]"),
     ],
@@ -169,7 +169,7 @@ def test_jsonl_regression(tmp_path):
 def test_jsonl_multi_label_lists_of_strings(tmp_path):
     tags = [["sport"], ["politics", "tech"], [], ["tech"], ["sport", "tech"]] * 2
     records = [{"text": f"t{i}", "label": t} for i, t in enumerate(tags)]
-    args = DataArguments(train_file=write_jsonl(tmp_path / "train.jsonl", records), validation_split_percentage=0.3)
+    args = DataArguments(train_file=write_jsonl(tmp_path / "train.jsonl", records), validation_fraction=0.3)
     raw, info = prepare(args)
     assert info == LabelInfo("multi_label_classification", 3, ["politics", "sport", "tech"], "ids")
     assert len(raw["train"]) == 7 and len(raw["validation"]) == 3

@@ -89,7 +89,7 @@ def test_lora_end_to_end_on_a_decoder_without_padding_token(tiny_llama, tmp_path
 
     # One line reloads the adapter as an MSD model; vanilla/ is the stock class with the adapter merged in.
     model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(out).eval()
-    vanilla = LlamaForSequenceClassification.from_pretrained(out / "vanilla").eval()
+    vanilla = LlamaForSequenceClassification.from_pretrained(out / "upstream").eval()
     assert vanilla.config.pad_token_id == 102 and msd.is_msd_model(model.get_base_model())
     batch = tokenizer(["goal team win", "bank profit deal trade market"], padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -133,7 +133,7 @@ def test_left_padding_tokenizer_classifies_the_last_real_token(tiny_llama_left_p
     record = record_trainer(monkeypatch)
     train_script.main([str(cfg)])
     tokenizer = AutoTokenizer.from_pretrained(out)
-    vanilla = LlamaForSequenceClassification.from_pretrained(out / "vanilla").eval()
+    vanilla = LlamaForSequenceClassification.from_pretrained(out / "upstream").eval()
     assert tokenizer.padding_side == "left" and vanilla.config.pad_token_id == tokenizer.pad_token_id == 0
     assert [len(inputs["input_ids"]) for inputs, _ in record["predictions"]] == [8, 4]  # the final evaluation
     for inputs, output in record["predictions"]:
@@ -195,17 +195,21 @@ def test_qwen_lora_config_parses():
     assert model_args.msd_dropout == 0.1 and model_args.msd_num_samples == 8
     assert model_args.lora_target_modules == ["q_proj", "k_proj", "v_proj", "o_proj"]
     assert data_args.dataset_name == "glue" and data_args.dataset_config_name == "sst2"
-    lora = model_args.lora_config(msd.msd_config(tiny_config("qwen2"), msd_dropout=0.1))
+    lora = model_args.lora_config(msd.msd_config(tiny_config("qwen2"), msd_dropout=0.1), "sequence-classification")
     assert (
         lora.task_type == "SEQ_CLS"
         and lora.r == 16
         and set(lora.target_modules) == {"q_proj", "k_proj", "v_proj", "o_proj"}
     )
     model_args.lora_target_modules = None  # PEFT's default for the upstream architecture
-    assert set(model_args.lora_config(msd.msd_config(tiny_config("qwen2"), msd_dropout=0.1)).target_modules) == {
+    assert set(
+        model_args.lora_config(
+            msd.msd_config(tiny_config("qwen2"), msd_dropout=0.1), "sequence-classification"
+        ).target_modules
+    ) == {
         "q_proj",
         "v_proj",
     }
     assert not lora.modules_to_save  # PEFT adds `classifier` and `score` itself
-    t5 = model_args.lora_config(msd.msd_config(tiny_config("t5"), msd_dropout=0.1))
+    t5 = model_args.lora_config(msd.msd_config(tiny_config("t5"), msd_dropout=0.1), "sequence-classification")
     assert set(t5.target_modules) == {"q", "v"} and t5.modules_to_save == ["classification_head"]

