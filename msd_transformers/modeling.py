@@ -17,6 +17,7 @@ stock classes, with no missing or unexpected keys. `msd_transformers.registry` d
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, ClassVar
 
@@ -195,8 +196,8 @@ class MSDModelMixin:
         # Everything after the MultiSampleLinear broadcasts over its sample dimension: (S, ...) logits.
         samples = {name: outputs[name] for name in self.msd_task.logit_fields}
         if self.msd_task.name == MULTIPLE_CHOICE:  # upstream's view(-1, num_choices): (S * B, n) -> (S, B, n)
-            batch_size = _batch_size(inputs)
-            samples = {k: v.view(-1, batch_size, v.shape[-1]) for k, v in samples.items()}
+            b = batch_size_of(inputs)
+            samples = {k: v.view(-1, b, v.shape[-1]) for k, v in samples.items()}
         return self._msd_output(samples, labels, outputs, return_dict)
 
     def _last_token_forward(self, inputs: dict[str, Any], labels: dict[str, torch.Tensor], return_dict: bool) -> Any:
@@ -257,7 +258,8 @@ def check_msd_dropout(arch: MSDArchitecture, config: PretrainedConfig) -> None:
         )
 
 
-def _batch_size(inputs: dict[str, Any]) -> int:
+def batch_size_of(inputs: Mapping[str, Any]) -> int:
+    """The batch size of a call's inputs: the first dimension of `input_ids`, `inputs_embeds` or another tensor."""
     for key in ("input_ids", "inputs_embeds", *inputs):
         value = inputs.get(key)
         if isinstance(value, torch.Tensor) and value.dim() >= 1:

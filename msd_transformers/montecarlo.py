@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
@@ -30,7 +30,7 @@ from .architectures import SEQUENCE_CLASSIFICATION
 from .dropout import check_positive_int, dropout_samples, repeat_batch
 from .loss import resolve_problem_type
 from .mc_layers import SHARED_LAYER_ARGUMENTS, dropout_rate_fields, dropout_rates, find_layers, is_dropout_module
-from .modeling import MSDModelMixin
+from .modeling import MSDModelMixin, batch_size_of
 from .registry import loss_style_of
 from .sampled_linear import MultiSampleLinear, sampled_linear
 from .tasks import task_of, task_sample_losses
@@ -281,7 +281,7 @@ class MonteCarloDropout:
         return_dict = inputs.pop("return_dict", None)
         if "use_cache" in signature.parameters:
             inputs["use_cache"] = False  # a cache would hold B rows below the sampled layers, N * B above
-        batch_size = _batch_size(inputs)
+        batch_size = batch_size_of(inputs)
         chunks: dict[str, list[torch.Tensor]] = {name: [] for name in task.logit_fields}
         for start in range(0, self.num_samples, self.chunk_size):
             n = min(self.chunk_size, self.num_samples - start)
@@ -397,11 +397,3 @@ def _as_kwargs(signature: inspect.Signature, args: tuple, kwargs: dict) -> dict[
         else:
             out[name] = value
     return out
-
-
-def _batch_size(inputs: Mapping[str, Any]) -> int:
-    for key in ("input_ids", "inputs_embeds", *inputs):
-        value = inputs.get(key)
-        if isinstance(value, torch.Tensor) and value.dim() >= 1:
-            return value.shape[0]
-    raise ValueError("mc_dropout: the model was called without a batched tensor (input_ids or inputs_embeds).")

@@ -10,8 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import VOCAB, load_train_script, make_inputs, msd_class, record_trainer, row, tiny_config
-from datasets import Dataset
+from conftest import load_train_script, make_dataset, make_inputs, msd_class, record_trainer, row, tiny_config
 from torch import nn
 from transformers import (
     AutoTokenizer,
@@ -544,18 +543,6 @@ def mc_args(tmp_path, **kwargs):
     )
 
 
-def dataset(n=10, task="single", num_labels=C, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(4, VOCAB, (n, 6), generator=g)
-    if task == "single":
-        labels = torch.randint(0, num_labels, (n,), generator=g).tolist()
-    elif task == "regression":
-        labels = torch.randn(n, generator=g).tolist()
-    else:
-        labels = (torch.rand(n, num_labels, generator=g) > 0.5).float().tolist()
-    return Dataset.from_dict({"input_ids": ids.tolist(), "attention_mask": [[1] * 6] * len(ids), "labels": labels})
-
-
 def predict_capturing_samples(trainer, model, ds):
     """`trainer.predict(ds)` and the sample logits the model gave it, batch after batch: `(N, n, C)`."""
     captured = []
@@ -573,7 +560,7 @@ def test_trainer_mc_evaluate_and_predict(tmp_path, layers):
     compute_metrics gives the right metrics; the uncertainty is in `trainer.mc_uncertainty`; every value equals a
     direct computation from the samples the model gave."""
     model = msd_model("bert", dropout=0.1, msd_num_samples=4, msd_dropout=0.3)
-    ds = dataset()
+    ds = make_dataset(10)
     labels = np.array(ds["labels"])
 
     def accuracy(p):  # written for the stock Trainer
@@ -640,7 +627,7 @@ def test_trainer_mc_predict_other_problem_types(tmp_path, task):
         model.classifier.weight.mul_(20)  # logits far from 0, samples far apart: a mutual information > 1e-4
     if task == "multi":
         model.config.problem_type = "multi_label_classification"
-    ds = dataset(task=task, num_labels=num_labels)
+    ds = make_dataset(10, task=task, num_labels=num_labels)
     trainer = MSDTrainer(model=model, args=mc_args(tmp_path, msd_eval_samples=3, msd_eval_layers="all"))
     pred, sample_logits = predict_capturing_samples(trainer, model, ds)
     mc = trainer.mc_uncertainty
@@ -660,7 +647,7 @@ def test_trainer_mc_predict_other_problem_types(tmp_path, task):
 
 def test_trainer_mc_eval_during_training_and_arguments(tmp_path):
     model = msd_model("bert", dropout=0.1, msd_num_samples=2)
-    ds = dataset(8)
+    ds = make_dataset(8)
     args = mc_args(
         tmp_path, msd_eval_samples=3, msd_eval_layers="1", max_steps=2, eval_strategy="steps", eval_steps=1,
         per_device_train_batch_size=4, save_strategy="no", learning_rate=1e-3,
