@@ -1,7 +1,7 @@
 """Import cost: `python -c "import msd_transformers"` against the imports every Transformers fine-tuning script makes.
 
-    baseline: python -c "import torch, transformers; from transformers import AutoModelForSequenceClassification, Trainer"
-    package:  python -c "import msd_transformers"
+    baseline: import torch, transformers; from transformers import AutoModelForSequenceClassification, Trainer
+    package:  import msd_transformers
 
 Each round runs both commands as fresh processes, in a shuffled order, after warm-up rounds (the operating system's
 file cache); the ratio is the median over rounds of the per-round ratio package / baseline. Importing the package
