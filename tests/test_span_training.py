@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import moved, trainer_args
-from token_batches import SPAN, capture, collate, pad_collator, span_dataset, span_model, with_fixed_masks
+from token_batches import SPAN, capture, collate, pad_collator, sgd_step, span_dataset, span_model, with_fixed_masks
 from torch import nn
 
 import msd_transformers as msd
@@ -57,35 +57,47 @@ def fixed_model():
 
 
 # -------------------------------------------------------------------------------------- gradient accumulation
+def span_loss(model, inputs, consistency=0.0):
+    """The direct loss of a batch: the mean span loss of the samples plus `consistency` times the mean of the start
+    and end double loops (every example counted)."""
+    out = model(**{k: v for k, v in inputs.items() if not k.endswith("_positions")})
+    start, end = out.sample_start_logits, out.sample_end_logits
+    loss = span_ce(start, end, inputs["start_positions"], inputs["end_positions"])
+    if consistency:
+        every = torch.ones(start.shape[1], dtype=torch.bool)
+        loss = loss + consistency * (double_loop(start, every) + double_loop(end, every)) / 2
+    return loss
+
+
+# One SGD step at this rate, without gradient clipping: a wrong scale of the loss changes the step.
+STEP = dict(learning_rate=0.01, max_grad_norm=0.0, train_sampling_strategy="sequential")
+
+
+def trainer_step(init, ds, tmp_path, **kwargs):
+    """The weights after one MSDTrainer step from the weights `init` (`STEP`, `kwargs`), rows padded to 9 tokens."""
+    model = fixed_model()
+    model.load_state_dict(init)
+    return train(model, tmp_path, ds, pad_collator(length=9), **STEP, **kwargs)
+
+
 @pytest.mark.parametrize("consistency", [0.0, 0.5])
 def test_gradient_accumulation_is_exact_for_equal_micro_batches(tmp_path, consistency):
     """The Trainer counts no items for question answering: each micro-batch's loss is divided by the accumulation
     steps. With micro-batches of equal size, every position counted and the same padded length (here 9 throughout),
-    2 x 4 gives the weights of one batch of 8."""
+    2 x 4 gives the weights of one batch of 8, the step of the direct loss."""
     ds = span_dataset(LENGTHS)
     torch.manual_seed(0)
     init = fixed_model().state_dict()
-    weights = []
-    for name, sizes in (("full", dict(per_device_train_batch_size=8)),
-                        ("accum", dict(per_device_train_batch_size=4, gradient_accumulation_steps=2))):  # fmt: skip
-        model = fixed_model()
-        model.load_state_dict(init)
-        collator = pad_collator(length=9)
-        weights.append(
-            train(
-                model,
-                tmp_path / name,
-                ds,
-                collator,
-                train_sampling_strategy="sequential",
-                msd_consistency=consistency,
-                **sizes,
-            )
-        )
-    full, accum = weights
+    full = trainer_step(init, ds, tmp_path / "full", per_device_train_batch_size=8, msd_consistency=consistency)
+    accum = trainer_step(
+        init, ds, tmp_path / "accum", per_device_train_batch_size=4, gradient_accumulation_steps=2,
+        msd_consistency=consistency,
+    )  # fmt: skip
+    direct = sgd_step(fixed_model(), init, lambda m: span_loss(m, collate(ds, length=9), consistency), lr=0.01)
     assert moved(init, full) > 1e-3
     for key in full:
         torch.testing.assert_close(full[key], accum[key], atol=1e-6, rtol=1e-5, msg=key)
+        torch.testing.assert_close(full[key], direct[key], atol=1e-6, rtol=1e-5, msg=key)
 
 
 def test_unequal_micro_batches_average_the_micro_batch_means(tmp_path):
@@ -94,34 +106,11 @@ def test_unequal_micro_batches_average_the_micro_batch_means(tmp_path):
     ds = span_dataset(LENGTHS[:6])
     torch.manual_seed(0)
     init = fixed_model().state_dict()
-    model = fixed_model()
-    model.load_state_dict(init)
-    accum = train(model, tmp_path, ds, pad_collator(length=9), train_sampling_strategy="sequential",
-                  per_device_train_batch_size=4, gradient_accumulation_steps=2, max_grad_norm=0.0)  # fmt: skip
-
-    def sgd_step(loss_of):
-        """One SGD step (learning rate 0.5, as `trainer_args`; no clipping) on `loss_of(model, batch)` from the
-        initial weights."""
-        model = fixed_model()
-        model.load_state_dict(init)
-        model.train()
-        loss_of(model, collate(ds, length=9)).backward()
-        with torch.no_grad():
-            for p in model.parameters():
-                if p.grad is not None:
-                    p -= 0.5 * p.grad
-        return model.state_dict()
-
-    def loss(model, inputs):
-        out = model(**{k: v for k, v in inputs.items() if not k.endswith("_positions")})
-        return span_ce(out.sample_start_logits, out.sample_end_logits, inputs["start_positions"],
-                       inputs["end_positions"])  # fmt: skip
-
-    def rows(inputs, part):
-        return {k: v[part] for k, v in inputs.items()}
-
-    means = sgd_step(lambda m, x: (loss(m, rows(x, slice(0, 4))) + loss(m, rows(x, slice(4, 6)))) / 2)
-    pooled = sgd_step(loss)
+    accum = trainer_step(init, ds, tmp_path, per_device_train_batch_size=4, gradient_accumulation_steps=2)
+    inputs = collate(ds, length=9)
+    first, last = ({k: v[part] for k, v in inputs.items()} for part in (slice(0, 4), slice(4, 6)))
+    means = sgd_step(fixed_model(), init, lambda m: (span_loss(m, first) + span_loss(m, last)) / 2, lr=0.01)
+    pooled = sgd_step(fixed_model(), init, lambda m: span_loss(m, inputs), lr=0.01)
     for key in means:
         torch.testing.assert_close(accum[key], means[key], atol=1e-6, rtol=1e-5, msg=key)
     assert moved(pooled, accum) > 1e-3

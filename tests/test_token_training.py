@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import moved, row, tiny_config, trainer_args
+from conftest import moved, pad_token_id, row, tiny_config, trainer_args
 from peft import LoraConfig, get_peft_model
 from token_batches import (
     NUM_TAGS,
@@ -19,6 +19,7 @@ from token_batches import (
     collate,
     head_path,
     pad_collator,
+    sgd_step,
     span_dataset,
     token_dataset,
     token_model,
@@ -79,9 +80,10 @@ def train(model, tmp_path, ds, collator=None, **kwargs):
 @pytest.mark.parametrize("consistency", [0.0, 0.5])
 @pytest.mark.parametrize("family", ["bert", "llama"])
 def test_gradient_accumulation_is_exact_over_labelled_tokens(tmp_path, family, consistency):
-    """One SGD step: 2 x 4 accumulation == one batch of 8 (to 1e-6), though the two micro-batches hold 10 and 16
-    labelled tokens and the second is padded to another length than the batch of 8. Every dropout off but the head's,
-    whose 4 masks are fixed, so the samples differ but do not depend on the split."""
+    """One SGD step: 2 x 4 accumulation == one batch of 8 == the step of the direct loss over the 8 rows (to 1e-6),
+    though the two micro-batches hold 10 and 16 labelled tokens and the second is padded to another length than the
+    batch of 8. Every dropout off but the head's, whose 4 masks are fixed, so the samples differ but do not depend on
+    the split; a small step without gradient clipping, so that a wrong scale of the loss shows."""
     ds = token_dataset(LENGTHS)
     counted = [sum(v != -100 for r in ds[i : i + 4]["labels"] for v in r) for i in (0, 4)]
     assert counted == [10, 16]
@@ -91,21 +93,29 @@ def test_gradient_accumulation_is_exact_over_labelled_tokens(tmp_path, family, c
 
     torch.manual_seed(0)
     init = make().state_dict()
-    collator = pad_collator(pad_id=tiny_config(family).pad_token_id or 0)
 
     def run(name, **kwargs):
         model = make()
         model.load_state_dict(init)
         return train(
-            model, tmp_path / name, ds, collator, train_sampling_strategy="sequential", msd_consistency=consistency,
-            **kwargs,
+            model, tmp_path / name, ds, pad_collator(pad_token_id(model.config)), train_sampling_strategy="sequential",
+            msd_consistency=consistency, learning_rate=0.01, max_grad_norm=0.0, **kwargs,
         )  # fmt: skip
 
     full, trainer = run("full", per_device_train_batch_size=8)
     accum, _ = run("accum", per_device_train_batch_size=4, gradient_accumulation_steps=2)
+
+    def direct_loss(model):
+        inputs = collate(ds, model.config)
+        labels = inputs.pop("labels")
+        s = model(**inputs).sample_logits  # (K, B, T, C)
+        return token_ce(s, labels) + consistency * token_double_loop(s, labels != -100)
+
+    direct = sgd_step(make(), init, direct_loss, lr=0.01)
     assert moved(init, full) > 1e-3
     for key in full:
         torch.testing.assert_close(full[key], accum[key], atol=1e-6, rtol=1e-5, msg=key)
+        torch.testing.assert_close(full[key], direct[key], atol=1e-6, rtol=1e-5, msg=key)
     (logged,) = [h for h in trainer.state.log_history if "loss" in h]
     assert logged["msd_loss_std"] > 0 and (consistency == 0) == ("msd_consistency_loss" not in logged)
 

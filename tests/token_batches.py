@@ -120,6 +120,19 @@ def with_fixed_masks(model, task, num_samples):
     return model
 
 
+def sgd_step(model, init, loss_of, lr=0.5):
+    """The weights after one plain SGD step (learning rate `lr`, no gradient clipping) from the weights `init` on the
+    loss `loss_of(model)`, the model in training mode."""
+    model.load_state_dict(init)
+    model.train()
+    loss_of(model).backward()
+    with torch.no_grad():
+        for p in model.parameters():
+            if p.grad is not None:
+                p -= lr * p.grad
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
 def capture(model, *fields):
     """Record `fields` of every forward output of `model` (one tuple per forward, or the field alone)."""
     seen = []
