@@ -144,7 +144,7 @@ def test_consistency_over_start_and_end_distributions(tmp_path):
 
 
 # ------------------------------------------------------------------------------------------ Monte-Carlo dropout
-@pytest.mark.parametrize("layers", [0, 1, "all"])
+@pytest.mark.parametrize("layers", [0, 1, 2, "all"])  # 2: every layer of the tiny model
 def test_mc_dropout_span_shapes(layers):
     """(N, B, T) start and end samples at every depth; head only, the start and end logits stay the eval ones (row
     0 without dropout); deeper, they are the MC predictive logits over the positions."""

@@ -194,7 +194,7 @@ def test_token_consistency_matches_double_loop_over_labelled_tokens(tmp_path, pa
 
 
 # ------------------------------------------------------------------------------------------ Monte-Carlo dropout
-@pytest.mark.parametrize("layers", [0, 1, "all"])
+@pytest.mark.parametrize("layers", [0, 1, 2, "all"])  # 2: every layer of the tiny model
 def test_mc_dropout_token_shapes(layers):
     """(N, B, T, C) sample logits at every depth; head only, `logits` stay the eval logits (row 0 without dropout);
     deeper, they are the MC predictive logits."""
