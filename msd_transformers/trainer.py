@@ -47,14 +47,24 @@ class MSDTrainer(Trainer):
     - `msd_forward_passes = M > 1` runs the whole-network variant: one forward over the batch repeated M times.
     - Gradient accumulation is exact: the loss is normalised by the number of labelled items in the whole accumulated
       batch (`num_items_in_batch`: examples, multi-label entries, or labelled tokens), so 2 x 4 accumulation gives the
-      update of one batch of 8. Question answering, for which the Trainer counts no items, is divided by the
-      accumulation steps (exact for equal micro-batches).
+      update of one batch of 8, also when the micro-batches hold different numbers of labelled tokens. Not with
+      `msd_class_weights` on single-label classes: each micro-batch's loss is then a mean weighted by the class
+      weights of its labels, and the micro-batches weigh by their counts of labelled items, not by the sums of those
+      weights. Question answering, for which the Trainer counts no items: each micro-batch's loss (its mean over its
+      examples) is divided by the accumulation steps, as the stock Trainer does. That is exact when the micro-batches
+      have the same size, every answer position inside the sequence and the same padded length (upstream's
+      question-answering loss takes the softmax over every position of the padded row); otherwise the step is the one
+      of the mean of the micro-batch means (6 rows as 4 + 2: the last 2 weigh as much as the first 4).
     - `msd_consistency = w > 0` adds `w * consistency_loss(...)` over all the samples of the step (K head samples x M
-      passes; before averaging, with `msd_average="logits"`), on the examples (tokens) not labelled -100: head-only
-      consistency for an MSD model, R-Drop for a stock model with M = 2. It is scaled for gradient accumulation like
-      the loss. R-Drop's objective per example is NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2; ours is
-      (NLL1 + NLL2) / 2 + w * (KL(P1||P2) + KL(P2||P1)) / 2, half of it with alpha = 2 w. R-Drop's official BERT code
-      sums the KL over the batch but averages the cross-entropies: its weight 0.5 is w = 0.25 x batch size.
+      passes; before averaging, with `msd_average="logits"`), on what the loss counts: the examples not labelled
+      -100, per labelled token for token classification (R-Drop's token form: the mean over the labelled tokens of
+      the divergence at each token; padding and -100 tokens do not count), and for question answering the mean of a
+      start and an end term, each over the distributions the loss trains (the positions of the padded row) of the
+      examples whose answer position is inside the sequence. Head-only consistency for an MSD model, R-Drop for a
+      stock model with M = 2. It is scaled for gradient accumulation like the loss. R-Drop's objective per example is
+      NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2; ours is (NLL1 + NLL2) / 2 + w * (KL(P1||P2) + KL(P2||P1))
+      / 2, half of it with alpha = 2 w. R-Drop's official BERT code sums the KL over the batch but averages the
+      cross-entropies: its weight 0.5 is w = 0.25 x batch size.
     - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses (with
       `msd_average="logits"`, of the losses the samples would have on their own), next to `loss`, and with
       `msd_consistency > 0` the unweighted term, `msd_consistency_loss`; both averaged over the logging interval.
@@ -69,10 +79,14 @@ class MSDTrainer(Trainer):
             `TrainingArguments`).
         mc_uncertainty (`dict[str, np.ndarray]`, *optional*): After a Monte-Carlo `evaluate()` or `predict()`, the
             uncertainty of each example, in dataset order (see [`predictive_uncertainty`]): `probs`, `entropy` and
-            `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression;
-            per token (padded with NaN) plus `entropy_mean`, `entropy_max`, `mutual_information_mean`,
-            `mutual_information_max` per sequence for token classification; `start_*` and `end_*` for question
-            answering. `None` before.
+            `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression.
+            Token classification: `entropy` and `mutual_information` per token, `(num_examples, max_len)`, NaN at
+            the tokens that do not count (labelled -100 when the batch has labels, else padding) and where a batch
+            was padded to a shorter length than the longest; plus `entropy_mean`, `entropy_max`,
+            `mutual_information_mean`, `mutual_information_max` per sequence, over the tokens that count. Question
+            answering: `start_entropy`, `start_mutual_information`, `end_entropy`, `end_mutual_information` per
+            example, of the start and end distributions over the real positions (`attention_mask`), so that they do
+            not depend on how far a batch is padded. `None` before.
     """
 
     # The loss of `compute_loss` is normalised over the whole accumulated batch (or divided by the accumulation steps
@@ -208,13 +222,18 @@ class MSDTrainer(Trainer):
     def _consistency(
         self, samples: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], config: Any
     ) -> torch.Tensor:
-        """The samples' consistency term: per example (sequences, choices), per labelled token, or over the start and
-        end distributions (spans), on what the loss counts (labels not -100)."""
+        """The samples' consistency term: per example (sequences, choices), per labelled token, or the mean of the
+        start and the end terms (spans: over the T positions, the distributions the loss trains), on what the loss
+        counts (labels not -100; answer positions inside the sequence)."""
         task = self._task.name
         if task == QUESTION_ANSWERING:
-            start, end = samples["start_logits"], samples["end_logits"]  # (S, B, T)
-            single = "single_label_classification"
-            return (consistency_loss(start, single) + consistency_loss(end, single)) / 2
+            terms = []
+            for name, field in (("start_logits", "start_positions"), ("end_logits", "end_positions")):
+                scores = samples[name]  # (S, B, T)
+                t = scores.shape[-1]
+                counted = labels[field].reshape(-1).clamp(0, t).ne(t)  # (B,): as the loss, positions >= T ignored
+                terms.append(consistency_loss(scores, "single_label_classification", mask=counted))
+            return (terms[0] + terms[1]) / 2
         logits, targets = samples["logits"], labels["labels"]
         if task == TOKEN_CLASSIFICATION:
             s, b, t, c = logits.shape
@@ -332,8 +351,12 @@ class MSDTrainer(Trainer):
         task = self._task.name
         values: dict[str, torch.Tensor] = {}
         if task == QUESTION_ANSWERING:
+            real = features.get("attention_mask")
             for name, prefix in (("start_logits", "start"), ("end_logits", "end")):
-                u = predictive_uncertainty(samples[name], "single_label_classification")
+                scores = samples[name]  # (N, B, T)
+                if real is not None:  # the distribution over the real positions, whatever the batch's padding
+                    scores = scores.masked_fill(~real.bool(), torch.finfo(scores.dtype).min)
+                u = predictive_uncertainty(scores, "single_label_classification")
                 values.update({f"{prefix}_entropy": u.entropy, f"{prefix}_mutual_information": u.mutual_information})
         elif task == TOKEN_CLASSIFICATION:
             targets = labels.get("labels")
