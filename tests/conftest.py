@@ -461,8 +461,10 @@ def make_dataset(n=8, seq_len=6, num_labels=3, task="single", seed=0):
 
 
 def trainer_args(tmp_path, **kwargs):
-    """`MSDTrainingArguments` for one deterministic SGD step on the CPU (`kwargs` override)."""
+    """`MSDTrainingArguments` for one deterministic SGD step on the CPU (`kwargs` override). No gradient clipping:
+    clipping would hide a wrong scale of the loss from the weight comparisons."""
     defaults = dict(
+        max_grad_norm=0.0,
         output_dir=str(tmp_path),
         per_device_train_batch_size=8,
         per_device_eval_batch_size=8,
