@@ -227,7 +227,28 @@ def parse(argv: list[str]) -> tuple[ModelArguments, DataArguments, MSDTrainingAr
             "of them."
         )
     check_report_to(training_args.report_to)
+    check_consistency(model_args, training_args)
     return model_args, data_args, training_args
+
+
+def check_consistency(model_args: ModelArguments, training_args: MSDTrainingArguments) -> None:
+    """`msd_consistency` has samples to compare: more than one per example (the head's `msd_num_samples` times
+    `msd_forward_passes`). Known from the arguments alone, so checked before any data or model is loaded (`MSDTrainer`
+    would find it only once the model is built).
+
+    Raises:
+        `ValueError`: `msd_consistency > 0` with one sample per example.
+    """
+    weight = training_args.msd_consistency
+    samples = model_args.msd_num_samples if model_args.msd else 1
+    if not weight or samples * training_args.msd_forward_passes > 1:
+        return
+    head = "msd_num_samples=1" if model_args.msd else "msd=false (the upstream head: one sample)"
+    raise ValueError(
+        f"msd_consistency={weight} compares the dropout samples of each example, but {head} and "
+        "msd_forward_passes=1 give one: nothing to compare. Use msd_forward_passes=2 (R-Drop) or a multi-sample "
+        "dropout head with msd_num_samples > 1 (head-only consistency), or set msd_consistency=0."
+    )
 
 
 def load_model_config(model_args: ModelArguments) -> transformers.PretrainedConfig:
