@@ -266,6 +266,35 @@ def test_stock_decoder_top_layers_and_attention_dropout():
     assert (samples[0] - samples[1]).abs().max() > 1e-4
 
 
+def test_every_rate_zero_warns_naming_the_config_fields(caplog):
+    """A stock Llama keeps Transformers' default `attention_dropout=0.0`: its N samples are identical, at N times the
+    cost. `mc_dropout` says so when it is set up, naming the config field to set; with a rate > 0 it says nothing."""
+    cfg = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=37, pad_token_id=0, num_labels=C, max_position_embeddings=64,
+    )  # fmt: skip
+    assert cfg.attention_dropout == 0.0  # the default, not set here
+    model = LlamaForSequenceClassification(cfg).eval()
+    inputs = make_inputs(config=cfg)
+    for layers in ("all", 1):
+        caplog.clear()
+        context = mc_dropout(model, num_samples=16, layers=layers)
+        (record,) = [r for r in caplog.records if "identical" in r.getMessage()]
+        assert record.levelname == "WARNING" and record.name.startswith("msd_transformers")
+        message = record.getMessage()
+        assert f"mc_dropout(num_samples=16, layers={layers!r})" in message and "16 samples are identical" in message
+        assert "(attention_dropout)" in message  # the one dropout field of LlamaConfig
+        with torch.no_grad(), context:
+            samples = model(**inputs).sample_logits  # (16, B, C)
+        assert torch.equal(samples, samples[:1].expand_as(samples))  # what the warning says
+    caplog.clear()
+    mc_dropout(model, num_samples=1, layers="all")  # one sample: nothing is wasted
+    model.config.attention_dropout = 0.1
+    sampled = LlamaForSequenceClassification(model.config).eval()
+    mc_dropout(sampled, num_samples=16, layers="all")
+    assert "identical" not in caplog.text
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The head's MC samples, rates and masks
 # ----------------------------------------------------------------------------------------------------------------
