@@ -379,6 +379,27 @@ def test_predictive_logits_and_loss():
     assert regression.config.problem_type == "regression"
 
 
+@pytest.mark.parametrize("precision", ["bf16 model", "bf16 autocast"])
+def test_logits_keep_one_dtype_at_every_depth(precision):
+    """Half precision: `logits` (and `sample_logits`) have the dtype of the model's outputs at every depth. With
+    `layers=0` they come from the head's deterministic row; with k or "all" they are the MC predictive logits, computed
+    in float32 and cast back."""
+    model = msd_model("bert", dropout=0.1, msd_num_samples=4, msd_dropout=0.3)
+    inputs = make_inputs(config=model.config)
+    if precision == "bf16 model":
+        model, autocast = model.to(torch.bfloat16), torch.autocast("cpu", enabled=False)
+    else:
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+    for layers in (0, 1, "all"):
+        with torch.no_grad(), autocast, mc_dropout(model, num_samples=5, layers=layers):
+            out = model(**inputs)
+        assert out.sample_logits.dtype == out.logits.dtype == torch.bfloat16, layers
+        assert out.sample_logits.shape == (5, B, C) and out.logits.shape == (B, C)
+        if layers != 0:
+            expected = msd.predictive_logits(out.sample_logits, "single_label_classification")  # float32
+            torch.testing.assert_close(out.logits, expected.to(torch.bfloat16), rtol=0, atol=0)
+
+
 def test_restored_after_exception_and_no_nesting():
     model = msd_model("bert", dropout=0.1)
     model.bert.encoder.layer[0].train()  # a mixed state, restored exactly
