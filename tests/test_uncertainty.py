@@ -2,6 +2,7 @@
 the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
 
 import ast
+import csv
 import inspect
 import itertools
 import json
@@ -926,3 +927,40 @@ def test_script_writes_predictions_jsonl(train_script, tiny_bert, tmp_path, monk
         for extra, match in [(["--msd", "false"], "layers='all'"), (["--msd_eval_layers", "3"], "has 2 layers")]:
             with pytest.raises(train_script.BadInput, match=match):
                 train_script.main([str(cfg_file), "--msd_eval_samples", "6", *extra])
+
+
+@pytest.mark.parametrize("file", ["train.csv", "train.jsonl"])
+def test_predictions_jsonl_ids_join_back_to_the_file(train_script, tiny_bert, tmp_path, file):
+    """Without a validation file the validation examples are held out of the training file (a seeded selection of its
+    rows, then `max_eval_samples` of them). Every record of `predictions.jsonl` joins back to its row of the file: by
+    the file's own `id` column (the jsonl file has one), else by the row number (0 = the first data row), and it
+    carries that row's text and label."""
+    words = {"sport": "match goal team cup", "tech": "chip phone data code", "business": "bank profit deal trade"}
+    names = sorted(words)
+    rows = [{"text": f"{words[names[i % 3]]} number {i}", "label": names[(i * 7) % 3]} for i in range(30)]
+    path = tmp_path / file
+    if file.endswith(".csv"):
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(rows)
+        by_id = dict(enumerate(rows))
+    else:
+        rows = [{"id": f"doc-{100 + 3 * i}", **row} for i, row in enumerate(rows)]
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        by_id = {row["id"]: row for row in rows}
+    out = tmp_path / "out"
+    train_script.main([
+        "--model_name_or_path", tiny_bert, "--output_dir", str(out), "--train_file", str(path), "--max_steps", "1",
+        "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "4", "--max_seq_length", "16",
+        "--report_to", "none", "--disable_tqdm", "true", "--use_cpu", "true", "--save_strategy", "no",
+        "--msd_num_samples", "2", "--msd_dropout", "0.3", "--msd_eval_samples", "3",
+        "--validation_split_percentage", "0.3", "--max_eval_samples", "7",
+    ])  # fmt: skip
+    records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    ids = [r["id"] for r in records]
+    assert len(records) == 7 and len(set(ids)) == 7
+    assert ids != list(range(7))  # a position in the held-out split is not a row of the file
+    for record in records:
+        row = by_id[record["id"]]
+        assert (record["text"], record["label"]) == (row["text"], row["label"]), record
