@@ -67,12 +67,22 @@ class MSDTrainer(Trainer):
     Attributes:
         msd_args ([`MSDOptions`]): The multi-sample dropout options of the run (all off with plain
             `TrainingArguments`).
-        mc_uncertainty (`dict[str, np.ndarray]`, *optional*): After a Monte-Carlo `evaluate()` or `predict()`, the
-            uncertainty of each example, in dataset order (see [`predictive_uncertainty`]): `probs`, `entropy` and
-            `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression;
-            per token (padded with NaN) plus `entropy_mean`, `entropy_max`, `mutual_information_mean`,
-            `mutual_information_max` per sequence for token classification; `start_*` and `end_*` for question
-            answering. `None` before.
+        mc_uncertainty (`dict[str, np.ndarray]`, *optional*): After a Monte-Carlo `evaluate()` or `predict()` (the
+            latest one, also an evaluation during training), the uncertainty of each example, in dataset order (see
+            [`predictive_uncertainty`]): `probs`, `entropy` and `mutual_information` for classification (per label
+            for multi-label), `mean` and `std` for regression; per token (padded with NaN) plus `entropy_mean`,
+            `entropy_max`, `mutual_information_mean`, `mutual_information_max` per sequence for token
+            classification; `start_*` and `end_*` for question answering. `None` before.
+
+    Example (Monte-Carlo evaluation; `compute_metrics` is the one written for the stock Trainer):
+
+    ```python
+    >>> args = MSDTrainingArguments(output_dir="out", msd_eval_samples=16, msd_eval_layers="0")
+    >>> trainer = MSDTrainer(model=model, args=args, eval_dataset=ds, compute_metrics=compute_metrics)
+    >>> metrics = trainer.evaluate()  # compute_metrics gets p.predictions = the MC predictive logits, (n, C)
+    >>> trainer.mc_uncertainty["mutual_information"].shape  # per example of ds, in order
+    (n,)
+    ```
     """
 
     # The loss of `compute_loss` is normalised over the whole accumulated batch (or divided by the accumulation steps
