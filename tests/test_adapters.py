@@ -2,6 +2,7 @@
 onto the MSD class (the trained head included: PEFT issues #310, #577, #1070), merge and export to the stock class."""
 
 import json
+import logging
 
 import pytest
 import torch
@@ -9,6 +10,7 @@ from conftest import EOS, VOCAB, make_inputs, row, tiny_config
 from datasets import Dataset
 from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModelForSequenceClassification, get_peft_model
 from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers.utils import logging as transformers_logging
 
 import msd_transformers as msd
 from msd_transformers import MSDTrainer, MSDTrainingArguments
@@ -127,6 +129,28 @@ def test_plain_save_needs_the_fields_and_save_adapter_writes_them(base_path, tmp
     reloaded = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "msd", msd_num_samples=6)
     assert reloaded.msd.rates == (0.3,) * 6  # a field override on top of the saved ones
     torch.testing.assert_close(eval_logits(reloaded), expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("base_path", ["qwen2"], indirect=True)
+def test_adapter_saves_print_no_warning(base_path, tmp_path, capfd, caplog, monkeypatch):
+    """PEFT reads the base checkpoint's (stock) config through the MSD config class when it saves an adapter: neither
+    `trainer.save_model` nor `save_adapter` may print Transformers' "You are using a model of type 'qwen2' to
+    instantiate a model of type 'msd-qwen2'" (or any other warning) about a correct save."""
+    model_type, path = base_path
+    model = lora_model(model_type, path)
+    args = MSDTrainingArguments(output_dir=str(tmp_path / "out"), report_to=[], use_cpu=True, save_strategy="no")
+    trainer = MSDTrainer(model=model, args=args)
+    monkeypatch.setattr(transformers_logging.get_logger(), "propagate", True)  # Transformers' records reach caplog
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING):
+        trainer.save_model(tmp_path / "trainer")
+        msd.save_adapter(model, tmp_path / "direct")
+    printed = capfd.readouterr()
+    assert "You are using a model of type" not in printed.out + printed.err + caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    for folder in ("trainer", "direct"):
+        saved = json.loads((tmp_path / folder / msd.adapters.MSD_ADAPTER_CONFIG_NAME).read_text())
+        assert saved["model_type"] == "msd-qwen2" and saved["msd_num_samples"] == 4
 
 
 def test_lora_modules_to_save_name_the_heads_peft_misses():
