@@ -1,8 +1,10 @@
 """PEFT LoRA on MSD models: training with MSDTrainer, the head in `modules_to_save`, the adapter saved and reloaded
 onto the MSD class (the trained head included: PEFT issues #310, #577, #1070), merge and export to the stock class."""
 
+import inspect
 import json
 import logging
+import re
 
 import pytest
 import torch
@@ -151,6 +153,47 @@ def test_adapter_saves_print_no_warning(base_path, tmp_path, capfd, caplog, monk
     for folder in ("trainer", "direct"):
         saved = json.loads((tmp_path / folder / msd.adapters.MSD_ADAPTER_CONFIG_NAME).read_text())
         assert saved["model_type"] == "msd-qwen2" and saved["msd_num_samples"] == 4
+
+
+def docstring_example(obj, marker: str) -> str:
+    """The code of the first example in `obj`'s docstring that contains `marker`, without the `>>>` and `...`
+    prompts."""
+    blocks = re.findall(r"```python\n(.*?)```", inspect.getdoc(obj), re.S)
+    block = next(b for b in blocks if marker in b)
+    return "\n".join(line[4:] for line in block.splitlines() if line.startswith((">>> ", "... ")))
+
+
+def test_stock_reload_of_a_decoder_adapter_needs_the_trained_pad_token(tmp_path, monkeypatch):
+    """A Qwen2 checkpoint names no padding token; training set `pad_token_id` in the MSD config, which is saved
+    beside the adapter only. `AutoMSDPeftModelForSequenceClassification` reads it; PEFT's own auto class builds the
+    base from the checkpoint and fails at batch > 1 unless it is given, as the adapters module's docstring says and
+    shows: its example runs as written and gives the trained model."""
+    stock = row("qwen2").model_class(tiny_config("qwen2", num_labels=3, pad_token_id=None))
+    stock.save_pretrained(tmp_path / "base")
+    model = msd.AutoMSDModelForSequenceClassification.from_pretrained(
+        tmp_path / "base", msd_num_samples=4, msd_dropout=0.3, pad_token_id=0,
+        id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2},
+    )  # fmt: skip
+    lora = LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=msd.lora_target_modules(model.config))
+    model = get_peft_model(model, lora)
+    with torch.no_grad():
+        model.base_model.model.score.modules_to_save["default"].weight.normal_()  # a trained head, not the base's
+    trained = eval_logits(model)  # a batch of 4, padded on the right and on the left
+    msd.save_adapter(model, tmp_path / "out")
+
+    reloaded = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "out")
+    torch.testing.assert_close(eval_logits(reloaded), trained, rtol=0, atol=1e-6)
+    bare = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "out", num_labels=3)
+    with pytest.raises(ValueError, match="Cannot handle batch sizes > 1 if no padding token is defined"):
+        eval_logits(bare)
+
+    monkeypatch.chdir(tmp_path)  # the example's adapter folder is "out"
+    namespace: dict = {}
+    exec(docstring_example(msd.adapters, "AutoPeftModelForSequenceClassification.from_pretrained"), namespace)
+    stock_reload = namespace["model"]
+    assert type(stock_reload.get_base_model()) is row("qwen2").model_class
+    assert stock_reload.config.id2label == {0: "a", 1: "b", 2: "c"} and stock_reload.config.pad_token_id == 0
+    torch.testing.assert_close(eval_logits(stock_reload), trained, rtol=0, atol=1e-6)
 
 
 def test_lora_modules_to_save_name_the_heads_peft_misses():
