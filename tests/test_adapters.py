@@ -196,6 +196,18 @@ def test_stock_reload_of_a_decoder_adapter_needs_the_trained_pad_token(tmp_path,
     torch.testing.assert_close(eval_logits(stock_reload), trained, rtol=0, atol=1e-6)
 
 
+def test_to_vanilla_of_a_peft_model_says_to_merge_first():
+    model = msd.AutoMSDModelForSequenceClassification.from_config(tiny_config("bert", num_labels=3), msd_num_samples=2)
+    model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=4, target_modules=["query", "value"]))
+    with pytest.raises(
+        ValueError,
+        match=r"got a PEFT PeftModelForSequenceClassification: merge the adapter first, "
+        r"msd\.to_vanilla\(model\.merge_and_unload\(\)\)\.$",
+    ):
+        msd.to_vanilla(model)
+    assert type(msd.to_vanilla(model.merge_and_unload())) is row("bert").model_class  # what the message says works
+
+
 def test_lora_modules_to_save_name_the_heads_peft_misses():
     expected = {
         "bert": [], "roberta": [], "llama": [], "gpt2": [], "funnel": [], "modernbert-decoder": [],

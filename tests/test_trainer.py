@@ -255,6 +255,25 @@ def test_msd_loss_std_is_the_spread_of_the_per_sample_losses(tmp_path, average):
     assert logged["loss"] == pytest.approx(expected_loss.item(), rel=1e-4)
 
 
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"msd_eval_samples": 4}, "msd_eval_layers=0 samples the multi-sample dropout head, and "
+         "BertForSequenceClassification has none. Use msd_eval_layers='all'"),
+        ({"msd_eval_samples": 4, "msd_eval_layers": 3}, "msd_eval_layers=3 but BertForSequenceClassification has 2 "
+         "layers"),
+    ],
+)  # fmt: skip
+def test_mc_evaluation_errors_name_the_fields_set(tmp_path, fields, says):
+    """A Monte-Carlo evaluation that does not fit the model is refused when the trainer is built, in the terms of the
+    arguments the user set (`msd_eval_layers`), not those of `mc_dropout` (`layers`)."""
+    with pytest.raises(ValueError) as info:
+        MSDTrainer(model=stock_model(), args=trainer_args(tmp_path, **fields))
+    message = str(info.value)
+    assert message.startswith(says), message
+    assert "layers=" not in message.replace("msd_eval_layers=", ""), message
+
+
 def test_evaluate_and_predict_like_stock(tmp_path):
     model = msd_model(msd_num_samples=4, msd_dropout=0.4)
     ds = make_dataset(n=10)
