@@ -8,7 +8,8 @@ CONFIG is a YAML or JSON file of model, data and training fields; command-line f
 every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, a vanilla export in `vanilla/` (the upstream
 class, same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); with
 `--msd_eval_samples N` (Monte-Carlo dropout evaluation, at the depth `--msd_eval_layers`), `predictions.jsonl`: one
-line per validation example with its id, label, prediction, probabilities and uncertainty. With `use_lora`, the
+line per validation example with its id (the data's `id`, `idx` or `guid` column, else its row in its source file,
+from 0), text, label, prediction, probabilities and uncertainty. With `use_lora`, the
 checkpoint is a LoRA adapter (with `msd_config.json` beside it) and `vanilla/` the upstream class with the adapter
 merged in.
 
