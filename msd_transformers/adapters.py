@@ -12,6 +12,23 @@ What PEFT cannot know is that the base model was an MSD model: a saved adapter n
 (its `msd_*` fields, labels and padding token) is written beside the adapter, as `msd_config.json` (by `MSDTrainer`
 and [`save_adapter`]), and `AutoMSDPeftModelFor<Task>` reads it.
 
+PEFT's own `AutoPeftModelFor<Task>` still loads the adapter, onto the stock class (no multi-sample dropout; the same
+eval outputs), but it builds the base model from the base checkpoint's `config.json` and the keyword arguments it is
+given, and reads nothing else from the adapter folder: no file written there can reach it. What training changed in
+the config must be passed again: the labels (`id2label`, `label2id`, `problem_type`) and, for a decoder whose
+checkpoint names no padding token (Qwen2, Llama, ...: the training run padded with the end-of-sequence token), its
+`pad_token_id`. Without it every batch of more than one example fails with "Cannot handle batch sizes > 1 if no padding
+token is defined". All of them are in `msd_config.json`:
+
+```python
+>>> from peft import AutoPeftModelForSequenceClassification
+>>> from transformers import PretrainedConfig
+>>> trained = PretrainedConfig.from_json_file("out/msd_config.json")  # the trained config, beside the adapter
+>>> model = AutoPeftModelForSequenceClassification.from_pretrained(
+...     "out", id2label=trained.id2label, label2id=trained.label2id, problem_type=trained.problem_type,
+...     pad_token_id=trained.pad_token_id)  # the stock class, without multi-sample dropout
+```
+
 `peft` is imported only when an adapter is loaded: the package does not depend on it.
 """
 
@@ -133,7 +150,9 @@ def _task_of_model(model: Any) -> str:
 
 def save_adapter(model: Any, save_directory: str | os.PathLike, **kwargs: Any) -> None:
     """`model.save_pretrained(save_directory, **kwargs)` plus the MSD config beside the adapter, so that
-    `AutoMSDPeftModelFor<Task>` reloads it as an MSD model. `MSDTrainer` does this on every save.
+    `AutoMSDPeftModelFor<Task>` reloads it as an MSD model, with its labels and `pad_token_id`. `MSDTrainer` does this
+    on every save. PEFT's own `AutoPeftModelFor<Task>` does not read that file: pass it the trained labels and
+    `pad_token_id` (see the module's docstring).
 
     Args:
         model (`PeftModel`): A PEFT model over an MSD model.
@@ -222,7 +241,9 @@ class _AutoMSDPeftModel:
 
 
 class AutoMSDPeftModelForSequenceClassification(_AutoMSDPeftModel):
-    """Load a saved sequence-classification adapter (`task_type="SEQ_CLS"`) onto the MSD class of its base model.
+    """Load a saved sequence-classification adapter (`task_type="SEQ_CLS"`) onto the MSD class of its base model, with
+    the trained config (`msd_*` fields, labels, `pad_token_id`) from `msd_config.json`. PEFT's own
+    `AutoPeftModelForSequenceClassification` needs those config fields passed (see the module's docstring).
 
     Example:
 

@@ -119,6 +119,10 @@ def to_vanilla(model: PreTrainedModel) -> PreTrainedModel:
 
     Returns:
         `PreTrainedModel`: the upstream class of the same task, e.g. a `BertForTokenClassification`.
+
+    Raises:
+        `ValueError`: `model` is not an MSD model; for a PEFT model over one, the message says to merge the adapter
+        first (`to_vanilla(model.merge_and_unload())`).
     """
     if hasattr(model, "merge_and_unload") and is_msd_model(model.get_base_model()):
         raise ValueError(

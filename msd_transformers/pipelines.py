@@ -5,24 +5,44 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers.pipelines.text_classification import TextClassificationPipeline
+from transformers.pipelines.text_classification import ClassificationFunction, TextClassificationPipeline
 
-from .loss import resolve_problem_type
 from .montecarlo import Layers, mc_dropout
 from .uncertainty import predictive_logits, predictive_uncertainty
 
 UNCERTAINTY_KEYS: tuple[str, ...] = ("entropy", "mutual_information", "std")
 
+# The per-sample scores of each score function, read as the problem type whose uncertainty they have: softmax
+# probabilities (one distribution per example), sigmoid probabilities (one Bernoulli per output), raw values.
+_PROBLEM_TYPE_OF_SCORES: dict[ClassificationFunction, str] = {
+    ClassificationFunction.SOFTMAX: "single_label_classification",
+    ClassificationFunction.SIGMOID: "multi_label_classification",
+    ClassificationFunction.NONE: "regression",
+}
+
 
 class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
     """`text-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty.
 
-    The model runs inside `mc_dropout(model, num_samples, layers, chunk_size)`. Scores come from the MC predictive
-    distribution (single-label: the mean softmax probabilities; multi-label: the mean sigmoid probabilities;
-    regression: the mean), and each result dict gets the uncertainty of [`predictive_uncertainty`]: `entropy` and
-    `mutual_information` (single-label: of the example, the same in every dict of its top-k list; multi-label: of
-    each label), or `std` (regression). Use it through `pipeline(..., pipeline_class=...)`; `num_samples`, `layers`
-    and `chunk_size` go to the constructor or to each call.
+    The model runs inside `mc_dropout(model, num_samples, layers, chunk_size)`, which gives N sets of outputs per
+    text. Each output is scored as Transformers' `text-classification` pipeline scores it (`function_to_apply`: by
+    default softmax for several outputs, sigmoid for one output or `problem_type="multi_label_classification"`, none
+    for `problem_type="regression"`), once per sample, and:
+
+    - `score` is the mean of the N per-sample scores: the mean softmax probability, the mean sigmoid probability, or
+      the mean output;
+    - the uncertainty is that of the same per-sample scores ([`predictive_uncertainty`]): `entropy` and
+      `mutual_information` of the example (softmax; the same in every dict of its top-k list), `entropy` and
+      `mutual_information` of each output's Bernoulli (sigmoid), or `std`, the standard deviation of the N outputs
+      (none).
+
+    So score and uncertainty are always in one value space. A one-output regression model without `problem_type`
+    scores as a sigmoid probability, as in Transformers; set `problem_type="regression"` in its config (or pass
+    `function_to_apply="none"`) to get the mean output and its `std`.
+
+    Use it through `pipeline(..., pipeline_class=...)`; `num_samples`, `layers` and `chunk_size` go to the constructor
+    or to each call, with the pipeline's own `top_k` and `function_to_apply`. As the stock pipeline, one text gives a
+    list with one dict (its top label), several texts one dict each, and `top_k` a list of dicts per text.
 
     Example:
 
@@ -33,7 +53,7 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
     ...     pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=32, layers=0,
     ... )
     >>> classifier("Shares of the chip maker rose 5% after the earnings call.")
-    {'label': 'business', 'score': 0.91, 'entropy': 0.37, 'mutual_information': 0.02}
+    [{'label': 'business', 'score': 0.91, 'entropy': 0.37, 'mutual_information': 0.02}]
     ```
     """
 
@@ -53,18 +73,47 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
     ) -> dict[str, torch.Tensor]:
         with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
             outputs = super()._forward(model_inputs)
-        problem_type = resolve_problem_type(self.model.config)
-        u = predictive_uncertainty(outputs["sample_logits"], problem_type)
-        # Batch first, so that the pipeline's unbatching splits every field by example.
-        return {"logits": predictive_logits(outputs["sample_logits"], problem_type), **u}  # (B, C), (B, ...)
+        # Batch first, so that the pipeline's unbatching splits the samples by example.
+        return {"sample_logits": outputs["sample_logits"].transpose(0, 1)}  # (N, B, C) -> (B, N, C)
 
-    def postprocess(self, model_outputs: dict[str, torch.Tensor], *args: Any, **kwargs: Any) -> Any:
-        results = super().postprocess(model_outputs, *args, **kwargs)
+    def _score_function(self, function_to_apply: ClassificationFunction | str | None = None) -> ClassificationFunction:
+        """The function that turns an output into a score: `function_to_apply` when given, else Transformers'
+        default for the model's config (its `TextClassificationPipeline.postprocess` rules)."""
+        if isinstance(function_to_apply, str):
+            return ClassificationFunction[function_to_apply.upper()]
+        if function_to_apply is not None:
+            return function_to_apply
+        config = self.model.config
+        if config.problem_type == "regression":
+            return ClassificationFunction.NONE
+        if config.problem_type == "multi_label_classification" or config.num_labels == 1:
+            return ClassificationFunction.SIGMOID
+        return ClassificationFunction.SOFTMAX
+
+    def postprocess(
+        self,
+        model_outputs: dict[str, torch.Tensor],
+        function_to_apply: ClassificationFunction | str | None = None,
+        top_k: int | None = 1,
+        _legacy: bool = True,
+    ) -> Any:
+        function = self._score_function(function_to_apply)
+        samples = model_outputs["sample_logits"][0].float().unsqueeze(1)  # (N, C) -> (N, 1, C)
+        if function == ClassificationFunction.SOFTMAX and samples.shape[-1] < 2:
+            raise ValueError(
+                "function_to_apply='softmax' on a model with one output scores every text 1.0: use 'sigmoid' or "
+                "'none' (or set problem_type in the model's config)."
+            )
+        problem_type = _PROBLEM_TYPE_OF_SCORES[function]
+        u = predictive_uncertainty(samples, problem_type)
+        # Logits whose score (softmax, sigmoid or none) is the mean of the per-sample scores.
+        mean = {"logits": predictive_logits(samples, problem_type)}  # (1, C)
+        results = super().postprocess(mean, function_to_apply=function, top_k=top_k, _legacy=_legacy)
         label_ids = {name: i for i, name in self.model.config.id2label.items()}
         for result in [results] if isinstance(results, dict) else results:
             for key in UNCERTAINTY_KEYS:
-                if key not in model_outputs:
+                if u.get(key) is None:
                     continue
-                value = model_outputs[key][0]  # () for the example, or (C,) per label
+                value = u[key][0]  # () for the example, or (C,) per output
                 result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
         return results

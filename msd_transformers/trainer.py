@@ -87,6 +87,16 @@ class MSDTrainer(Trainer):
             answering: `start_entropy`, `start_mutual_information`, `end_entropy`, `end_mutual_information` per
             example, of the start and end distributions over the real positions (`attention_mask`), so that they do
             not depend on how far a batch is padded. `None` before.
+
+    Example (Monte-Carlo evaluation; `compute_metrics` is the one written for the stock Trainer):
+
+    ```python
+    >>> args = MSDTrainingArguments(output_dir="out", msd_eval_samples=16, msd_eval_layers="0")
+    >>> trainer = MSDTrainer(model=model, args=args, eval_dataset=ds, compute_metrics=compute_metrics)
+    >>> metrics = trainer.evaluate()  # compute_metrics gets p.predictions = the MC predictive logits, (n, C)
+    >>> trainer.mc_uncertainty["mutual_information"].shape  # per example of ds, in order
+    (n,)
+    ```
     """
 
     # The loss of `compute_loss` is normalised over the whole accumulated batch (or divided by the accumulation steps

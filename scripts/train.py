@@ -8,7 +8,8 @@ sequence-classification`, the default) or token classification (`task: token-cla
 CONFIG is a YAML or JSON file of model, data and training fields; command-line fields override it. `--help` lists
 every field. Writes to `output_dir`: the MSD checkpoint and tokenizer, an export in `upstream/` (the upstream class,
 same weights), `metrics.json`, `training_curves.png` and a model card (`README.md`); `predictions.jsonl`, one line
-per validation example (its id, text or words, label or tags, prediction and, with `--msd_eval_samples N` (Monte-Carlo
+per validation example (its id (the data's `id`, `idx` or `guid` column, else its row in its source file, from
+0), text or words, label or tags, prediction and, with `--msd_eval_samples N` (Monte-Carlo
 dropout evaluation at the depth `--msd_eval_layers`), its uncertainty): for token classification always, for sequence
 classification with `--msd_eval_samples`. With `use_lora`, the checkpoint is a LoRA adapter (with `msd_config.json`
 beside it) and `upstream/` the upstream class with the adapter merged in.
@@ -237,7 +238,28 @@ def parse(argv: list[str]) -> tuple[ModelArguments, DataArguments, MSDTrainingAr
             "of them."
         )
     check_report_to(training_args.report_to)
+    check_consistency(model_args, training_args)
     return model_args, data_args, training_args
+
+
+def check_consistency(model_args: ModelArguments, training_args: MSDTrainingArguments) -> None:
+    """`msd_consistency` has samples to compare: more than one per example (the head's `msd_num_samples` times
+    `msd_forward_passes`). Known from the arguments alone, so checked before any data or model is loaded (`MSDTrainer`
+    would find it only once the model is built).
+
+    Raises:
+        `ValueError`: `msd_consistency > 0` with one sample per example.
+    """
+    weight = training_args.msd_consistency
+    samples = model_args.msd_num_samples if model_args.msd else 1
+    if not weight or samples * training_args.msd_forward_passes > 1:
+        return
+    head = "msd_num_samples=1" if model_args.msd else "msd=false (the upstream head: one sample)"
+    raise ValueError(
+        f"msd_consistency={weight} compares the dropout samples of each example, but {head} and "
+        "msd_forward_passes=1 give one: nothing to compare. Use msd_forward_passes=2 (R-Drop) or a multi-sample "
+        "dropout head with msd_num_samples > 1 (head-only consistency), or set msd_consistency=0."
+    )
 
 
 @dataclass
@@ -333,18 +355,6 @@ def check_class_weights(weights: list[float] | None, labels: Any) -> None:
         )
 
 
-def check_consistency(model_args: ModelArguments, training_args: MSDTrainingArguments) -> None:
-    """`msd_consistency` needs two samples of each example to compare: K > 1 head samples or two passes."""
-    samples = model_args.msd_num_samples if model_args.msd else 1
-    if training_args.msd_consistency and samples * training_args.msd_forward_passes == 1:
-        head = "msd_num_samples=1" if model_args.msd else "msd=false (the upstream head: one sample)"
-        raise ValueError(
-            f"msd_consistency={training_args.msd_consistency} compares the dropout samples of each example, but "
-            f"{head} and msd_forward_passes=1 give one: nothing to compare. Use msd_forward_passes=2 (R-Drop) or a "
-            "multi-sample dropout head with msd_num_samples > 1."
-        )
-
-
 def build_config(
     config: transformers.PretrainedConfig, model_args: ModelArguments, data_args: DataArguments, labels: Any
 ) -> transformers.PretrainedConfig:
@@ -395,7 +405,6 @@ def prepare(model_args: ModelArguments, data_args: DataArguments, training_args:
     config and architecture, the data and its labels, the options against both."""
     from msd_transformers.finetune.offline import resolve_model_path
 
-    check_consistency(model_args, training_args)
     base_config = load_model_config(model_args, data_args.task)
     raw, labels = load_data(data_args)
     check_class_weights(training_args.msd_class_weights, labels)

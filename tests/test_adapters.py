@@ -1,7 +1,10 @@
 """PEFT LoRA on MSD models: training with MSDTrainer, the head in `modules_to_save`, the adapter saved and reloaded
 onto the MSD class (the trained head included: PEFT issues #310, #577, #1070), merge and export to the stock class."""
 
+import inspect
 import json
+import logging
+import re
 
 import pytest
 import torch
@@ -9,6 +12,7 @@ from conftest import EOS, VOCAB, make_inputs, row, tiny_config
 from datasets import Dataset
 from peft import AutoPeftModelForSequenceClassification, LoraConfig, PeftModelForSequenceClassification, get_peft_model
 from transformers import AutoConfig, AutoModelForSequenceClassification
+from transformers.utils import logging as transformers_logging
 
 import msd_transformers as msd
 from msd_transformers import MSDTrainer, MSDTrainingArguments
@@ -127,6 +131,81 @@ def test_plain_save_needs_the_fields_and_save_adapter_writes_them(base_path, tmp
     reloaded = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "msd", msd_num_samples=6)
     assert reloaded.msd.rates == (0.3,) * 6  # a field override on top of the saved ones
     torch.testing.assert_close(eval_logits(reloaded), expected, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("base_path", ["qwen2"], indirect=True)
+def test_adapter_saves_print_no_warning(base_path, tmp_path, capfd, caplog, monkeypatch):
+    """PEFT reads the base checkpoint's (stock) config through the MSD config class when it saves an adapter: neither
+    `trainer.save_model` nor `save_adapter` may print Transformers' "You are using a model of type 'qwen2' to
+    instantiate a model of type 'msd-qwen2'" (or any other warning) about a correct save."""
+    model_type, path = base_path
+    model = lora_model(model_type, path)
+    args = MSDTrainingArguments(output_dir=str(tmp_path / "out"), report_to=[], use_cpu=True, save_strategy="no")
+    trainer = MSDTrainer(model=model, args=args)
+    monkeypatch.setattr(transformers_logging.get_logger(), "propagate", True)  # Transformers' records reach caplog
+    capfd.readouterr()
+    with caplog.at_level(logging.WARNING):
+        trainer.save_model(tmp_path / "trainer")
+        msd.save_adapter(model, tmp_path / "direct")
+    printed = capfd.readouterr()
+    assert "You are using a model of type" not in printed.out + printed.err + caplog.text
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    for folder in ("trainer", "direct"):
+        saved = json.loads((tmp_path / folder / msd.adapters.MSD_ADAPTER_CONFIG_NAME).read_text())
+        assert saved["model_type"] == "msd-qwen2" and saved["msd_num_samples"] == 4
+
+
+def docstring_example(obj, marker: str) -> str:
+    """The code of the first example in `obj`'s docstring that contains `marker`, without the `>>>` and `...`
+    prompts."""
+    blocks = re.findall(r"```python\n(.*?)```", inspect.getdoc(obj), re.S)
+    block = next(b for b in blocks if marker in b)
+    return "\n".join(line[4:] for line in block.splitlines() if line.startswith((">>> ", "... ")))
+
+
+def test_stock_reload_of_a_decoder_adapter_needs_the_trained_pad_token(tmp_path, monkeypatch):
+    """A Qwen2 checkpoint names no padding token; training set `pad_token_id` in the MSD config, which is saved
+    beside the adapter only. `AutoMSDPeftModelForSequenceClassification` reads it; PEFT's own auto class builds the
+    base from the checkpoint and fails at batch > 1 unless it is given, as the adapters module's docstring says and
+    shows: its example runs as written and gives the trained model."""
+    stock = row("qwen2").model_class(tiny_config("qwen2", num_labels=3, pad_token_id=None))
+    stock.save_pretrained(tmp_path / "base")
+    model = msd.AutoMSDModelForSequenceClassification.from_pretrained(
+        tmp_path / "base", msd_num_samples=4, msd_dropout=0.3, pad_token_id=0,
+        id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2},
+    )  # fmt: skip
+    lora = LoraConfig(task_type="SEQ_CLS", r=4, lora_alpha=8, target_modules=msd.lora_target_modules(model.config))
+    model = get_peft_model(model, lora)
+    with torch.no_grad():
+        model.base_model.model.score.modules_to_save["default"].weight.normal_()  # a trained head, not the base's
+    trained = eval_logits(model)  # a batch of 4, padded on the right and on the left
+    msd.save_adapter(model, tmp_path / "out")
+
+    reloaded = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(tmp_path / "out")
+    torch.testing.assert_close(eval_logits(reloaded), trained, rtol=0, atol=1e-6)
+    bare = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "out", num_labels=3)
+    with pytest.raises(ValueError, match="Cannot handle batch sizes > 1 if no padding token is defined"):
+        eval_logits(bare)
+
+    monkeypatch.chdir(tmp_path)  # the example's adapter folder is "out"
+    namespace: dict = {}
+    exec(docstring_example(msd.adapters, "AutoPeftModelForSequenceClassification.from_pretrained"), namespace)
+    stock_reload = namespace["model"]
+    assert type(stock_reload.get_base_model()) is row("qwen2").model_class
+    assert stock_reload.config.id2label == {0: "a", 1: "b", 2: "c"} and stock_reload.config.pad_token_id == 0
+    torch.testing.assert_close(eval_logits(stock_reload), trained, rtol=0, atol=1e-6)
+
+
+def test_to_vanilla_of_a_peft_model_says_to_merge_first():
+    model = msd.AutoMSDModelForSequenceClassification.from_config(tiny_config("bert", num_labels=3), msd_num_samples=2)
+    model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", r=4, target_modules=["query", "value"]))
+    with pytest.raises(
+        ValueError,
+        match=r"got a PEFT PeftModelForSequenceClassification: merge the adapter first, "
+        r"msd\.to_vanilla\(model\.merge_and_unload\(\)\)\.$",
+    ):
+        msd.to_vanilla(model)
+    assert type(msd.to_vanilla(model.merge_and_unload())) is row("bert").model_class  # what the message says works
 
 
 def test_lora_modules_to_save_name_the_heads_peft_misses():

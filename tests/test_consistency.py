@@ -357,11 +357,9 @@ def test_nothing_to_compare_is_an_error_at_init(tmp_path):
     MSDTrainer(
         model=msd_model(msd_num_samples=1), args=trainer_args(tmp_path, msd_consistency=0.5, msd_forward_passes=2)
     )
+    # Passes split over several forwards: the arguments alone refuse it, before any model is built.
     with pytest.raises(ValueError, match="msd_forward_chunk_size=1 < msd_forward_passes=2"):
-        MSDTrainer(
-            model=stock_model(),
-            args=trainer_args(tmp_path, msd_consistency=0.5, msd_forward_passes=2, msd_forward_chunk_size=1),
-        )
+        trainer_args(tmp_path, msd_consistency=0.5, msd_forward_passes=2, msd_forward_chunk_size=1)
 
 
 def test_plain_training_arguments_leave_the_term_off(tmp_path):

@@ -5,6 +5,7 @@ import socket
 import evaluate
 import numpy as np
 import pytest
+import torch
 from scipy.stats import pearsonr, spearmanr
 from sklearn.metrics import f1_score, matthews_corrcoef
 from transformers import EvalPrediction
@@ -148,7 +149,7 @@ def test_calibration_metrics_equal_the_functions():
     assert ece5 == pytest.approx(msd.expected_calibration_error(probs, labels, num_bins=5))
 
 
-def test_build_compute_metrics_single_label_calibration_from_logits_and_mc_probs():
+def test_build_compute_metrics_single_label_calibration_from_logits_and_mc_predictive_logits():
     rng = np.random.default_rng(1)
     logits = rng.normal(size=(8, 3)).astype(np.float32)
     compute = build_compute_metrics("single_label_classification")
@@ -158,12 +159,15 @@ def test_build_compute_metrics_single_label_calibration_from_logits_and_mc_probs
     assert result["nll"] == pytest.approx(msd.negative_log_likelihood(probs, REFS), rel=1e-5)
     assert result["brier"] == pytest.approx(msd.brier_score(probs, REFS), rel=1e-5)
     assert result["aurc"] == pytest.approx(msd.aurc(probs, REFS), rel=1e-5)
-    # Monte-Carlo predictions: every metric from the mean probabilities, whose argmax differs from the logits'.
-    mc_probs = np.eye(3)[PREDS] * 0.7 + 0.1
-    mc = {"logits": logits, "probs": mc_probs, "entropy": np.zeros(8), "mutual_information": np.zeros(8)}
-    result = compute(EvalPrediction(predictions=mc, label_ids=np.array(REFS)))
-    assert result["accuracy"] == pytest.approx(5 / 8)
-    assert result["nll"] == pytest.approx(msd.negative_log_likelihood(mc_probs, REFS))
+    # Monte-Carlo predictions (MSDTrainer with msd_eval_samples): the MC predictive logits, whose softmax is the mean
+    # of the samples' probabilities: every metric is that of the mean probabilities.
+    samples = torch.as_tensor(rng.normal(scale=3.0, size=(5, 8, 3)))  # (N, B, C)
+    mc_probs = samples.softmax(-1).mean(0).numpy()  # (B, C)
+    predictive = msd.predictive_logits(samples, "single_label_classification").numpy()
+    result = compute(EvalPrediction(predictions=predictive, label_ids=np.array(REFS)))
+    assert result["accuracy"] == pytest.approx((mc_probs.argmax(1) == np.array(REFS)).mean())
+    for name, metric in (("nll", msd.negative_log_likelihood), ("brier", msd.brier_score), ("aurc", msd.aurc)):
+        assert result[name] == pytest.approx(metric(mc_probs, REFS), rel=1e-9), name
 
 
 def test_build_compute_metrics_regression():

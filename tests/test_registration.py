@@ -1,6 +1,8 @@
 """register_architecture (the README's example as written), and from_config with config attributes."""
 
 import dataclasses
+import sys
+import types
 
 import pytest
 import torch
@@ -15,6 +17,7 @@ from transformers import (
     GPT2Config,
     GPT2ForSequenceClassification,
 )
+from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 import msd_transformers as msd
 from msd_transformers import registry
@@ -52,10 +55,14 @@ class MyForSequenceClassification(BertForSequenceClassification):
 
 @pytest.fixture
 def scratch_table():
-    """Rows registered by a test are removed afterwards, so other tests see the built-in table."""
+    """Rows registered by a test are removed afterwards, with the configs they registered with `AutoConfig` (the
+    user's own `my-bert` and its `msd-my-bert`), so other tests see the built-in table and an AutoConfig that does not
+    know the user's family."""
     tables = (registry._RESOLVED, registry._CONFIG_CLASSES, registry._MODEL_CLASSES)
     before = [dict(table) for table in tables]
     rows = {task: dict(table) for task, table in registry._ROWS.items()}
+    configs = CONFIG_MAPPING._extra_content
+    known = set(dict.keys(configs))
     yield
     for table, saved in zip(tables, before, strict=True):
         table.clear()
@@ -63,6 +70,9 @@ def scratch_table():
     for task, table in registry._ROWS.items():
         table.clear()
         table.update(rows[task])
+    for key in set(dict.keys(configs)) - known:
+        if registry._supported_family(key) is None:  # not an MSD config of a built-in family, made on first use
+            configs.pop(key)
 
 
 def my_row(**kwargs):
@@ -123,6 +133,40 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
     with torch.no_grad():
         for other in (back.eval(), vanilla):
             torch.testing.assert_close(other(**inputs).logits, ours.logits, rtol=0, atol=1e-6)
+
+
+# The code block of README.md's "Adding an architecture" section, character for character.
+README_EXAMPLE = """\
+import msd_transformers as msd
+from my_models import MyConfig, MyForSequenceClassification  # model_type "my-bert"; classifier = dense -> dropout -> out
+
+msd.register_architecture(msd.MSDArchitecture(
+    "my-bert", MyConfig, MyForSequenceClassification,
+    dropout="classifier.dropout", classifier="classifier.out"))   # the last dropout and the final Linear
+model = msd.AutoMSDModelForSequenceClassification.from_pretrained("path/to/my-checkpoint", msd_num_samples=8)
+"""  # noqa: E501
+
+
+def test_readme_example_runs_as_written(scratch_table, tmp_path, monkeypatch):
+    """The README's example, run as written: `my_models` holds this module's family, and the user's checkpoint is at
+    the path the example names. Registering the row is all it takes (the user never calls `AutoConfig.register`)."""
+    assert "my-bert" not in CONFIG_MAPPING  # Transformers does not know the family before the example runs
+    my_models = types.ModuleType("my_models")
+    my_models.MyConfig, my_models.MyForSequenceClassification = MyConfig, MyForSequenceClassification
+    monkeypatch.setitem(sys.modules, "my_models", my_models)
+    stock = MyForSequenceClassification(tiny_my_config(head_dropout=0.3)).eval()
+    stock.save_pretrained(tmp_path / "path" / "to" / "my-checkpoint")
+    monkeypatch.chdir(tmp_path)
+
+    namespace: dict = {}
+    exec(compile(README_EXAMPLE, "README.md", "exec"), namespace)
+
+    model = namespace["model"].eval()
+    assert type(model) is msd.MSDMyForSequenceClassification and model.msd is model.classifier.out
+    assert model.msd.rates == (0.3,) * 8  # the head's own dropout rate, from the checkpoint's config
+    inputs = make_inputs(config=model.config)
+    with torch.no_grad():
+        torch.testing.assert_close(model(**inputs).logits, stock(**inputs).logits, rtol=0, atol=1e-6)
 
 
 def test_register_architecture_refuses_a_duplicate(scratch_table):

@@ -347,6 +347,22 @@ BAD_CLI = {
         ["cfg.yaml: field 'msd_num_samples' has value 'four'; expected an integer."],
     ),
     "ambiguous labels": (ambiguous_labels, ["read both as multi-hot vectors and as sets of ids", "`label_format`"]),
+    # Nothing for the consistency term to compare: known from the arguments alone.
+    "consistency, one sample": (
+        lambda model, tmp: (config_text(model, tmp), ["--msd_consistency", "0.5", "--msd_num_samples", "1"]),
+        ["msd_consistency=0.5 compares the dropout samples", "msd_num_samples=1", "msd_forward_passes=2 (R-Drop)"],
+    ),
+    "consistency, upstream head": (
+        lambda model, tmp: (config_text(model, tmp), ["--msd_consistency", "0.5", "--msd", "false"]),
+        ["msd_consistency=0.5 compares the dropout samples", "msd=false", "msd_forward_passes=2 (R-Drop)"],
+    ),
+    "consistency, passes in chunks": (
+        lambda model, tmp: (
+            config_text(model, tmp),
+            ["--msd_consistency", "0.5", "--msd_forward_passes", "2", "--msd_forward_chunk_size", "1"],
+        ),
+        ["msd_consistency=0.5 compares all the samples of a step", "msd_forward_chunk_size=1 < msd_forward_passes=2"],
+    ),
 }
 
 

@@ -230,6 +230,50 @@ def test_msd_loss_std_is_logged(tmp_path):
     assert [h["msd_loss_std"] for h in stock_logs if "loss" in h] == [0.0]  # one sample: no spread
 
 
+@pytest.mark.parametrize("average", ["loss", "logits"])
+def test_msd_loss_std_is_the_spread_of_the_per_sample_losses(tmp_path, average):
+    """The logged `msd_loss_std` is the standard deviation (over the K samples, without Bessel's correction) of the
+    losses the samples of the step have on their own, in both averaging modes: with `msd_average="logits"` the
+    training loss is one loss of the mean logits, but the spread is still that of the samples."""
+    model = msd_model(msd_num_samples=4, msd_dropout=0.5, msd_average=average)
+    ds = make_dataset()
+    label_of = {tuple(ids): label for ids, label in zip(ds["input_ids"], ds["labels"], strict=True)}
+    seen = []  # (sample logits, labels) of the training forward, in the order the Trainer drew the examples
+    model.register_forward_hook(
+        lambda module, args, kwargs, out: seen.append(
+            (out.sample_logits.detach(), torch.tensor([label_of[tuple(r)] for r in kwargs["input_ids"].tolist()]))
+        ),
+        with_kwargs=True,
+    )
+    _, trainer = trained_weights(model, tmp_path, ds, max_steps=1)
+    ((sample_logits, labels),) = seen  # (K, B, C), (B,)
+    losses = torch.stack([F.cross_entropy(s, labels) for s in sample_logits])  # (K,)
+    (logged,) = [h for h in trainer.state.log_history if "loss" in h]
+    assert losses.std(correction=0).item() > 1e-3  # the samples differ
+    assert logged["msd_loss_std"] == pytest.approx(losses.std(correction=0).item(), abs=2e-6)
+    expected_loss = F.cross_entropy(sample_logits.mean(0), labels) if average == "logits" else losses.mean()
+    assert logged["loss"] == pytest.approx(expected_loss.item(), rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("fields", "says"),
+    [
+        ({"msd_eval_samples": 4}, "msd_eval_layers=0 samples the multi-sample dropout head, and "
+         "BertForSequenceClassification has none. Use msd_eval_layers='all'"),
+        ({"msd_eval_samples": 4, "msd_eval_layers": 3}, "msd_eval_layers=3 but BertForSequenceClassification has 2 "
+         "layers"),
+    ],
+)  # fmt: skip
+def test_mc_evaluation_errors_name_the_fields_set(tmp_path, fields, says):
+    """A Monte-Carlo evaluation that does not fit the model is refused when the trainer is built, in the terms of the
+    arguments the user set (`msd_eval_layers`), not those of `mc_dropout` (`layers`)."""
+    with pytest.raises(ValueError) as info:
+        MSDTrainer(model=stock_model(), args=trainer_args(tmp_path, **fields))
+    message = str(info.value)
+    assert message.startswith(says), message
+    assert "layers=" not in message.replace("msd_eval_layers=", ""), message
+
+
 def test_evaluate_and_predict_like_stock(tmp_path):
     model = msd_model(msd_num_samples=4, msd_dropout=0.4)
     ds = make_dataset(n=10)

