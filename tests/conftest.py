@@ -42,6 +42,14 @@ WORDS = {
 }
 
 
+def readme_python_blocks() -> list[str]:
+    """The ```python blocks of the README, in order."""
+    import re
+
+    readme = Path(__file__).resolve().parents[1] / "README.md"
+    return re.findall(r"```python\n(.*?)```", readme.read_text(), flags=re.S)
+
+
 def load_train_script():
     """`scripts/train.py` as a module, loaded once per process (as `train_script`)."""
     if "train_script" not in sys.modules:

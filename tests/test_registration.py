@@ -7,7 +7,7 @@ import types
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import VOCAB, make_inputs, row, tiny_config
+from conftest import VOCAB, make_inputs, readme_python_blocks, row, tiny_config
 from torch import nn
 from transformers import (
     AutoConfig,
@@ -136,15 +136,8 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
 
 
 # The code block of README.md's "Adding an architecture" section, character for character.
-README_EXAMPLE = """\
-import msd_transformers as msd
-from my_models import MyConfig, MyForSequenceClassification  # model_type "my-bert"; classifier = dense -> dropout -> out
-
-msd.register_architecture(msd.MSDArchitecture(
-    "my-bert", MyConfig, MyForSequenceClassification,
-    dropout="classifier.dropout", classifier="classifier.out"))   # the last dropout and the final Linear
-model = msd.AutoMSDModelForSequenceClassification.from_pretrained("path/to/my-checkpoint", msd_num_samples=8)
-"""  # noqa: E501
+# The README's "Adding an architecture" example, read from the README.
+README_EXAMPLE = next(block for block in readme_python_blocks() if "from my_models import" in block)
 
 
 def test_readme_example_runs_as_written(scratch_table, tmp_path, monkeypatch):
