@@ -1,18 +1,18 @@
 """PEFT adapters (LoRA, ...) on multi-sample dropout models: saving the MSD config beside an adapter, and loading the
 adapter back onto the MSD class.
 
-LoRA with `task_type="SEQ_CLS"`, `"TOKEN_CLS"` or `"QUESTION_ANS"` works on MSD models as on stock ones: PEFT trains
+LoRA with `task_type="SEQ_CLS"`, `"TOKEN_CLS"` or `"QUESTION_ANS"` works on MSD models as on upstream ones: PEFT trains
 and saves the head (`classifier` or `score`, `qa_outputs`, a RoBERTa-style head with its `dense` and `out_proj`)
 through `modules_to_save`, and `MSDTrainer` computes the per-sample losses. Heads under other names (the
 encoder-decoders' `classification_head`, XLNet's `logits_proj`) must be named in `modules_to_save`
 ([`lora_modules_to_save`]), or PEFT leaves them frozen.
 
 What PEFT cannot know is that the base model was an MSD model: a saved adapter names only its base checkpoint
-(`base_model_name_or_path`), and `AutoPeftModelFor<Task>` rebuilds the stock class from it. So the MSD model's config
-(its `msd_*` fields, labels and padding token) is written beside the adapter, as `msd_config.json` (by `MSDTrainer`
-and [`save_adapter`]), and `AutoMSDPeftModelFor<Task>` reads it.
+(`base_model_name_or_path`), and `AutoPeftModelFor<Task>` rebuilds the upstream class from it. So the MSD model's
+config (its `msd_*` fields, labels and padding token) is written beside the adapter, as `msd_config.json` (by
+`MSDTrainer` and [`save_adapter`]), and `AutoMSDPeftModelFor<Task>` reads it.
 
-PEFT's own `AutoPeftModelFor<Task>` still loads the adapter, onto the stock class (no multi-sample dropout; the same
+PEFT's own `AutoPeftModelFor<Task>` still loads the adapter, onto the upstream class (no multi-sample dropout; the same
 eval outputs), but it builds the base model from the base checkpoint's `config.json` and the keyword arguments it is
 given, and reads nothing else from the adapter folder: no file written there can reach it. What training changed in
 the config must be passed again: the labels (`id2label`, `label2id`, `problem_type`) and, for a decoder whose
@@ -26,7 +26,7 @@ token is defined". All of them are in `msd_config.json`:
 >>> trained = PretrainedConfig.from_json_file("out/msd_config.json")  # the trained config, beside the adapter
 >>> model = AutoPeftModelForSequenceClassification.from_pretrained(
 ...     "out", id2label=trained.id2label, label2id=trained.label2id, problem_type=trained.problem_type,
-...     pad_token_id=trained.pad_token_id)  # the stock class, without multi-sample dropout
+...     pad_token_id=trained.pad_token_id)  # the upstream class, without multi-sample dropout
 ```
 
 `peft` is imported only when an adapter is loaded: the package does not depend on it.
@@ -63,11 +63,11 @@ def lora_target_modules(config: PretrainedConfig) -> list[str] | str:
     """PEFT's default LoRA target modules for the upstream architecture of an MSD config, else `"all-linear"`.
 
     PEFT looks its defaults up by `config.model_type`, which for an MSD model is `msd-<type>`: without
-    `target_modules`, `get_peft_model` on an MSD model raises. This gives what PEFT would pick for the stock model
+    `target_modules`, `get_peft_model` on an MSD model raises. This gives what PEFT would pick for the upstream model
     (e.g. `["q_proj", "v_proj"]` for Llama, `["query", "value"]` for BERT).
 
     Args:
-        config (`PretrainedConfig`): An MSD (or stock) config.
+        config (`PretrainedConfig`): An MSD (or upstream) config.
 
     Returns:
         `list[str]` or `str`: module names for `LoraConfig(target_modules=...)`, or `"all-linear"` (every linear layer
@@ -98,7 +98,7 @@ def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFI
     `sequence_summary` and `logits_proj` for XLNet, `sequence_summary` for XLM and FlauBERT; none for most families.
 
     Args:
-        config (`PretrainedConfig`): An MSD (or stock) config.
+        config (`PretrainedConfig`): An MSD (or upstream) config.
         task (`str`, *optional*, defaults to `"sequence-classification"`): The task of the model.
 
     Returns:
@@ -114,7 +114,7 @@ def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFI
     """
     try:
         arch = get_architecture(config.model_type, task)
-    except ValueError:  # a family without a row (a stock model): PEFT's default
+    except ValueError:  # a family without a row (an upstream model): PEFT's default
         return []
     paths = [arch.dropout] if arch.dropout is not None and "." in arch.dropout else []
     roots = dict.fromkeys(path.split(".")[0] for path in [*paths, arch.classifier])  # in order, without repeats
@@ -166,7 +166,7 @@ def save_adapter(model: Any, save_directory: str | os.PathLike, **kwargs: Any) -
 class _AutoMSDPeftModel:
     """Load a saved PEFT adapter onto the multi-sample dropout class of its base model, for `task`.
 
-    PEFT's `AutoPeftModelFor<Task>` rebuilds the *stock* class from the adapter's base checkpoint, so the
+    PEFT's `AutoPeftModelFor<Task>` rebuilds the *upstream* class from the adapter's base checkpoint, so the
     multi-sample dropout head is silently gone. This class rebuilds the MSD model from the base checkpoint and the
     `msd_config.json` written beside the adapter, then loads the adapter (LoRA weights and the trained head).
     """
@@ -249,7 +249,7 @@ class AutoMSDPeftModelForSequenceClassification(_AutoMSDPeftModel):
 
     ```python
     >>> model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained("out/adapter")
-    >>> merged = msd.to_vanilla(model.merge_and_unload())  # a stock model with the adapter merged in
+    >>> merged = msd.to_vanilla(model.merge_and_unload())  # an upstream model with the adapter merged in
     ```
     """
 

@@ -1,4 +1,4 @@
-"""Entry points: MSD configs from stock ones, the MSD Auto classes, and the way back to the upstream classes."""
+"""Entry points: MSD configs from upstream ones, the MSD Auto classes, and the way back to the upstream classes."""
 
 from __future__ import annotations
 
@@ -58,9 +58,9 @@ def is_msd_model(model: Any) -> bool:
 def msd_config(
     config_or_path: PretrainedConfig | str | os.PathLike, *, task: str | None = None, **kwargs: Any
 ) -> PretrainedConfig:
-    """The multi-sample dropout config for a stock (or MSD) config or checkpoint.
+    """The multi-sample dropout config for an upstream (or MSD) config or checkpoint.
 
-    Pass it as `config=` to `AutoModelFor<Task>.from_pretrained` (after `import msd_transformers`) to load a stock
+    Pass it as `config=` to `AutoModelFor<Task>.from_pretrained` (after `import msd_transformers`) to load an upstream
     checkpoint into the MSD class of its architecture. One config class per family serves every task.
 
     Args:
@@ -139,14 +139,14 @@ def to_vanilla(model: PreTrainedModel) -> PreTrainedModel:
     config._name_or_path = model.config.name_or_path
     config._attn_implementation = model.config._attn_implementation
     param = next(model.parameters())
-    vanilla = arch.model_class._from_config(config, dtype=param.dtype).to(param.device)
+    upstream = arch.model_class._from_config(config, dtype=param.dtype).to(param.device)
     # strict=True: a missing or unexpected key is an error, never a silently fresh weight.
-    vanilla.load_state_dict(model.state_dict(), strict=True)
-    return vanilla.train(model.training)
+    upstream.load_state_dict(model.state_dict(), strict=True)
+    return upstream.train(model.training)
 
 
 class _AutoMSDModel:
-    """Load a stock or MSD checkpoint of a supported architecture into its multi-sample dropout class for `task`.
+    """Load an upstream or MSD checkpoint of a supported architecture into its multi-sample dropout class for `task`.
 
     `msd_*` keyword arguments set the config fields; everything else goes to Transformers as usual.
     """
@@ -161,7 +161,7 @@ class _AutoMSDModel:
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: str | os.PathLike, *model_args: Any, **kwargs: Any):
-        """Load `pretrained_model_name_or_path` (stock or MSD) into the MSD class of its architecture.
+        """Load `pretrained_model_name_or_path` (upstream or MSD) into the MSD class of its architecture.
 
         Args:
             pretrained_model_name_or_path (`str` or `os.PathLike`): A Hub name or a local folder.
@@ -185,10 +185,10 @@ class _AutoMSDModel:
 
     @classmethod
     def from_config(cls, config: PretrainedConfig, **kwargs: Any):
-        """A freshly initialised MSD model for `config` (stock or MSD).
+        """A freshly initialised MSD model for `config` (upstream or MSD).
 
         Args:
-            config (`PretrainedConfig`): A config of a supported architecture, stock or MSD (not modified).
+            config (`PretrainedConfig`): A config of a supported architecture, upstream or MSD (not modified).
             kwargs: `msd_*` fields and config attributes (`num_labels`, `problem_type`, `id2label`, ...) set on a copy
                 of the config, as in [`msd_config`]; the loading options of `PreTrainedModel._from_config`
                 (`dtype`, `attn_implementation`, `experts_implementation`) go to the model.
@@ -199,7 +199,7 @@ class _AutoMSDModel:
 
 
 class AutoMSDModelForSequenceClassification(_AutoMSDModel):
-    """Load a stock or MSD checkpoint into its `MSD*ForSequenceClassification` class.
+    """Load an upstream or MSD checkpoint into its `MSD*ForSequenceClassification` class.
 
     Example:
 
@@ -214,7 +214,7 @@ class AutoMSDModelForSequenceClassification(_AutoMSDModel):
 
 
 class AutoMSDModelForTokenClassification(_AutoMSDModel):
-    """Load a stock or MSD checkpoint into its `MSD*ForTokenClassification` class: the K samples act on the token
+    """Load an upstream or MSD checkpoint into its `MSD*ForTokenClassification` class: the K samples act on the token
     states through one shared Linear, without K copies of them.
 
     Example:
@@ -230,7 +230,7 @@ class AutoMSDModelForTokenClassification(_AutoMSDModel):
 
 
 class AutoMSDModelForQuestionAnswering(_AutoMSDModel):
-    """Load a stock or MSD checkpoint into its `MSD*ForQuestionAnswering` class: the K samples act on the token
+    """Load an upstream or MSD checkpoint into its `MSD*ForQuestionAnswering` class: the K samples act on the token
     states before `qa_outputs`. Most question-answering heads have no dropout there: set `msd_dropout`.
 
     Example:
@@ -244,8 +244,8 @@ class AutoMSDModelForQuestionAnswering(_AutoMSDModel):
 
 
 class AutoMSDModelForMultipleChoice(_AutoMSDModel):
-    """Load a stock or MSD checkpoint into its `MSD*ForMultipleChoice` class: the K samples act on the pooled state of
-    each (example, choice) pair.
+    """Load an upstream or MSD checkpoint into its `MSD*ForMultipleChoice` class: the K samples act on the pooled
+    state of each (example, choice) pair.
 
     Example:
 

@@ -9,8 +9,8 @@ From a row of the table ([`MSDArchitecture`], resolved to its upstream classes) 
   upstream forward without labels (the logits come back with the samples on dim 0) and computes the loss, per sample,
   with the upstream semantics.
 
-The upstream parameter names are kept, so stock checkpoints load into the MSD classes, and MSD checkpoints into the
-stock classes, with no missing or unexpected keys. `msd_transformers.registry` decides when the classes are made
+The upstream parameter names are kept, so upstream checkpoints load into the MSD classes, and MSD checkpoints into the
+upstream classes, with no missing or unexpected keys. `msd_transformers.registry` decides when the classes are made
 (when a family is first used) and registers them with the Auto classes.
 """
 
@@ -78,9 +78,9 @@ class MSDConfigMixin:
 
     @classmethod
     def get_config_dict(cls, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The upstream `get_config_dict`; a stock checkpoint's config read through the MSD class (PEFT reads the base
-        checkpoint's config with `type(model.config).from_pretrained` when it saves an adapter) is taken for what it
-        is, an MSD config with the default MSD fields, instead of warning about another model type."""
+        """Upstream's `get_config_dict`; an upstream checkpoint's config read through the MSD class (PEFT reads the
+        base checkpoint's config with `type(model.config).from_pretrained` when it saves an adapter) is taken for what
+        it is, an MSD config with the default MSD fields, instead of warning about another model type."""
         config_dict, kwargs = super().get_config_dict(*args, **kwargs)
         if config_dict.get("model_type") == cls.upstream_model_type:
             config_dict = {**config_dict, "model_type": cls.model_type}

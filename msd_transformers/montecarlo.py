@@ -328,7 +328,7 @@ def mc_dropout(
       `use_cache=False` is passed to models that take it.
     - `layers="all"`: every dropout in the network on ([`is_dropout_module`]: `nn.Dropout` modules and the attention
       modules whose attention dropout follows their training flag; not router jitter or layer drop), one forward
-      over the batch repeated N times. Works for any model of the four tasks, stock ones included.
+      over the batch repeated N times. Works for any model of the four tasks, upstream ones included.
 
     With `layers` k or `"all"` there is no deterministic pass of the sampled part, so the logit fields hold the MC
     predictive distribution as logits ([`predictive_logits`]: log of the mean probabilities for single-label, token

@@ -41,8 +41,8 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
     `function_to_apply="none"`) to get the mean output and its `std`.
 
     Use it through `pipeline(..., pipeline_class=...)`; `num_samples`, `layers` and `chunk_size` go to the constructor
-    or to each call, with the pipeline's own `top_k` and `function_to_apply`. As the stock pipeline, one text gives a
-    list with one dict (its top label), several texts one dict each, and `top_k` a list of dicts per text.
+    or to each call, with the pipeline's own `top_k` and `function_to_apply`. As Transformers' own pipeline, one text
+    gives a list with one dict (its top label), several texts one dict each, and `top_k` a list of dicts per text.
 
     Example:
 

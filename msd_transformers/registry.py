@@ -158,7 +158,7 @@ def get_architecture(model_type: str, task: str = SEQUENCE_CLASSIFICATION) -> MS
 
 
 def loss_style_of(model: Any) -> str:
-    """The loss style of a model's row (`"deberta"` for DeBERTa's sequence heads), stock models included;
+    """The loss style of a model's row (`"deberta"` for DeBERTa's sequence heads), upstream models included;
     `"default"` for a family without a row."""
     arch = getattr(model, "msd_architecture", None)
     if arch is None:

@@ -2,8 +2,8 @@
 
 The per-sample losses are computed here, not in the model, so that label smoothing and class weights apply to each
 dropout sample, the spread of the per-sample losses can be logged (`msd_loss_std`), the whole-network variant
-(`msd_forward_passes`) works for any model of the four tasks, stock ones included, and the samples can be asked to
-agree (`msd_consistency`: R-Drop with two passes of a stock model, head-only consistency with an MSD model).
+(`msd_forward_passes`) works for any model of the four tasks, upstream ones included, and the samples can be asked to
+agree (`msd_consistency`: R-Drop with two passes of an upstream model, head-only consistency with an MSD model).
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ class MSDTrainer(Trainer):
       `config.msd_average` (mean of per-sample losses, or the loss of the mean logits). `label_smoothing_factor`
       (cross-entropy: single-label, tokens, choices) and `msd_class_weights` (sequence and token classes) apply to
       each sample.
-    - Stock models of the four tasks work too: they count as one sample.
+    - Upstream models of the four tasks work too: they count as one sample.
     - `msd_forward_passes = M > 1` runs the whole-network variant: one forward over the batch repeated M times.
     - Gradient accumulation is exact: the loss is normalised by the number of labelled items in the whole accumulated
       batch (`num_items_in_batch`: examples, multi-label entries, or labelled tokens), so 2 x 4 accumulation gives the
@@ -51,28 +51,28 @@ class MSDTrainer(Trainer):
       `msd_class_weights` on single-label classes: each micro-batch's loss is then a mean weighted by the class
       weights of its labels, and the micro-batches weigh by their counts of labelled items, not by the sums of those
       weights. Question answering, for which the Trainer counts no items: each micro-batch's loss (its mean over its
-      examples) is divided by the accumulation steps, as the stock Trainer does. That is exact when the micro-batches
-      have the same size, every answer position inside the sequence and the same padded length (upstream's
-      question-answering loss takes the softmax over every position of the padded row); otherwise the step is the one
-      of the mean of the micro-batch means (6 rows as 4 + 2: the last 2 weigh as much as the first 4).
+      examples) is divided by the accumulation steps, as Transformers' own Trainer does. That is exact when the
+      micro-batches have the same size, every answer position inside the sequence and the same padded length
+      (upstream's question-answering loss takes the softmax over every position of the padded row); otherwise the step
+      is the one of the mean of the micro-batch means (6 rows as 4 + 2: the last 2 weigh as much as the first 4).
     - `msd_consistency = w > 0` adds `w * consistency_loss(...)` over all the samples of the step (K head samples x M
       passes; before averaging, with `msd_average="logits"`), on what the loss counts: the examples not labelled
       -100, per labelled token for token classification (R-Drop's token form: the mean over the labelled tokens of
       the divergence at each token; padding and -100 tokens do not count), and for question answering the mean of a
       start and an end term, each over the distributions the loss trains (the positions of the padded row) of the
-      examples whose answer position is inside the sequence. Head-only consistency for an MSD model, R-Drop for a
-      stock model with M = 2. It is scaled for gradient accumulation like the loss. R-Drop's objective per example is
-      NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2; ours is (NLL1 + NLL2) / 2 + w * (KL(P1||P2) + KL(P2||P1))
+      examples whose answer position is inside the sequence. Head-only consistency for an MSD model, R-Drop for an
+      upstream model with M = 2. It is scaled for gradient accumulation like the loss. R-Drop's objective per example
+      is NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2; ours is (NLL1 + NLL2) / 2 + w * (KL(P1||P2) + KL(P2||P1))
       / 2, half of it with alpha = 2 w. R-Drop's official BERT code sums the KL over the batch but averages the
       cross-entropies: its weight 0.5 is w = 0.25 x batch size.
     - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses (with
       `msd_average="logits"`, of the losses the samples would have on their own), next to `loss`, and with
       `msd_consistency > 0` the unweighted term, `msd_consistency_loss`; both averaged over the logging interval.
 
-    Evaluation and prediction are the stock Trainer's (the model in eval mode, dropout off, the upstream logits), or,
-    with `msd_eval_samples = N > 0`, Monte-Carlo dropout at the depth `msd_eval_layers`: the predictions are then the
-    MC predictive logits (an array, as the stock predictions, so an ordinary `compute_metrics` works unchanged), the
-    loss theirs, and the per-example uncertainty lands in [`mc_uncertainty`].
+    Evaluation and prediction are those of Transformers' Trainer (the model in eval mode, dropout off, the upstream
+    logits), or, with `msd_eval_samples = N > 0`, Monte-Carlo dropout at the depth `msd_eval_layers`: the predictions
+    are then the MC predictive logits (an array, as the Trainer's own predictions, so an ordinary `compute_metrics`
+    works unchanged), the loss theirs, and the per-example uncertainty lands in [`mc_uncertainty`].
 
     Attributes:
         msd_args ([`MSDOptions`]): The multi-sample dropout options of the run (all off with plain
@@ -88,7 +88,7 @@ class MSDTrainer(Trainer):
             example, of the start and end distributions over the real positions (`attention_mask`), so that they do
             not depend on how far a batch is padded. `None` before.
 
-    Example (Monte-Carlo evaluation; `compute_metrics` is the one written for the stock Trainer):
+    Example (Monte-Carlo evaluation; `compute_metrics` is the one written for Transformers' own Trainer):
 
     ```python
     >>> args = MSDTrainingArguments(output_dir="out", msd_eval_samples=16, msd_eval_layers="0")
@@ -131,7 +131,7 @@ class MSDTrainer(Trainer):
         if options.consistency and getattr(config, "msd_num_samples", 1) * options.forward_passes == 1:
             raise ValueError(
                 f"msd_consistency={options.consistency} compares the dropout samples of each example, but this model "
-                "gives one (msd_num_samples=1 or a stock model) and msd_forward_passes=1: nothing to compare. Use "
+                "gives one (msd_num_samples=1 or an upstream model) and msd_forward_passes=1: nothing to compare. Use "
                 "msd_forward_passes=2 (R-Drop) or an MSD model with msd_num_samples > 1 (head-only consistency)."
             )
         weights = options.class_weights
@@ -187,7 +187,7 @@ class MSDTrainer(Trainer):
         for name in task.logit_fields:
             value = outputs.get(f"sample_{name}") if training else None
             if value is None:
-                value = outputs[name].unsqueeze(0)  # a stock model, or eval: one sample
+                value = outputs[name].unsqueeze(0)  # an upstream model, or eval: one sample
             # (K, M * B, ...) -> (K * M, B, ...): one row of losses per (sample, pass), each against the labels.
             samples[name] = value.reshape(value.shape[0] * passes, value.shape[1] // passes, *value.shape[2:])
         config = self._unwrapped_model().config
@@ -314,10 +314,11 @@ class MSDTrainer(Trainer):
         prediction_loss_only: bool,
         ignore_keys: list[str] | None = None,
     ) -> tuple[torch.Tensor | None, Any, Any]:
-        """The stock prediction step, or with `msd_eval_samples = N > 0` one under [`mc_dropout`] with N samples at the
-        depth `msd_eval_layers`: the predictions are the MC predictive logits ([`predictive_logits`]; a tuple of the
-        start and end scores for question answering, as the stock step gives), the loss their loss (the model's
-        rules), and the batch's uncertainty goes to [`mc_uncertainty`]. `ignore_keys` do not apply."""
+        """The Trainer's own prediction step, or with `msd_eval_samples = N > 0` one under [`mc_dropout`] with N
+        samples at the depth `msd_eval_layers`: the predictions are the MC predictive logits ([`predictive_logits`]; a
+        tuple of the start and end scores for question answering, as the Trainer's own step gives), the loss their
+        loss (the model's rules), and the batch's uncertainty goes to [`mc_uncertainty`]. `ignore_keys` do not
+        apply."""
         options = self.msd_args
         if not options.eval_samples:
             return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)

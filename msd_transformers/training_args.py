@@ -38,7 +38,7 @@ class MSDTrainingArguments(TrainingArguments):
         metadata={
             "help": "Whole-network multi-sample dropout: every dropout in the network is sampled this many times per "
             "example and the losses are averaged, for one optimizer step. Run as one batched forward over the batch "
-            "repeated M times (see msd_forward_chunk_size). Works for stock models too. 1 = off."
+            "repeated M times (see msd_forward_chunk_size). Works for upstream models too. 1 = off."
         },
     )
     msd_forward_chunk_size: int | None = field(
@@ -55,9 +55,9 @@ class MSDTrainingArguments(TrainingArguments):
             "msd_consistency * consistency_loss over all the samples of the step (the K head samples of an MSD model "
             "x msd_forward_passes), the mean divergence over ordered pairs of samples (KL for classification, "
             "squared difference for regression; per labelled token for token classification, over the start and end "
-            "distributions for question answering). A stock model with msd_forward_passes=2 is R-Drop: the paper's "
-            "alpha (NLL1 + NLL2 + alpha * symmetric KL) is 2 * msd_consistency. An MSD model with one pass: head-only "
-            "consistency. With msd_average='logits' the term sees the samples before averaging. 0 = off."
+            "distributions for question answering). An upstream model with msd_forward_passes=2 is R-Drop: the "
+            "paper's alpha (NLL1 + NLL2 + alpha * symmetric KL) is 2 * msd_consistency. An MSD model with one pass: "
+            "head-only consistency. With msd_average='logits' the term sees the samples before averaging. 0 = off."
         },
     )
     msd_eval_samples: int = field(
