@@ -13,6 +13,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 DPI = 90
 
 
+def _save(fig: plt.Figure, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
+    """Lay out `fig` (within `rect`), write it to `path` and close it."""
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
 def plot_head(result: dict[str, Any], path: Path) -> Path:
     """Loop / vectorized time ratio against K, one line per (hidden, batch); uniform rate solid, linspace dashed."""
     rows = result["rows"]
@@ -43,10 +51,7 @@ def plot_head(result: dict[str, Any], path: Path) -> Path:
     axes[0][0].set_ylabel("loop time / vectorized time")
     axes[0][-1].legend(fontsize=7)
     fig.suptitle("Head forward+backward: Python loop vs vectorized MultiSampleDropout", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_step(result: dict[str, Any], path: Path) -> Path:
@@ -75,10 +80,7 @@ def plot_step(result: dict[str, Any], path: Path) -> Path:
         ax.grid(alpha=0.3, axis="y")
     s = result["settings"]
     fig.suptitle(f"Training step, batch {s['batch_size']} x {s['seq_len']} tokens ({s['model']})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_convergence(result: dict[str, Any], path: Path) -> Path:
@@ -119,10 +121,7 @@ def plot_convergence(result: dict[str, Any], path: Path) -> Path:
     axes[1].legend(fontsize=7)
     n = len(result["seeds"])
     fig.suptitle(f"{result['title']}: mean and +/-1 std over {n} seeds", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_calibration(result: dict[str, Any], path: Path) -> Path:
@@ -150,7 +149,4 @@ def plot_calibration(result: dict[str, Any], path: Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, frameon=False)
     n = len(result["seeds"])
     fig.suptitle(f"{result['title']}: report half, mean and +/-1 std over {n} seeds", fontsize=10)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path, rect=(0, 0.12, 1, 1))

@@ -97,7 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             "convergence": (bench_convergence, plots.plot_convergence),
             "calibration": (bench_calibration, plots.plot_calibration),
         }[args.benchmark]
-        for regime in args.regimes or list(module.regimes(args.quick)):
+        known = list(module.regimes(args.quick))
+        unknown = [r for r in args.regimes or [] if r not in known]
+        if unknown:
+            parser.error(f"unknown {args.benchmark} regime(s) {unknown}: choose from {known}")
+        for regime in args.regimes or known:
             t1 = time.perf_counter()
             env = environment(args.device, args.dtype, args.seeds)
             if args.timing_only:
