@@ -295,3 +295,29 @@ class LoopMSDBert(nn.Module):
         pooled = self.model.bert(**inputs).pooler_output
         loss, _ = self.head(pooled, labels)
         return loss
+
+
+class NaiveTokenMSD(nn.Module):
+    """The K-copy recipe of public token-classification solutions on a stock `BertForTokenClassification`: K
+    `nn.Dropout` on the encoder's token states, the shared classifier on each, the mean of the K token losses (K masked
+    copies of `(B, T, H)` kept for the backward pass).
+
+    Args:
+        model (`nn.Module`): The stock token-classification model (its own dropout is not used).
+        num_samples (`int`): K.
+        rate (`float`): The dropout rate of every sample.
+    """
+
+    def __init__(self, model: nn.Module, num_samples: int, rate: float):
+        super().__init__()
+        self.model = model
+        self.dropouts = nn.ModuleList([nn.Dropout(rate) for _ in range(num_samples)])
+
+    def forward(self, labels: torch.Tensor, **inputs: torch.Tensor) -> torch.Tensor:
+        """The mean over the K samples of the token cross-entropy (labels -100 ignored)."""
+        states = self.model.bert(**inputs).last_hidden_state  # (B, T, H)
+        losses = [
+            F.cross_entropy(self.model.classifier(d(states)).flatten(0, 1).float(), labels.flatten())
+            for d in self.dropouts
+        ]  # K x (); each classifier output (B, T, C)
+        return torch.stack(losses).mean()

