@@ -6,10 +6,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import msd_transformers.sampled_linear as sampled_linear_module
 from msd_transformers.sampled_linear import (
     _LOW,
     _RANGE,
     MultiSampleLinear,
+    _chunk_rows,
     _draw_keep,
     _random_bits,
     _threshold,
@@ -19,15 +21,19 @@ from msd_transformers.sampled_linear import (
 
 def used_masks(state: torch.Tensor, x: torch.Tensor, rates) -> list[torch.Tensor | None]:
     """The masks `sampled_linear` drew from the generator `state` it started from: `scale * keep` per sample, shaped
-    like `x` (`None` for a sample without dropout)."""
+    like `x` (`None` for a sample without dropout), drawn chunk of rows by chunk, each chunk's samples in turn."""
     generator = torch.Generator().set_state(state)
     x2 = x.detach().reshape(-1, x.shape[-1])
-    bits, keep = _random_bits(x2), torch.empty_like(x2)
-    masks = []
-    for rate in rates:
-        scale = _draw_keep(rate, generator, bits, keep)
-        masks.append(None if scale is None else (keep * scale).view(x.shape))
-    return masks
+    rows = _chunk_rows(x2)
+    masks = [None if _threshold(rate) == 0 else torch.empty_like(x2) for rate in rates]
+    bits, keep = _random_bits(x2[:rows]), torch.empty_like(x2[:rows])
+    for start in range(0, x2.shape[0], rows):
+        chunk = keep[: min(rows, x2.shape[0] - start)]
+        for rate, mask in zip(rates, masks, strict=True):
+            scale = _draw_keep(rate, generator, bits, chunk)
+            if scale is not None:
+                mask[start : start + chunk.shape[0]] = chunk * scale
+    return [None if mask is None else mask.view(x.shape) for mask in masks]
 
 
 def naive(x, weight, bias, masks) -> torch.Tensor:
@@ -48,7 +54,10 @@ def leaves(shape, out_features, dtype, bias=True, seed=0):
 )
 @pytest.mark.parametrize("shape", [(6, 16), (3, 5, 16), (2, 3, 4, 16)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_values_and_gradients_match_masked_copies(dtype, tol, shape, bias):
+@pytest.mark.parametrize("chunk_elements", [None, 80])  # 80: chunks of 5 rows, the last one shorter
+def test_values_and_gradients_match_masked_copies(dtype, tol, shape, bias, chunk_elements, monkeypatch):
+    if chunk_elements is not None:
+        monkeypatch.setattr(sampled_linear_module, "_CHUNK_ELEMENTS", chunk_elements)
     rates = [0.1, 0.0, 0.5, 0.3, 0.1]
     x, w, b = leaves(shape, 7, dtype, bias)
     state = torch.get_rng_state()
