@@ -67,6 +67,7 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "```bash",
         "python benchmarks/run.py head          # -> benchmarks/results/head.json, head.png",
         "python benchmarks/run.py step          # -> benchmarks/results/step.json, step.png",
+        "python benchmarks/run.py step --parts token token-mc --out DIR   # only the token rows (to DIR)",
         "python benchmarks/run.py convergence   # -> benchmarks/results/convergence-{full,small,frozen}.json, .png",
         "python benchmarks/run.py calibration   # -> benchmarks/results/calibration-{finetuned,frozen}.json, .png",
         "python benchmarks/report.py            # -> benchmarks/README.md (tables from the JSON, plots redrawn)",

@@ -23,17 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import DEFAULT_OUT, environment, write_json  # noqa: E402
+from bench_step import PARTS  # noqa: E402
+from bench_step_token import SHAPES  # noqa: E402
 
 
 def _suffix(args: argparse.Namespace) -> str:
     return "" if (args.device == "cpu" and args.dtype == "fp32") else f"-{args.device.replace(':', '')}-{args.dtype}"
-
-
-def bench_parts() -> tuple[str, ...]:
-    """The parts of the step benchmark."""
-    import bench_step
-
-    return bench_step.PARTS
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,11 +52,9 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="torch CPU threads (default 1: on a shared 2-core VM, 2 OpenMP threads gave 10x step-time swings)",
     )
+    parser.add_argument("--parts", nargs="+", default=None, choices=PARTS, help="step: the rows to run (default: all)")
     parser.add_argument(
-        "--parts", nargs="+", default=None, choices=bench_parts(), help="step: the rows to run (default: all)"
-    )
-    parser.add_argument(
-        "--shapes", nargs="+", default=None, choices=["minilm", "base"], help="step: the token shapes (default: all)"
+        "--shapes", nargs="+", default=None, choices=list(SHAPES), help="step: the token shapes (default: all)"
     )
     parser.add_argument("--repeats", type=int, default=None, help="step: timed rounds (default 11; 3 with --quick)")
     parser.add_argument("--no-plot", action="store_true", help="write the JSON only")
