@@ -38,18 +38,17 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from bench_common import load_bbc_news, seed_everything, stratified_split, tokenize
+from bench_common import SPLIT_SEED, VAL_FRACTION, bbc_news_split, seed_everything, tokenize
 from bench_convergence import (
     BASE_RATE,
     NUM_SAMPLES,
-    SPLIT_SEED,
-    VAL_FRACTION,
     Head,
     Regime,
     build_model,
     pooled_outputs,
     run_schedule,
 )
+from bench_measure import interleaved_times, ratio_summary
 from scipy.optimize import minimize_scalar
 from torch import nn
 
@@ -219,28 +218,24 @@ def evaluate_seed(
 def time_methods(
     models: dict[str, nn.Module], data: dict[str, torch.Tensor], idx: list[int], rounds: int, seed: int
 ) -> dict[str, dict[str, Any]]:
-    """Evaluation time of every method with a forward of its own, round-robin (order shuffled every round, one
-    warm-up round not recorded); ratios to the MSD model's deterministic evaluation of the same round."""
-    timed = [name for name, m in METHODS.items() if not m.temperature]
-    rng = random.Random(seed)
-    seconds: dict[str, list[float]] = {name: [] for name in timed}
-    for r in range(rounds + 1):
-        order = list(timed)
-        rng.shuffle(order)
-        for name in order:
-            method = METHODS[name]
-            t0 = time.perf_counter()
-            log_probs(models[method.model], data, idx, method)
-            if r:
-                seconds[name].append(time.perf_counter() - t0)
+    """Evaluation time of every method with a forward of its own, round-robin (`interleaved_times`: order shuffled
+    every round, one warm-up round not recorded); ratios to the MSD model's deterministic evaluation of the same
+    round."""
+    fns = {
+        name: (lambda method=method: log_probs(models[method.model], data, idx, method))
+        for name, method in METHODS.items()
+        if not method.temperature
+    }
+    seconds = {name: t["wall"] for name, t in interleaved_times(fns, 1, rounds, "cpu", seed=seed).items()}
     out: dict[str, dict[str, Any]] = {}
     for name, method in METHODS.items():
         source = name.removesuffix("_ts") if method.temperature else name  # temperature scaling: one det pass
-        ratios = [s / d for s, d in zip(seconds[source], seconds["msd"], strict=True)]
+        ratios = ratio_summary(seconds[source], seconds["msd"])
         out[name] = {
             "seconds_median": statistics.median(seconds[source]),
-            "ratios": ratios,
-            "ratio_median": statistics.median(ratios),
+            "ratios": ratios["ratios"],
+            "ratio_median": ratios["median"],
+            "ratio_quartiles": ratios["quartiles"],
             "timed_as": source,
         }
     return out
@@ -259,8 +254,7 @@ def retime_regime(result: dict[str, Any], args: Any) -> dict[str, Any]:
     the inputs and the method, not on the weights. The timing's own environment record goes to `timing_environment`.
     """
     regime = regimes(args.quick)[result["regime"]]
-    texts, labels_list, label_names = load_bbc_news()
-    train_idx, val_idx = stratified_split(labels_list, VAL_FRACTION, SPLIT_SEED)
+    texts, labels_list, label_names, _, val_idx = bbc_news_split()
     _, report_idx = split_half(val_idx, labels_list, SPLIT_SEED)
     if args.quick:
         report_idx = report_idx[::8]
@@ -296,15 +290,11 @@ def summarise(per_seed: dict[int, dict[str, dict[str, float]]], seeds: list[int]
 
 def run_regime(name: str, args: Any) -> dict[str, Any]:
     """Train, evaluate and time every method of one regime for every seed; return its result dict."""
-    all_regimes = regimes(args.quick)
-    if name not in all_regimes:
-        raise SystemExit(f"unknown regime {name!r}; choose from {list(all_regimes)}")
-    regime = all_regimes[name]
+    regime = regimes(args.quick)[name]
     tiny = args.quick
     seeds: list[int] = list(args.seeds)
-    texts, labels_list, label_names = load_bbc_news()
+    texts, labels_list, label_names, train_idx, val_idx = bbc_news_split()
     labels = torch.tensor(labels_list)
-    train_idx, val_idx = stratified_split(labels_list, VAL_FRACTION, SPLIT_SEED)
     fit_idx, report_idx = split_half(val_idx, labels_list, SPLIT_SEED)
     if tiny:  # smoke test: a few examples of each half
         fit_idx, report_idx = fit_idx[::8], report_idx[::8]

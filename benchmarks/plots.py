@@ -13,6 +13,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 DPI = 90
 
 
+def _save(fig: plt.Figure, path: Path, rect: tuple[float, float, float, float] = (0, 0, 1, 1)) -> Path:
+    """Lay out `fig` (within `rect`), write it to `path` and close it."""
+    fig.tight_layout(rect=rect)
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return path
+
+
 def plot_head(result: dict[str, Any], path: Path) -> Path:
     """Loop / vectorized time ratio against K, one line per (hidden, batch); uniform rate solid, linspace dashed."""
     rows = result["rows"]
@@ -43,42 +51,40 @@ def plot_head(result: dict[str, Any], path: Path) -> Path:
     axes[0][0].set_ylabel("loop time / vectorized time")
     axes[0][-1].legend(fontsize=7)
     fig.suptitle("Head forward+backward: Python loop vs vectorized MultiSampleDropout", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_step(result: dict[str, Any], path: Path) -> Path:
-    """Bar charts of the step time ratio and the peak memory ratios to the plain head."""
-    rows = result["rows"]
-    names = [r["variant"] for r in rows]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
-    bars = axes[0].bar(names, [r["time_ratio_to_plain"] for r in rows], color="C0")
-    axes[0].bar_label(bars, fmt="%.2fx", fontsize=7)
-    axes[0].set_ylabel("step time / plain")
-    x = range(len(names))
-    for j, (key, label) in enumerate(
-        (
-            ("peak_total_ratio_to_plain", "total peak"),
-            ("peak_step_ratio_to_plain", "step peak"),
-            ("peak_fwd_bwd_ratio_to_plain", "fwd+bwd peak"),
-        )
-    ):
-        axes[1].bar([i + (j - 1) * 0.27 for i in x], [r.get(key, 0.0) for r in rows], width=0.27, label=label)
-    axes[1].set_xticks(list(x), names)
-    axes[1].set_ylabel("peak memory / plain")
-    axes[1].legend(fontsize=8)
-    for ax in axes:
+    """One panel per table of the step benchmark (sequence, decoder, token shapes): the step time and the peak step
+    memory of each variant relative to the plain head."""
+    groups = []
+    if "rows" in result:
+        s = result["settings"]
+        groups.append((f"sequence, {s['batch_size']} x {s['seq_len']}", result["rows"]))
+    if "decoder" in result:
+        groups.append(("decoder", result["decoder"]["rows"]))
+    for shape, res in result.get("token", {}).items():
+        s = res["settings"]
+        groups.append((f"token {shape}, {s['batch_size']} x {s['seq_len']}", res["rows"]))
+    fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(4.2 * max(1, len(groups)), 3.8), squeeze=False)
+    for ax, (title, rows) in zip(axes[0], groups, strict=False):
+        names = [r["variant"] for r in rows]
+        x = range(len(names))
+        for j, (key, label) in enumerate(
+            (("time_ratio_to_plain", "step time"), ("peak_step_ratio_to_plain", "step peak memory"))
+        ):
+            bars = ax.bar([i + (j - 0.5) * 0.4 for i in x], [r[key] for r in rows], width=0.4, label=label)
+            ax.bar_label(bars, fmt="%.2f", fontsize=6)
+        ax.set_xticks(list(x), names)
         ax.axhline(1.0, color="grey", lw=0.8)
-        ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+        ax.tick_params(axis="x", labelrotation=25, labelsize=7)
         ax.grid(alpha=0.3, axis="y")
-    s = result["settings"]
-    fig.suptitle(f"Training step, batch {s['batch_size']} x {s['seq_len']} tokens ({s['model']})", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+        ax.set_ylim(bottom=0)
+        ax.set_title(title, fontsize=9)
+    axes[0][0].set_ylabel("/ plain")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("Training step: time and peak step memory relative to the stock head", fontsize=10)
+    return _save(fig, path)
 
 
 def plot_convergence(result: dict[str, Any], path: Path) -> Path:
@@ -119,10 +125,7 @@ def plot_convergence(result: dict[str, Any], path: Path) -> Path:
     axes[1].legend(fontsize=7)
     n = len(result["seeds"])
     fig.suptitle(f"{result['title']}: mean and +/-1 std over {n} seeds", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_calibration(result: dict[str, Any], path: Path) -> Path:
@@ -150,7 +153,4 @@ def plot_calibration(result: dict[str, Any], path: Path) -> Path:
     fig.legend(handles, labels, loc="lower center", ncol=5, fontsize=7, frameon=False)
     n = len(result["seeds"])
     fig.suptitle(f"{result['title']}: report half, mean and +/-1 std over {n} seeds", fontsize=10)
-    fig.tight_layout(rect=(0, 0.12, 1, 1))
-    fig.savefig(path, dpi=DPI)
-    plt.close(fig)
-    return path
+    return _save(fig, path, rect=(0, 0.12, 1, 1))

@@ -1,7 +1,7 @@
 """Run a benchmark and write its JSON result and PNG plot.
 
     python benchmarks/run.py head [--quick] [--out DIR] [--device cuda] [--dtype bf16]
-    python benchmarks/run.py step [--quick] ...
+    python benchmarks/run.py step [--quick] [--parts sequence decoder token token-mc] [--shapes minilm base] ...
     python benchmarks/run.py convergence [--quick] [--regimes full small frozen] [--seeds 0 1 2] ...
     python benchmarks/run.py calibration [--quick] [--regimes finetuned frozen] [--seeds 0 1 2] ...
     python benchmarks/run.py calibration --timing-only [--timing-rounds 15]   # re-time the stored results
@@ -23,6 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_common import DEFAULT_OUT, environment, write_json  # noqa: E402
+from bench_step import PARTS  # noqa: E402
+from bench_step_token import SHAPES  # noqa: E402
 
 
 def _suffix(args: argparse.Namespace) -> str:
@@ -50,6 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         default=1,
         help="torch CPU threads (default 1: on a shared 2-core VM, 2 OpenMP threads gave 10x step-time swings)",
     )
+    parser.add_argument("--parts", nargs="+", default=None, choices=PARTS, help="step: the rows to run (default: all)")
+    parser.add_argument(
+        "--shapes", nargs="+", default=None, choices=list(SHAPES), help="step: the token shapes (default: all)"
+    )
+    parser.add_argument("--repeats", type=int, default=None, help="step: timed rounds (default 11; 3 with --quick)")
     parser.add_argument("--no-plot", action="store_true", help="write the JSON only")
     parser.add_argument(
         "--timing-only",
@@ -60,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.timing_only and args.benchmark != "calibration":
         parser.error("--timing-only is for the calibration benchmark")
+    if args.benchmark != "step" and (args.parts or args.shapes or args.repeats):
+        parser.error("--parts, --shapes and --repeats are for the step benchmark")
+    if args.repeats is not None and args.repeats < 1:
+        parser.error(f"--repeats must be a positive integer, got {args.repeats}")
     out: Path = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
     if args.device.startswith("cuda"):
         import torch
@@ -97,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
             "convergence": (bench_convergence, plots.plot_convergence),
             "calibration": (bench_calibration, plots.plot_calibration),
         }[args.benchmark]
-        for regime in args.regimes or list(module.regimes(args.quick)):
+        known = list(module.regimes(args.quick))
+        unknown = [r for r in args.regimes or [] if r not in known]
+        if unknown:
+            parser.error(f"unknown {args.benchmark} regime(s) {unknown}: choose from {known}")
+        for regime in args.regimes or known:
             t1 = time.perf_counter()
             env = environment(args.device, args.dtype, args.seeds)
             if args.timing_only:

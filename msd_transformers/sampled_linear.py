@@ -5,30 +5,42 @@
 token states `(B, T, H)` and keeping them for the backward pass (the usual recipe) costs K times the activation; here
 the samples are computed one at a time and the masks are redrawn in backward from a saved generator state:
 
-- Forward: the state of the default generator of `x.device` is recorded. Two scratch tensors of `x`'s shape are
-  allocated once per call: int32 random bits and one buffer in the compute dtype. For each sample in turn, its mask
-  is drawn from the default generator into the buffer (1.0 kept, 0.0 dropped), the buffer is multiplied in place by
-  `x` (the masked copy) and by `weight` into the sample's rows of the output; the next sample overwrites the buffer.
-  So at most one masked copy of `x` exists at any time.
+- Forward: the state of the default generator of `x.device` is recorded. The N rows of `x` (flattened to `(N, H)`)
+  are taken in chunks: on CPU of about 2**19 elements, so that a chunk, its mask and its random bits stay in the
+  cache while the samples run over them; on other devices all rows at once. Two scratch tensors of one chunk's size
+  are allocated once per call: random bits (see below) and one buffer in the compute dtype. For each chunk, for each
+  sample in turn, the sample's mask of the chunk is drawn from the default generator into the buffer (1.0 kept, 0.0
+  dropped), the buffer is multiplied in place by the chunk of `x` (the masked copy) and by `weight` into the
+  sample's rows of the output; the next sample overwrites the buffer. So at most one masked chunk of `x` exists at
+  any time.
 - Saved for backward: `x` itself (cast to the compute dtype, see autocast below), `weight`, the generator state
   (a CPU byte tensor: 5,056 bytes for the CPU Mersenne twister, 16 bytes for CUDA's Philox), the rates and two
   dtypes. No mask and no masked copy.
-- Backward: a private generator restarts from the recorded state and redraws the masks in the same order, one
-  sample at a time, into the same kind of scratch tensors (the default generator is not touched). Sample `s` adds
-  `scale_s * keep_s * (g_s @ weight)` to `grad_x`, then turns its mask into the masked copy in place and adds
-  `scale_s * g_s^T @ (x * keep_s)` to `grad_weight`; `grad_bias` is the sum of `g` over samples and positions.
-  Again at most one masked copy of `x` at any time.
+- Backward: a private generator restarts from the recorded state and redraws the masks in the same order, chunk by
+  chunk and one sample at a time, into the same kind of scratch tensors (the default generator is not touched).
+  Sample `s` adds `scale_s * keep_s * (g_s @ weight)` to the chunk's rows of `grad_x`, then turns its mask into the
+  masked copy in place and adds `scale_s * g_s^T @ (x * keep_s)` to `grad_weight`; `grad_bias` is the sum of `g`
+  over samples and positions. Again at most one masked chunk of `x` at any time.
 - Under `torch.no_grad()` (evaluation, Monte-Carlo inference), or when no input requires a gradient, autograd
   records nothing: the Function's context is dropped, nothing is saved and the output has no `grad_fn`.
 
-Random bits: each mask comes from 31-bit integers (`torch.int32` `random_()`, uniform on [0, 2**31); on CPU cheaper
-than `torch.rand`). An element is dropped when its integer is below `t = round(p * 2**31)`, so the realised rate is
-exactly `t / 2**31`: within 2**-32 of `p`, finer than float32 `rand`'s 2**-24 (`t` is capped at 2**31 - 1: rates
-above 1 - 2**-31 realise 1 - 2**-31). Kept elements are scaled by `2**31 / (2**31 - t)`, which is
-`1 / (1 - realised rate)`, so the samples are unbiased (up to the rounding of that scale to the compute precision).
+Random bits: an element is dropped when a uniform 31-bit integer `u` (on [0, 2**31)) is below `t = round(p * 2**31)`,
+so the realised rate is exactly `t / 2**31`: within 2**-32 of `p`, finer than float32 `rand`'s 2**-24 (`t` is capped
+at 2**31 - 1: rates above 1 - 2**-31 realise 1 - 2**-31). Kept elements are scaled by `2**31 / (2**31 - t)`, which
+is `1 / (1 - realised rate)`, so the samples are unbiased (up to the rounding of that scale to the compute precision).
 A rate that rounds to `t = 0` (0, or below 2**-32) is no dropout: nothing is drawn and the sample is exactly
-`F.linear(x, weight, bias)`. The scale multiplies the `(N, out_features)` product (the `alpha` of `addmm`), not the
-`(N, H)` input, which saves a pass over `x`.
+`F.linear(x, weight, bias)`. The scale multiplies the `(out_features, N)` product (the `alpha` of `addmm`), not the
+`(N, H)` input, which saves a pass over `x`. How `u` is drawn:
+
+- On CPU, where drawing random numbers is most of a mask's cost, `u` is compared 16 bits at a time: its top 16 bits
+  `u_hi` come from 64-bit draws (`int64` `random_` over the full range, each word cut into four 16-bit values, so
+  one Mersenne-twister call per two elements), and `u < t` is decided by `u_hi` against `t_hi = t >> 15` alone,
+  except for the elements where `u_hi == t_hi` (probability 2**-16): only for those are the 15 low bits `u_lo`
+  drawn (`random_(0, 2**15)`), and the element is dropped when `u_lo < t & (2**15 - 1)`. The mask is exactly the
+  one of the full 31-bit comparison, in distribution: each element is dropped with probability `t / 2**31`,
+  independently. It costs about a quarter of the random draws of one `int32` per element.
+- On other devices (random numbers are cheap there, and finding the ties would wait for the device), `u` is one
+  `int32` `random_()` per element, compared whole.
 
 Autocast: as `dropout` then `nn.Linear` under autocast, the product runs in the autocast dtype (`x`, `weight` and
 `bias` are cast to it, float64 excepted) and the output has that dtype; the gradients come back in the dtypes of the
@@ -48,7 +60,9 @@ from torch import nn
 
 from .dropout import DropoutSpec, check_positive_int, resolve_dropout, warn_if_identical
 
-_RANGE = 2**31  # int32 `random_()` draws uniformly from [0, 2**31)
+_RANGE = 2**31  # the masks compare uniform 31-bit integers with a threshold
+_LOW = 2**15  # on CPU, the low 15 bits are drawn only where the top 16 bits tie with the threshold's
+_CHUNK_ELEMENTS = 2**19  # on CPU, the rows are processed in chunks of about this many elements
 
 
 def _threshold(rate: float) -> int:
@@ -66,17 +80,51 @@ def _default_generator(device: torch.device) -> torch.Generator:
     return module.default_generators[device.index if device.index is not None else module.current_device()]
 
 
+def _random_bits(x2: torch.Tensor) -> torch.Tensor:
+    """Scratch space for the random bits of one mask of `x2`'s shape (see `_draw_keep`): on CPU a quarter as many
+    int64 words (four 16-bit prefixes each), elsewhere one int32 per element."""
+    if x2.device.type == "cpu":
+        return torch.empty((x2.numel() + 3) // 4, dtype=torch.int64)  # (ceil(N * H / 4),)
+    return torch.empty(x2.shape, dtype=torch.int32, device=x2.device)  # (N, H)
+
+
 def _draw_keep(rate: float, generator: torch.Generator, bits: torch.Tensor, keep: torch.Tensor) -> float | None:
-    """Draw one sample's mask from `generator` into `keep` (1.0 kept, 0.0 dropped), `bits` (int32, same shape) being
-    scratch space. Returns the scale `1 / (1 - realised rate)`, or `None` without drawing when the rate rounds to no
-    dropout. Forward and backward replay the same masks by calling this for the samples in order, from generators in
-    the same state.
+    """Draw one sample's mask from `generator` into `keep` (2-D, 1.0 kept, 0.0 dropped), `bits` (`_random_bits` of
+    `keep`'s shape or larger) being scratch space. Returns the scale `1 / (1 - realised rate)`, or `None` without
+    drawing when the rate rounds to no dropout. Forward and backward replay the same masks by calling this for the
+    chunks and samples in the same order, from generators in the same state: every draw depends only on the generator
+    state and the shapes.
     """
     t = _threshold(rate)
     if t == 0:
         return None
-    torch.ge(bits.random_(generator=generator), t, out=keep)  # (N, H): 31 random bits -> a float mask, no bool tensor
+    if bits.dtype == torch.int32:  # one 31-bit integer per element: u < t dropped
+        torch.ge(bits[: keep.shape[0]].random_(generator=generator), t, out=keep)  # (N, H): a float mask
+        return _RANGE / (_RANGE - t)
+    t_hi, t_lo = divmod(t, _LOW)  # t = t_hi * 2**15 + t_lo, t_hi < 2**16
+    words = bits[: (keep.numel() + 3) // 4].random_(-(2**63), None, generator=generator)  # 64 uniform bits each
+    u_hi = words.view(torch.int16)[: keep.numel()].view(keep.shape)  # (N, H): 16 uniform bits each, signed
+    signed_t_hi = t_hi - 2**15  # u_hi - 2**15 < t_hi - 2**15 <=> u_hi < t_hi
+    if t_lo == 0:  # u < t <=> u_hi < t_hi: no ties to resolve
+        torch.ge(u_hi, signed_t_hi, out=keep)
+        return _RANGE / (_RANGE - t)
+    torch.eq(u_hi, signed_t_hi, out=keep)  # (N, H): 1.0 at the ties (probability 2**-16), found row by row
+    rows = keep.amax(1).nonzero().squeeze(1)  # (r,) the rows holding a tie: few
+    tie_rows, tie_cols = keep[rows].nonzero(as_tuple=True)  # (n,), (n,): the ties in row-major order
+    tie_rows = rows[tie_rows]
+    torch.gt(u_hi, signed_t_hi, out=keep)  # (N, H): kept where u_hi > t_hi
+    if tie_rows.numel():
+        u_lo = torch.empty(tie_rows.numel(), dtype=torch.int32).random_(0, _LOW, generator=generator)  # (n,)
+        keep[tie_rows, tie_cols] = (u_lo >= t_lo).to(keep.dtype)  # a tie is dropped when u_lo < t_lo
     return _RANGE / (_RANGE - t)
+
+
+def _chunk_rows(x2: torch.Tensor) -> int:
+    """Rows of `x2` (N, H) per chunk: on CPU about `_CHUNK_ELEMENTS` elements, so that a chunk, its mask and its random
+    bits stay in the cache while the samples run over them; elsewhere all N rows at once."""
+    if x2.device.type != "cpu":
+        return max(1, x2.shape[0])
+    return max(1, min(x2.shape[0], _CHUNK_ELEMENTS // max(1, x2.shape[1])))
 
 
 def _forward(
@@ -86,18 +134,27 @@ def _forward(
     rates: Sequence[float],
     generator: torch.Generator,
 ) -> torch.Tensor:
-    """The samples `(S, N, out_features)`, computed one at a time (all tensors already in the compute dtype)."""
+    """The samples `(S, N, out_features)`, computed chunk of rows by chunk, and within a chunk one sample at a time
+    (all tensors already in the compute dtype)."""
     x2 = x.reshape(-1, x.shape[-1])  # (N, H), N = prod(x.shape[:-1])
-    out = x2.new_empty(len(rates), x2.shape[0], weight.shape[0])  # (S, N, out)
-    b = bias if bias is not None else x2.new_zeros(())
-    bits = torch.empty(x2.shape, dtype=torch.int32, device=x2.device)  # (N, H) random bits, reused by every sample
-    xm = torch.empty_like(x2)  # (N, H): a sample's mask, then its masked copy; the only one, reused by every sample
+    n = x2.shape[0]
+    out = x2.new_empty(len(rates), n, weight.shape[0])  # (S, N, out)
     for s, rate in enumerate(rates):
-        scale = _draw_keep(rate, generator, bits, xm)
-        if scale is None:
-            out[s] = F.linear(x, weight, bias).view(x2.shape[0], -1)  # (N, out): exactly the undropped Linear
-        else:
-            torch.addmm(b, xm.mul_(x2), weight.t(), alpha=scale, out=out[s])  # (N, out) = b + scale * (x*keep) W^T
+        if _threshold(rate) == 0:  # no dropout: nothing drawn, exactly the undropped Linear
+            out[s] = F.linear(x, weight, bias).view(n, -1)  # (N, out)
+    b = bias[:, None] if bias is not None else x2.new_zeros(())  # (out, 1)
+    rows = _chunk_rows(x2)
+    bits = _random_bits(x2[:rows])  # random bits of one chunk's mask, reused by every sample and chunk
+    xm = torch.empty_like(x2[:rows])  # (rows, H): a mask, then its masked copy; the only one, reused
+    for start in range(0, n, rows):
+        xc = x2[start : start + rows]  # (n_c, H), n_c <= rows
+        keep = xm[: xc.shape[0]]  # (n_c, H)
+        for s, rate in enumerate(rates):
+            scale = _draw_keep(rate, generator, bits, keep)
+            if scale is not None:
+                # (out, n_c) = b + scale * W (x*keep)^T, then (n_c, out): on CPU faster than (x*keep) W^T for few
+                # outputs
+                out[s, start : start + xc.shape[0]] = torch.addmm(b, weight, keep.mul_(xc).t(), alpha=scale).t()
     return out
 
 
@@ -123,24 +180,28 @@ class _SampledLinear(torch.autograd.Function):
         wc = weight.to(xc.dtype)  # (out, H)
         generator = torch.Generator(device=xc.device)
         generator.set_state(ctx.state)
-        bits = torch.empty(x2.shape, dtype=torch.int32, device=x2.device)  # (N, H) random bits
-        keep = torch.empty_like(x2)  # (N, H): a sample's mask, then its masked copy (for grad_w)
-        gx = torch.empty_like(x2) if need_x else None  # (N, H): g_s @ weight
+        rows = _chunk_rows(x2)  # the forward's chunks, in its order
+        bits = _random_bits(x2[:rows])  # random bits of one chunk's mask
+        scratch = torch.empty_like(x2[:rows])  # (rows, H): a mask, then its masked copy (for grad_w)
+        gx_scratch = torch.empty_like(x2[:rows]) if need_x else None  # (rows, H): g_s @ weight
         grad_x = torch.zeros(x2.shape, dtype=ctx.x_dtype, device=x2.device) if need_x else None  # (N, H)
         grad_w = torch.zeros_like(weight) if need_w else None  # (out, H)
         with torch.autocast(xc.device.type, enabled=False):
-            for s, rate in enumerate(ctx.rates):
-                scale = _draw_keep(rate, generator, bits, keep)
-                g = grad_out[s]  # (N, out)
-                if need_x:
-                    torch.mm(g, wc, out=gx)  # (N, H)
-                    if scale is None:
-                        grad_x.add_(gx)
-                    else:
-                        grad_x.addcmul_(gx, keep, value=scale)  # += scale * keep * (g @ W)
-                if need_w:
-                    xm = x2 if scale is None else keep.mul_(x2)  # (N, H): the masked copy
-                    grad_w.add_(g.t() @ xm, alpha=1.0 if scale is None else scale)  # (out, H)
+            for start in range(0, x2.shape[0], rows):
+                xs = x2[start : start + rows]  # (n_c, H)
+                keep = scratch[: xs.shape[0]]  # (n_c, H)
+                for s, rate in enumerate(ctx.rates):
+                    scale = _draw_keep(rate, generator, bits, keep)
+                    g = grad_out[s, start : start + xs.shape[0]]  # (n_c, out)
+                    if need_x:
+                        gx = torch.mm(g, wc, out=gx_scratch[: xs.shape[0]])  # (n_c, H)
+                        if scale is None:
+                            grad_x[start : start + xs.shape[0]].add_(gx)
+                        else:
+                            grad_x[start : start + xs.shape[0]].addcmul_(gx, keep, value=scale)  # scale*keep*(g W)
+                    if need_w:
+                        xm = xs if scale is None else keep.mul_(xs)  # (n_c, H): the masked copy
+                        grad_w.add_(g.t() @ xm, alpha=1.0 if scale is None else scale)  # (out, H)
         grad_b = grad_out.sum((0, 1), dtype=ctx.bias_dtype) if ctx.bias_dtype is not None and need_b else None
         return grad_x.view(xc.shape) if need_x else None, grad_w, grad_b, None, None
 

@@ -1,6 +1,7 @@
 """Smoke tests of the benchmark scripts: each subcommand runs with --quick into a temporary folder (through the
-scripts' `main`, in the test process) and writes JSON with the expected structure. No timing assertions (the numbers
-depend on the machine)."""
+scripts' `main`, in the test process) and writes JSON with the expected structure, ratios that follow from the
+recorded times and memory that follows from the shapes. No assertions on the times themselves (they depend on the
+machine)."""
 
 from __future__ import annotations
 
@@ -131,11 +132,70 @@ def test_step_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Eight forward passes over the whole network in one batch hold more activations than one pass.
     whole = result["rows"][names.index("whole8_batched")]
     assert whole["peak_fwd_bwd_bytes"] > plain["peak_fwd_bwd_bytes"]
+    _check_ratios(result["rows"], result["settings"]["repeats"])
     decoder = result["decoder"]
     assert [r["variant"] for r in decoder["rows"]] == ["plain", "msd8"] and decoder["settings"]["parameters"] > 0
-    for row in decoder["rows"]:
-        assert row["step_s_median"] > 0 and row["peak_total_bytes"] > 0 and "time_ratio_to_plain" in row
+    _check_ratios(decoder["rows"], result["settings"]["repeats"])
+    assert result["parts"] == ["sequence", "decoder", "token", "token-mc"]
+    for res in result["token"].values():
+        _check_token_rows(res)
+    _check_token_mc(result["token_mc"])
     assert (quick_dir / "step.png").stat().st_size > 0
+
+
+def _check_ratios(rows: list[dict], repeats: int) -> None:
+    """Each row's time and CPU-time ratios, recomputed from the recorded times: the median and quartiles of the
+    per-repeat ratios to the first row (plain)."""
+    plain = rows[0]
+    for row in rows:
+        for times, key in (("step_s_all", "time"), ("cpu_s_all", "cpu")):
+            assert len(row[times]) == repeats and all(t > 0 for t in row[times])
+            ratios = [t / p for t, p in zip(row[times], plain[times], strict=True)]
+            assert row[f"{key}_ratio_to_plain"] == pytest.approx(statistics.median(ratios))
+            q1, _, q3 = statistics.quantiles(ratios, n=4, method="inclusive")
+            assert row[f"{key}_ratio_quartiles"] == pytest.approx([q1, q3])
+        assert row["peak_step_ratio_to_plain"] == pytest.approx(row["peak_step_bytes"] / plain["peak_step_bytes"])
+
+
+def _check_token_rows(res: dict) -> None:
+    """The token rows: the three variants, the ratios from the recorded times, and the memory that the naive recipe
+    keeps: K masked copies of the token states (K - 1 more than the stock head's one), which the MSD head does not."""
+    s = res["settings"]
+    rows = {r["variant"]: r for r in res["rows"]}
+    assert list(rows) == ["plain", "msd8", "naive8"]
+    _check_ratios(res["rows"], s["repeats"])
+    copy = s["batch_size"] * s["seq_len"] * 32 * 4  # one float32 copy of the (B, T, H) token states, H = 32
+    assert rows["naive8"]["peak_fwd_bwd_bytes"] - rows["plain"]["peak_fwd_bwd_bytes"] >= (s["num_samples"] - 1) * copy
+    assert rows["msd8"]["peak_fwd_bwd_bytes"] < rows["naive8"]["peak_fwd_bwd_bytes"]
+
+
+def _check_token_mc(mc: dict) -> None:
+    """The Monte-Carlo cost: N sample logits per token from one forward, and the ratios from the recorded times."""
+    s = mc["settings"]
+    assert mc["logits_shape"] == [s["batch_size"], s["seq_len"], 13]
+    assert mc["sample_logits_shape"] == [s["num_samples"], s["batch_size"], s["seq_len"], 13]
+    for times, key in (("s_all", "time_ratio"), ("cpu_s_all", "cpu_ratio")):
+        ratios = [m / e for m, e in zip(mc[f"mc_{times}"], mc[f"eval_{times}"], strict=True)]
+        assert len(ratios) == s["repeats"] and mc[key] == pytest.approx(statistics.median(ratios))
+
+
+def test_step_parts_and_arguments(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--parts` runs only the rows named; the step-only options are refused elsewhere, with a message."""
+    _run("step", "--parts", "token-mc", "--repeats", "2", "--no-plot", out=tmp_path, monkeypatch=monkeypatch)
+    result = json.loads((tmp_path / "step.json").read_text())
+    assert result["parts"] == ["token-mc"] and "rows" not in result and "token" not in result
+    _check_token_mc(result["token_mc"])
+    assert result["token_mc"]["settings"]["repeats"] == 2
+    for argv, message in (
+        (["head", "--parts", "token"], "for the step benchmark"),
+        (["step", "--repeats", "0"], "--repeats must be a positive integer"),
+        (["convergence", "--regimes", "tiny"], "unknown convergence regime"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            _main("run.py", [*argv, "--quick", "--out", str(tmp_path)], monkeypatch)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
 
 
 def test_convergence_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -211,9 +271,22 @@ def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
     )
     _main("report.py", ["--results", str(quick_dir), "-o", str(out), "--readme", str(main_readme)], monkeypatch)
     text = out.read_text()
-    for heading in ("## 1. Head cost", "## 2. Training step", "## 3. Convergence", "## 4. Calibration"):
+    for heading in (
+        "## 1. Head cost",
+        "## 2. Training step",
+        "### Decoder sequence classification",
+        "### Token classification",
+        "### Head-only Monte-Carlo dropout on a token head",
+        "## 3. Convergence",
+        "## 4. Calibration",
+    ):
         assert heading in text
-    assert "| decoder variant |" in text
+    step = json.loads((quick_dir / "step.json").read_text())
+    mc = step["token_mc"]
+    assert f"**{mc['time_ratio']:.3f}x**" in text  # the Monte-Carlo cost as the benchmark computed it
+    msd8 = next(r for r in step["token"]["minilm"]["rows"] if r["variant"] == "msd8")
+    assert f"peak step memory {msd8['peak_step_ratio_to_plain']:.3f}x" in text
     summary = main_readme.read_text()
     assert "old" not in summary and summary.endswith("<!-- results:end -->\n\nafter\n")
     assert "| Training step, " in summary and "| Convergence, " in summary and "| Head, K=8" not in summary
+    assert "| Training step, token classification, " in summary and "| Head-only MC dropout on a token head" in summary

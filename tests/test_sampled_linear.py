@@ -6,20 +6,34 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from msd_transformers.sampled_linear import _RANGE, MultiSampleLinear, _draw_keep, _threshold, sampled_linear
+import msd_transformers.sampled_linear as sampled_linear_module
+from msd_transformers.sampled_linear import (
+    _LOW,
+    _RANGE,
+    MultiSampleLinear,
+    _chunk_rows,
+    _draw_keep,
+    _random_bits,
+    _threshold,
+    sampled_linear,
+)
 
 
 def used_masks(state: torch.Tensor, x: torch.Tensor, rates) -> list[torch.Tensor | None]:
     """The masks `sampled_linear` drew from the generator `state` it started from: `scale * keep` per sample, shaped
-    like `x` (`None` for a sample without dropout)."""
+    like `x` (`None` for a sample without dropout), drawn chunk of rows by chunk, each chunk's samples in turn."""
     generator = torch.Generator().set_state(state)
     x2 = x.detach().reshape(-1, x.shape[-1])
-    bits, keep = torch.empty(x2.shape, dtype=torch.int32), torch.empty_like(x2)
-    masks = []
-    for rate in rates:
-        scale = _draw_keep(rate, generator, bits, keep)
-        masks.append(None if scale is None else (keep * scale).view(x.shape))
-    return masks
+    rows = _chunk_rows(x2)
+    masks = [None if _threshold(rate) == 0 else torch.empty_like(x2) for rate in rates]
+    bits, keep = _random_bits(x2[:rows]), torch.empty_like(x2[:rows])
+    for start in range(0, x2.shape[0], rows):
+        chunk = keep[: min(rows, x2.shape[0] - start)]
+        for rate, mask in zip(rates, masks, strict=True):
+            scale = _draw_keep(rate, generator, bits, chunk)
+            if scale is not None:
+                mask[start : start + chunk.shape[0]] = chunk * scale
+    return [None if mask is None else mask.view(x.shape) for mask in masks]
 
 
 def naive(x, weight, bias, masks) -> torch.Tensor:
@@ -40,7 +54,10 @@ def leaves(shape, out_features, dtype, bias=True, seed=0):
 )
 @pytest.mark.parametrize("shape", [(6, 16), (3, 5, 16), (2, 3, 4, 16)])
 @pytest.mark.parametrize("bias", [True, False])
-def test_values_and_gradients_match_masked_copies(dtype, tol, shape, bias):
+@pytest.mark.parametrize("chunk_elements", [None, 80])  # 80: chunks of 5 rows, the last one shorter
+def test_values_and_gradients_match_masked_copies(dtype, tol, shape, bias, chunk_elements, monkeypatch):
+    if chunk_elements is not None:
+        monkeypatch.setattr(sampled_linear_module, "_CHUNK_ELEMENTS", chunk_elements)
     rates = [0.1, 0.0, 0.5, 0.3, 0.1]
     x, w, b = leaves(shape, 7, dtype, bias)
     state = torch.get_rng_state()
@@ -105,6 +122,33 @@ def test_realised_rate_and_scale_are_exact():
     kept = y[y != 0]
     realised = _threshold(p) / _RANGE
     assert torch.all(kept == 1 / (1 - realised))  # E[keep * scale] = (1 - realised) / (1 - realised) = 1 exactly
+
+
+@pytest.mark.parametrize("p", [0.1, 0.5, 3.5 * 2**-16, 0.9])
+def test_cpu_mask_is_the_full_31_bit_comparison(p):
+    """On CPU a mask compares the 16-bit prefixes of its random integers with the threshold's and draws the 15 low
+    bits only where the prefixes tie: exactly the mask `u >= t` of the whole integers u = u_hi * 2**15 + u_lo,
+    written out here element by element from the same draws (the ties' low bits in row-major order)."""
+    rows, cols = 1024, 1024  # 2**20 elements: about 16 ties per mask
+    t = _threshold(p)
+    t_hi, t_lo = divmod(t, _LOW)
+    keep = torch.empty(rows, cols)
+    bits = _random_bits(keep)
+    assert bits.dtype == torch.int64 and bits.numel() == rows * cols // 4
+    scale = _draw_keep(p, torch.Generator().manual_seed(1), bits, keep)
+    assert scale == _RANGE / (_RANGE - t)
+
+    generator = torch.Generator().manual_seed(1)
+    words = torch.empty(rows * cols // 4, dtype=torch.int64).random_(-(2**63), None, generator=generator)
+    u_hi = words.view(torch.int16).long() + 2**15  # (rows * cols,) uniform on [0, 2**16)
+    ties = (u_hi == t_hi).nonzero().squeeze(1)
+    u_lo = torch.zeros_like(u_hi)
+    if t_lo:  # with t_lo = 0 the prefixes decide alone and nothing more is drawn
+        u_lo[ties] = torch.empty(len(ties), dtype=torch.int32).random_(0, _LOW, generator=generator).long()
+        assert len(ties) > 0
+    reference = (u_hi * _LOW + u_lo >= t).float().view(rows, cols)
+    assert torch.equal(keep, reference)
+    assert abs((1 - keep.mean().item()) - t / _RANGE) < 6 * (t / _RANGE / (rows * cols)) ** 0.5 + 1e-6
 
 
 @pytest.mark.parametrize("rates", [[0.3] * 4, [0.05, 0.6, 0.2, 0.45]])
@@ -264,17 +308,3 @@ def test_swap_into_a_token_classification_model():
     F.cross_entropy(logits.flatten(0, 2), labels.expand(4, 2, 6).flatten()).backward()
     assert model.classifier.weight.grad is not None and model.bert.embeddings.word_embeddings.weight.grad is not None
     assert model.eval()(input_ids).logits.shape == (1, 2, 6, 5)
-
-
-def test_token_head_benchmark_quick(tmp_path, monkeypatch):
-    """`benchmarks/bench_token_head.py --quick` (a tiny random BERT) runs and writes the three variants' rows."""
-    import importlib
-    import json
-    from pathlib import Path
-
-    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    bench = importlib.import_module("bench_token_head")
-    assert bench.main(["--quick", "--shapes", "minilm", "--out", str(tmp_path / "token.json")]) == 0
-    rows = json.loads((tmp_path / "token.json").read_text())["shapes"]["minilm"]["rows"]
-    assert [r["variant"] for r in rows] == ["plain", "msd8", "naive8"]
-    assert all(r["peak_step_bytes"] > 0 and len(r["cpu_s_all"]) == 3 for r in rows)
