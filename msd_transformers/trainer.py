@@ -22,8 +22,8 @@ from .architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, SEQUENCE_CLASSIF
 from .dropout import repeat_batch
 from .loss import IGNORE_INDEX, consistency_loss, resolve_problem_type
 from .montecarlo import MonteCarloDropout
-from .registry import loss_style_of
-from .tasks import task_of, task_sample_losses
+from .registry import loss_mask_of, loss_style_of
+from .tasks import loss_labels, task_of, task_sample_losses
 from .training_args import MSDOptions, MSDTrainingArguments
 from .uncertainty import predictive_logits, predictive_uncertainty
 
@@ -85,6 +85,7 @@ class MSDTrainer(Trainer):
         model = self._unwrapped_model()
         self._task = task = task_of(model)
         self._loss_style = loss_style_of(model)
+        self._loss_mask = loss_mask_of(model)
         config = model.config
         if options.eval_samples:  # the depth against the model, before any training
             MonteCarloDropout.for_evaluation(model, options.eval_samples, options.eval_layers)
@@ -153,7 +154,7 @@ class MSDTrainer(Trainer):
         task = self._task
         if not all(inputs.get(name) is not None for name in task.label_fields):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        labels = {name: inputs.pop(name) for name in task.label_fields}
+        labels = loss_labels({name: inputs.pop(name) for name in task.label_fields}, inputs, self._loss_mask)
         training = model.training
         passes, weight = chunk or (self.msd_args.forward_passes, 1.0)
         if not training:
@@ -308,7 +309,8 @@ class MSDTrainer(Trainer):
         loss = None
         if len(labels) == len(task.label_fields):
             mean = {name: v.unsqueeze(0) for name, v in predictive.items()}
-            loss = task_sample_losses(task.name, mean, labels, config, loss_style=self._loss_style)[0].detach()
+            counted = loss_labels(labels, features, self._loss_mask)
+            loss = task_sample_losses(task.name, mean, counted, config, loss_style=self._loss_style)[0].detach()
         if prediction_loss_only:
             return loss, None, None
         self._record_uncertainty(samples, problem_type, labels, features)

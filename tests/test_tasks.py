@@ -1,0 +1,187 @@
+"""Every token-classification, question-answering and multiple-choice family against its upstream class.
+
+One test per (task, family) builds one tiny stock model and runs every check on it:
+
+- its checkpoint loads into the MSD class (`AutoMSDModelFor<Task>.from_pretrained`) and the MSD checkpoint into the
+  stock class, with no missing or unexpected keys, and `msd.to_vanilla` gives the upstream class of the same task;
+- in eval, the outputs and the loss equal the upstream class's to 1e-6 (labels at padded and unlabelled tokens, answer
+  positions outside the sequence);
+- in training, the sample fields have the documented shapes, the samples differ, the upstream field is their mean, and
+  the loss is the mean over the samples of the upstream loss computed here on each sample;
+- upstream, the row's dropout runs once per forward and feeds the row's Linear (the MSD class makes it the identity).
+
+The inputs pad row 0 on the right and row 1 on the left, so every decoder family runs with both paddings.
+"""
+
+import pytest
+import torch
+import torch.nn.functional as F
+from conftest import make_inputs, tiny_config
+
+import msd_transformers as msd
+from msd_transformers import MultiSampleLinear
+from msd_transformers.architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, TOKEN_CLASSIFICATION
+
+TASKS = (TOKEN_CLASSIFICATION, QUESTION_ANSWERING, MULTIPLE_CHOICE)
+AUTO = {task: msd.AUTO_MSD_CLASSES[task] for task in TASKS} if hasattr(msd, "AUTO_MSD_CLASSES") else None
+K = 4  # dropout samples
+NUM_LABELS = 3  # token classes
+BATCH, SEQ_LEN, CHOICES = 4, 9, 2  # multiple choice: BATCH // CHOICES examples of CHOICES choices
+CASES = [(task, model_type) for task in TASKS for model_type in msd.supported_model_types(task)]
+# Token heads whose upstream loss leaves out the tokens where an input is 0, as read in their modeling files
+# (`active_loss = attention_mask.view(-1) == 1`; BROS: `logits.view(-1, C)[bbox_first_token_mask]`).
+UPSTREAM_LOSS_MASKS = {
+    "biogpt": "attention_mask", "mra": "attention_mask", "xlm-roberta-xl": "attention_mask", "yoso": "attention_mask",
+    "bros": "bbox_first_token_mask",
+}  # fmt: skip
+# Question-answering heads fed by the decoder stack's `dropout`, which also drops the embeddings: it stays upstream's.
+STACK_DROPOUT_FEEDS = {"t5", "mt5", "umt5"}
+
+
+def auto_class(task):
+    return {
+        TOKEN_CLASSIFICATION: msd.AutoMSDModelForTokenClassification,
+        QUESTION_ANSWERING: msd.AutoMSDModelForQuestionAnswering,
+        MULTIPLE_CHOICE: msd.AutoMSDModelForMultipleChoice,
+    }[task]
+
+
+def family_inputs(model_type, config, task):
+    """`make_inputs` (row 0 padded on the right, row 1 on the left) plus the inputs a family needs; multiple choice:
+    `(BATCH // CHOICES, CHOICES, SEQ_LEN)`."""
+    inputs = make_inputs(batch_size=BATCH, seq_len=SEQ_LEN, config=config)
+    if model_type == "bros":  # boxes are required: (B, T, 4) corners in [0, 1]
+        g = torch.Generator().manual_seed(1)
+        inputs["bbox"] = torch.rand(BATCH, SEQ_LEN, 4, generator=g).sort(-1).values
+        if task == TOKEN_CLASSIFICATION:  # the loss counts these tokens only
+            inputs["bbox_first_token_mask"] = inputs["attention_mask"].bool() & (torch.arange(SEQ_LEN) % 3 != 1)
+    if model_type == "longformer" and task != TOKEN_CLASSIFICATION:  # else found from 3 separator tokens per row
+        inputs["global_attention_mask"] = torch.zeros_like(inputs["input_ids"])
+        inputs["global_attention_mask"][:, 0] = 1
+    if task == MULTIPLE_CHOICE:
+        inputs = {k: v.view(BATCH // CHOICES, CHOICES, *v.shape[1:]) for k, v in inputs.items()}
+    return inputs
+
+
+def task_labels(task, inputs):
+    """Labels of `task`: token classes with -100 on the first token and labelled padding; answer spans with one start
+    and one end outside the sequence (clamped and ignored upstream); the right choice."""
+    g = torch.Generator().manual_seed(2)
+    if task == TOKEN_CLASSIFICATION:
+        labels = torch.randint(0, NUM_LABELS, (BATCH, SEQ_LEN), generator=g)
+        labels[:, 0] = -100
+        return {"labels": labels}
+    if task == QUESTION_ANSWERING:
+        return {
+            "start_positions": torch.tensor([1, SEQ_LEN + 5, 2, 4]),
+            "end_positions": torch.tensor([3, 6, SEQ_LEN + 2, 4]),
+        }
+    return {"labels": torch.tensor([1, 0])}
+
+
+def logit_fields(task):
+    return ("start_logits", "end_logits") if task == QUESTION_ANSWERING else ("logits",)
+
+
+def upstream_loss(task, logits, labels, counted=None):
+    """Upstream's loss of one sample, computed here: token cross-entropy over the labelled tokens (`counted`: where
+    the upstream loss counts tokens at all); span `(CE(start) + CE(end)) / 2` with positions clamped to `[0, T]` and
+    `T` ignored; cross-entropy over the choices."""
+    if task == TOKEN_CLASSIFICATION:
+        flat_logits, flat_labels = logits["logits"].reshape(-1, NUM_LABELS), labels["labels"].reshape(-1)
+        if counted is not None:
+            flat_logits, flat_labels = flat_logits[counted.reshape(-1).bool()], flat_labels[counted.reshape(-1).bool()]
+        return F.cross_entropy(flat_logits, flat_labels)
+    if task == QUESTION_ANSWERING:
+        t = logits["start_logits"].shape[-1]
+        start = labels["start_positions"].clamp(0, t)
+        end = labels["end_positions"].clamp(0, t)
+        return (
+            F.cross_entropy(logits["start_logits"], start, ignore_index=t)
+            + F.cross_entropy(logits["end_logits"], end, ignore_index=t)
+        ) / 2
+    return F.cross_entropy(logits["logits"], labels["labels"])
+
+
+def dropout_calls(model, arch, inputs):
+    """A training forward of the stock `model`: the outputs of the row's dropout, the inputs of the row's Linear, and
+    the outputs of every `nn.Dropout`."""
+    calls, linear_inputs, dropped = [], [], []  # dropped: (module, output) of every call of an nn.Dropout
+    hooks = [model.get_submodule(arch.classifier).register_forward_pre_hook(lambda m, a: linear_inputs.append(a[0]))]
+    if arch.dropout is not None:
+        hooks.append(model.get_submodule(arch.dropout).register_forward_hook(lambda m, a, out: calls.append(out)))
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            hooks.append(module.register_forward_hook(lambda m, a, out: dropped.append((m, out))))
+    try:
+        model.train()(**inputs)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return calls, linear_inputs, dropped
+
+
+@pytest.mark.parametrize("task, model_type", CASES, ids=[f"{task}-{t}" for task, t in CASES])
+def test_family_matches_upstream(task, model_type, tmp_path):
+    arch = msd.get_architecture(model_type, task)
+    # Question-answering heads read `num_labels` for the width of `qa_outputs` (2: start and end).
+    config = tiny_config(model_type, dropout=0.1, num_labels=NUM_LABELS if task == TOKEN_CLASSIFICATION else 2)
+    torch.manual_seed(0)
+    stock = arch.model_class(config).eval()
+    inputs = family_inputs(model_type, config, task)
+    labels = task_labels(task, inputs)
+
+    # Checkpoints both ways, no missing or unexpected keys.
+    stock.save_pretrained(tmp_path / "stock")
+    model, info = auto_class(task).from_pretrained(
+        tmp_path / "stock", msd_num_samples=K, msd_dropout=0.3, output_loading_info=True
+    )
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
+    assert type(model).__name__ == f"MSD{arch.model_class.__name__}" and isinstance(model.msd, MultiSampleLinear)
+    model.save_pretrained(tmp_path / "msd")
+    back, info = arch.model_class.from_pretrained(tmp_path / "msd", output_loading_info=True)
+    assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
+    assert type(msd.to_vanilla(model)) is arch.model_class
+
+    # Eval: the upstream outputs and loss.
+    model.eval(), back.eval()
+    with torch.no_grad():
+        expected = stock(**inputs, **labels)
+        for other in (model, back):
+            out = other(**inputs, **labels)
+            for name in (*logit_fields(task), "loss"):
+                torch.testing.assert_close(out[name], expected[name], atol=1e-6, rtol=0, msg=name)
+    if task == MULTIPLE_CHOICE:
+        assert expected.logits.shape == (BATCH // CHOICES, CHOICES)
+
+    # Training: K samples, their mean, and the mean of the per-sample upstream losses.
+    out = model.train()(**inputs, **labels)
+    batch = BATCH // CHOICES if task == MULTIPLE_CHOICE else BATCH
+    for name in logit_fields(task):
+        samples = out[f"sample_{name}"]
+        shape = {TOKEN_CLASSIFICATION: (K, BATCH, SEQ_LEN, NUM_LABELS), MULTIPLE_CHOICE: (K, batch, CHOICES)}
+        assert samples.shape == shape.get(task, (K, BATCH, SEQ_LEN)), (name, samples.shape)
+        torch.testing.assert_close(out[name], samples.mean(0))
+        assert not torch.allclose(samples[0], samples[1])
+    assert arch.loss_mask == UPSTREAM_LOSS_MASKS.get(model_type if task == TOKEN_CLASSIFICATION else None)
+    counted = inputs.get(arch.loss_mask) if arch.loss_mask else None
+    per_sample = [
+        upstream_loss(task, {name: out[f"sample_{name}"][k].detach() for name in logit_fields(task)}, labels, counted)
+        for k in range(K)
+    ]
+    torch.testing.assert_close(out.loss, torch.stack(per_sample).mean(), atol=1e-6, rtol=1e-6)
+    out.loss.backward()
+    assert model.msd.weight.grad.abs().sum() > 0
+
+    # Upstream: the row's dropout runs once per forward (twice in a RoBERTa-style head) and feeds the row's Linear,
+    # which runs once.
+    calls, linear_inputs, dropped = dropout_calls(stock, arch, inputs)
+    assert len(linear_inputs) == 1
+    if arch.dropout is not None:
+        assert len(calls) == (2 if arch.head else 1) and linear_inputs[0] is calls[-1]
+    else:  # no dropout feeds the Linear upstream, or one the backbone calls elsewhere too (so it cannot go)
+        feeding = [m for m, out in dropped if out is linear_inputs[0]]
+        if task == QUESTION_ANSWERING and model_type in STACK_DROPOUT_FEEDS:
+            assert len(feeding) == 1 and sum(m is feeding[0] for m, _ in dropped) == 2
+        else:
+            assert not feeding
