@@ -16,14 +16,15 @@ The inputs pad row 0 on the right and row 1 on the left, so every decoder family
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import make_inputs, tiny_config
+from conftest import EOS, VOCAB, make_inputs, tiny_config, trainer_args
+from tokenizers import Tokenizer, models, pre_tokenizers, processors
+from transformers import PreTrainedTokenizerFast, pipeline
 
 import msd_transformers as msd
 from msd_transformers import MultiSampleLinear
 from msd_transformers.architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, TOKEN_CLASSIFICATION
 
 TASKS = (TOKEN_CLASSIFICATION, QUESTION_ANSWERING, MULTIPLE_CHOICE)
-AUTO = {task: msd.AUTO_MSD_CLASSES[task] for task in TASKS} if hasattr(msd, "AUTO_MSD_CLASSES") else None
 K = 4  # dropout samples
 NUM_LABELS = 3  # token classes
 BATCH, SEQ_LEN, CHOICES = 4, 9, 2  # multiple choice: BATCH // CHOICES examples of CHOICES choices
@@ -185,3 +186,88 @@ def test_family_matches_upstream(task, model_type, tmp_path):
             assert len(feeding) == 1 and sum(m is feeding[0] for m, _ in dropped) == 2
         else:
             assert not feeding
+
+
+# ----------------------------------------------------------------------------------------------- pipelines
+@pytest.fixture(scope="module")
+def word_tokenizer():
+    """A word-level tokenizer over the tiny vocabulary, with offsets (as the token-classification pipeline needs):
+    "w4 w17 ..." -> [4, 17, ..., EOS]."""
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS, **{f"w{i}": i for i in range(4, VOCAB)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", EOS)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]",
+        model_input_names=["input_ids", "attention_mask"],
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("model_type", ["bert", "llama", "yoso"])
+def test_token_classification_pipeline_as_upstream(model_type, word_tokenizer):
+    """`pipeline("token-classification")` gives the upstream model's results: the tags, scores, words and offsets of
+    every token, one text at a time and batched (padded)."""
+    labels = {0: "O", 1: "B-X", 2: "I-X"}
+    config = tiny_config(model_type, num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()})
+    model = msd.AutoMSDModelForTokenClassification.from_config(config, msd_dropout=0.2).eval()
+    texts = ["w5 w6 w7 w8 w9 w10", "w11 w12 w13", "w14 w15 w16 w17 w18 w19 w20 w21"]
+    results = {}
+    for name, m in (("msd", model), ("upstream", msd.to_vanilla(model).eval())):
+        tag = pipeline("token-classification", model=m, tokenizer=word_tokenizer, ignore_labels=[])
+        results[name] = (tag(texts), tag(texts, batch_size=3))
+    assert sum(len(r) for r in results["msd"][0]) == 6 + 3 + 8  # every word, none of the special tokens
+    assert results["msd"][0][1][0]["word"] == "w11" and results["msd"][0][1][0]["start"] == 0
+    for ours, theirs in zip(results["msd"], results["upstream"], strict=True):
+        for text_ours, text_theirs in zip(ours, theirs, strict=True):
+            assert [{**t, "score": pytest.approx(t["score"], abs=1e-6)} for t in text_theirs] == text_ours
+
+
+def test_question_answering_pipeline_is_gone_upstream():
+    """Transformers 5 removed the `question-answering` pipeline: it refuses MSD and stock models alike."""
+    model = msd.AutoMSDModelForQuestionAnswering.from_config(tiny_config("bert"), msd_dropout=0.2)
+    for m in (model, msd.to_vanilla(model)):
+        with pytest.raises(KeyError, match="The task question-answering has been removed from transformers"):
+            pipeline("question-answering", model=m)
+
+
+# ----------------------------------------------------------------------------------------------- loss masks
+def test_loss_mask_in_trainer_and_monte_carlo(tmp_path):
+    """YOSO's upstream token loss leaves out the padding tokens: so do the model, `MSDTrainer` (training, eval and
+    Monte-Carlo evaluation) and `mc_dropout` at any depth."""
+    config = tiny_config("yoso", num_labels=NUM_LABELS)
+    model = msd.AutoMSDModelForTokenClassification.from_config(config, msd_num_samples=K, msd_dropout=0.3).eval()
+    stock = msd.to_vanilla(model).eval()
+    inputs = make_inputs(batch_size=BATCH, seq_len=SEQ_LEN, config=config)
+    labels = task_labels(TOKEN_CLASSIFICATION, inputs)["labels"]  # padded tokens labelled
+    counted = inputs["attention_mask"].bool() & labels.ne(-100)
+    batch = {**inputs, "labels": labels}
+
+    def direct(logits):  # the cross-entropy over the counted tokens
+        return F.cross_entropy(logits[counted], labels[counted])
+
+    with torch.no_grad():
+        expected = stock(**batch).loss
+        assert not torch.allclose(expected, F.cross_entropy(stock(**inputs).logits.reshape(-1, 3), labels.reshape(-1)))
+        trainer = msd.MSDTrainer(model=model, args=trainer_args(tmp_path, msd_eval_samples=K))
+        torch.testing.assert_close(trainer.compute_loss(model, batch), expected, atol=1e-6, rtol=0)
+        loss, predictive, _ = trainer.prediction_step(model, batch, prediction_loss_only=False)
+        torch.testing.assert_close(loss, direct(predictive), atol=1e-6, rtol=0)
+        for layers in (0, 1):
+            with msd.mc_dropout(model, num_samples=K, layers=layers):
+                out = model(**batch)
+            torch.testing.assert_close(out.loss, direct(out.logits), atol=1e-6, rtol=0)
+    model.train()
+    torch.manual_seed(0)
+    ours = trainer.compute_loss(model, batch)
+    torch.manual_seed(0)
+    torch.testing.assert_close(ours, model(**batch).loss)  # the model's loss: the mean of the per-sample losses
+
+
+def test_loss_mask_of_another_shape_is_refused():
+    config = tiny_config("bros", num_labels=NUM_LABELS)
+    model = msd.AutoMSDModelForTokenClassification.from_config(config)
+    inputs = family_inputs("bros", config, TOKEN_CLASSIFICATION)
+    inputs["bbox_first_token_mask"] = inputs["bbox_first_token_mask"][:, :-1]
+    labels = task_labels(TOKEN_CLASSIFICATION, inputs)
+    with pytest.raises(ValueError, match=r"bbox_first_token_mask must have the shape of the token labels \(4, 9\)"):
+        model(**inputs, **labels)
