@@ -26,6 +26,7 @@ from msd_transformers.architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, 
 
 TASKS = (TOKEN_CLASSIFICATION, QUESTION_ANSWERING, MULTIPLE_CHOICE)
 K = 4  # dropout samples
+HEAD_SCALE = 20.0  # see `sharpened`
 NUM_LABELS = 3  # token classes
 BATCH, SEQ_LEN, CHOICES = 4, 9, 2  # multiple choice: BATCH // CHOICES examples of CHOICES choices
 CASES = [(task, model_type) for task in TASKS for model_type in msd.supported_model_types(task)]
@@ -104,6 +105,17 @@ def upstream_loss(task, logits, labels, counted=None):
     return F.cross_entropy(logits["logits"], labels["labels"])
 
 
+def sharpened(model, factor=HEAD_SCALE):
+    """`model` with the weights of every Linear outside its backbone (the head) times `factor`: the samples of a tiny
+    random model then differ enough that the mean of their losses is far from the loss of their mean logits."""
+    backbone = model.base_model_prefix
+    with torch.no_grad():
+        for name, module in model.named_modules():
+            if isinstance(module, torch.nn.Linear) and name.split(".")[0] != backbone:
+                module.weight.mul_(factor)
+    return model
+
+
 def dropout_calls(model, arch, inputs):
     """A training forward of the stock `model`: the outputs of the row's dropout, the inputs of the row's Linear, and
     the outputs of every `nn.Dropout`."""
@@ -128,7 +140,7 @@ def test_family_matches_upstream(task, model_type, tmp_path):
     # Question-answering heads read `num_labels` for the width of `qa_outputs` (2: start and end).
     config = tiny_config(model_type, dropout=0.1, num_labels=NUM_LABELS if task == TOKEN_CLASSIFICATION else 2)
     torch.manual_seed(0)
-    stock = arch.model_class(config).eval()
+    stock = sharpened(arch.model_class(config).eval())
     inputs = family_inputs(model_type, config, task)
     labels = task_labels(task, inputs)
 
@@ -150,8 +162,10 @@ def test_family_matches_upstream(task, model_type, tmp_path):
         expected = stock(**inputs, **labels)
         for other in (model, back):
             out = other(**inputs, **labels)
-            for name in (*logit_fields(task), "loss"):
+            for name in logit_fields(task):
                 torch.testing.assert_close(out[name], expected[name], atol=1e-6, rtol=0, msg=name)
+            # the loss to 1e-6 relative as well: the sharpened T5 token losses are ~100 (float32 sums in another order)
+            torch.testing.assert_close(out.loss, expected.loss, atol=1e-6, rtol=1e-6)
     if task == MULTIPLE_CHOICE:
         assert expected.logits.shape == (BATCH // CHOICES, CHOICES)
 
@@ -171,8 +185,22 @@ def test_family_matches_upstream(task, model_type, tmp_path):
         for k in range(K)
     ]
     torch.testing.assert_close(out.loss, torch.stack(per_sample).mean(), atol=1e-6, rtol=1e-6)
+    # ... which this check tells apart from the loss of the mean logits (`msd_average="logits"`).
+    mean_logits = {name: out[name].detach() for name in logit_fields(task)}
+    assert out.loss - upstream_loss(task, mean_logits, labels, counted) > 1e-4
     out.loss.backward()
     assert model.msd.weight.grad.abs().sum() > 0
+
+    # With every dropout off (the backbone in eval, the samples at rate 0), each sample is its own example's eval
+    # output: nothing, upstream's reshapes included, mixes the sample dimension with the batch.
+    for module in model.modules():
+        module.train(module is model or module is model.msd)  # parents first: each module ends in its own mode
+    model.msd.rates = (0.0,) * K
+    with torch.no_grad():
+        out = model(**inputs)
+    for name in logit_fields(task):
+        samples = out[f"sample_{name}"]
+        torch.testing.assert_close(samples, expected[name].expand_as(samples), atol=1e-6, rtol=0, msg=name)
 
     # Upstream: the row's dropout runs once per forward (twice in a RoBERTa-style head) and feeds the row's Linear,
     # which runs once.
