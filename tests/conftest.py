@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from datasets import Dataset  # noqa: E402
+from tokenizers import Tokenizer, models, pre_tokenizers, processors  # noqa: E402
 from transformers import (  # noqa: E402
     AlbertConfig,
     AutoConfig,
@@ -24,6 +25,7 @@ from transformers import (  # noqa: E402
     DistilBertConfig,
     ElectraConfig,
     ModernBertConfig,
+    PreTrainedTokenizerFast,
     RobertaConfig,
     XLMRobertaConfig,
 )
@@ -417,6 +419,20 @@ def make_inputs(batch_size: int = 4, seq_len: int = 9, seed: int = 0, config=Non
     input_ids[torch.arange(batch_size), last] = EOS
     input_ids[attention_mask == 0] = pad_token_id(config)
     return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+@pytest.fixture(scope="session")
+def word_tokenizer():
+    """A word-level tokenizer over the tiny vocabulary that ends each text with the end-of-sequence token, with word
+    offsets (as the token-classification pipeline needs): "w4 w17 ..." -> [4, 17, ..., EOS]."""
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS, **{f"w{i}": i for i in range(4, VOCAB)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", EOS)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]",
+        model_input_names=["input_ids", "attention_mask"],
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ checkpoints on disk

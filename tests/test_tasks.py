@@ -7,18 +7,21 @@ One test per (task, family) builds one tiny stock model and runs every check on 
 - in eval, the outputs and the loss equal the upstream class's to 1e-6 (labels at padded and unlabelled tokens, answer
   positions outside the sequence);
 - in training, the sample fields have the documented shapes, the samples differ, the upstream field is their mean, and
-  the loss is the mean over the samples of the upstream loss computed here on each sample;
-- upstream, the row's dropout runs once per forward and feeds the row's Linear (the MSD class makes it the identity).
+  the loss is the mean over the samples of the upstream loss computed here on each sample (and not the loss of the
+  mean logits: the head's weights are scaled up so that the two differ); with every dropout off, each sample is its
+  own example's eval output (no reshape mixes samples and examples);
+- upstream, the row's dropout runs once per forward and feeds the row's Linear (the MSD class makes it the identity),
+  and where the row has none, no dropout feeds that Linear.
 
-The inputs pad row 0 on the right and row 1 on the left, so every decoder family runs with both paddings.
+The inputs pad row 0 on the right and row 1 on the left, so every decoder family runs with both paddings. Then: the
+token-classification pipeline, and the loss masks of the families whose upstream token loss skips some tokens.
 """
 
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import EOS, VOCAB, make_inputs, tiny_config, trainer_args
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
-from transformers import PreTrainedTokenizerFast, pipeline
+from conftest import make_inputs, tiny_config, trainer_args
+from transformers import pipeline
 
 import msd_transformers as msd
 from msd_transformers import MultiSampleLinear
@@ -52,6 +55,7 @@ def family_inputs(model_type, config, task):
     """`make_inputs` (row 0 padded on the right, row 1 on the left) plus the inputs a family needs; multiple choice:
     `(BATCH // CHOICES, CHOICES, SEQ_LEN)`."""
     inputs = make_inputs(batch_size=BATCH, seq_len=SEQ_LEN, config=config)
+    assert inputs["attention_mask"][0, -1] == 0 and inputs["attention_mask"][1, 0] == 0  # right and left padding
     if model_type == "bros":  # boxes are required: (B, T, 4) corners in [0, 1]
         g = torch.Generator().manual_seed(1)
         inputs["bbox"] = torch.rand(BATCH, SEQ_LEN, 4, generator=g).sort(-1).values
@@ -217,20 +221,6 @@ def test_family_matches_upstream(task, model_type, tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- pipelines
-@pytest.fixture(scope="module")
-def word_tokenizer():
-    """A word-level tokenizer over the tiny vocabulary, with offsets (as the token-classification pipeline needs):
-    "w4 w17 ..." -> [4, 17, ..., EOS]."""
-    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS, **{f"w{i}": i for i in range(4, VOCAB)}}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", EOS)])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]",
-        model_input_names=["input_ids", "attention_mask"],
-    )  # fmt: skip
-
-
 @pytest.mark.parametrize("model_type", ["bert", "llama", "yoso"])
 def test_token_classification_pipeline_as_upstream(model_type, word_tokenizer):
     """`pipeline("token-classification")` gives the upstream model's results: the tags, scores, words and offsets of
