@@ -227,6 +227,18 @@ class MSDTrainer(Trainer):
         mask = targets.ne(IGNORE_INDEX) if targets.dim() == 1 else None
         return consistency_loss(logits, problem_type, mask=mask)
 
+    def _get_num_items_in_batch(self, batch_samples: list, device: torch.device) -> torch.Tensor | int | None:
+        """The Trainer's count of the labelled items of an accumulated batch, with the labels the loss counts (a row's
+        `loss_mask` leaves out more tokens than the labels -100)."""
+        if self._loss_mask is not None:
+            batch_samples = [
+                {**batch, **loss_labels({"labels": batch["labels"]}, batch, self._loss_mask)}
+                if isinstance(batch, dict) and batch.get("labels") is not None
+                else batch
+                for batch in batch_samples
+            ]
+        return super()._get_num_items_in_batch(batch_samples, device)
+
     def _scale_for_accumulation(
         self, loss: torch.Tensor, labels: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | int | None
     ) -> torch.Tensor:

@@ -21,6 +21,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import make_inputs, tiny_config, trainer_args
+from datasets import Dataset
 from transformers import pipeline
 
 import msd_transformers as msd
@@ -289,3 +290,24 @@ def test_loss_mask_of_another_shape_is_refused():
     labels = task_labels(TOKEN_CLASSIFICATION, inputs)
     with pytest.raises(ValueError, match=r"bbox_first_token_mask must have the shape of the token labels \(4, 9\)"):
         model(**inputs, **labels)
+
+
+def test_loss_mask_in_a_trainer_step(tmp_path):
+    """One MSDTrainer step on YOSO with labelled padding (dropout off) moves the weights as one SGD step on the
+    upstream model's own loss: the items the loss is normalised by are the tokens upstream counts."""
+    config = tiny_config("yoso", dropout=0.0, num_labels=NUM_LABELS)
+    model = msd.AutoMSDModelForTokenClassification.from_config(config, msd_num_samples=2, msd_dropout=0.0)
+    stock = msd.to_vanilla(model)
+    inputs = make_inputs(batch_size=BATCH, seq_len=SEQ_LEN, config=config)
+    batch = {**inputs, **task_labels(TOKEN_CLASSIFICATION, inputs)}
+    stock(**batch).loss.backward()
+    with torch.no_grad():
+        expected = {name: p - 0.5 * p.grad for name, p in stock.named_parameters()}
+    trainer = msd.MSDTrainer(
+        model=model,
+        args=trainer_args(tmp_path, per_device_train_batch_size=BATCH, max_grad_norm=0.0),
+        train_dataset=Dataset.from_dict({k: v.tolist() for k, v in batch.items()}),
+    )
+    trainer.train()
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p, expected[name], atol=1e-6, rtol=1e-5, msg=name)
