@@ -66,6 +66,10 @@ class MSDArchitecture:
             samples and `classifier` to `(batch_size, hidden_size)` only.
         pooled_head (`str`, *optional*): With `pooling="last_token"`, path of a per-token module upstream applies
             before the dropout (ModernBERT-decoder's `head`); the MSD class applies it to the picked token.
+        loss_mask (`str`, *optional*): For token classification, the forward argument whose zero (`False`) entries
+            upstream's loss leaves out, as if their labels were -100: `"attention_mask"` where the upstream loss skips
+            padding tokens (BioGPT, MRA, XLM-RoBERTa-XL, YOSO), `"bbox_first_token_mask"` (BROS). Without it, only
+            labels -100 are left out.
         task (`str`, *optional*, defaults to `"sequence-classification"`): One of `TASKS`.
     """
 
@@ -80,6 +84,7 @@ class MSDArchitecture:
     loss_style: Literal["default", "deberta"] = "default"
     pooling: Literal["last_token"] | None = None
     pooled_head: str | None = None
+    loss_mask: str | None = None
     task: str = SEQUENCE_CLASSIFICATION
 
     @property
@@ -179,8 +184,18 @@ TOKEN_CLASSIFICATION_ROWS: list[MSDArchitecture] = [
         ("modernbert", "drop", "classifier"), ("modernvbert", "drop", "classifier"),
         ("ultrabert", "drop", "classifier"), ("ultravbert", "drop", "classifier"),
     ),
-    # no dropout before the classifier: the samples are added
-    *_rows(TOKEN_CLASSIFICATION, ("xlnet", None, "classifier"), ("eurobert", None, "classifier")),
+    # no dropout before the classifier: the samples are added (MarkupLM builds `dropout` but never calls it)
+    *_rows(
+        TOKEN_CLASSIFICATION, ("xlnet", None, "classifier"), ("eurobert", None, "classifier"),
+        ("markuplm", None, "classifier"),
+    ),
+    # dropout -> classifier, and a loss that leaves out the padding tokens (labels there count as -100)
+    *_rows(
+        TOKEN_CLASSIFICATION, ("biogpt", "dropout", "classifier"), ("mra", "dropout", "classifier"),
+        ("xlm-roberta-xl", "dropout", "classifier"), ("yoso", "dropout", "classifier"), loss_mask="attention_mask",
+    ),
+    # dropout -> classifier, and a loss over the tokens of `bbox_first_token_mask` only (when it is given)
+    _row("bros", TOKEN_CLASSIFICATION, dropout="dropout", classifier="classifier", loss_mask="bbox_first_token_mask"),
     # score: a head of its own (dropout -> out_proj) on every decoder position
     *_rows(TOKEN_CLASSIFICATION, ("t5gemma", "score.dropout", "score.out_proj"),
            ("t5gemma2", "score.dropout", "score.out_proj")),
@@ -193,6 +208,9 @@ QUESTION_ANSWERING_ROWS: list[MSDArchitecture] = [
     _row("modernbert", QUESTION_ANSWERING, dropout="drop", classifier="classifier"),
     # qa_classifier: dropout -> intermediate -> output (dense, dropout, residual LayerNorm) -> qa_outputs
     _row("big_bird", QUESTION_ANSWERING, classifier="qa_classifier.qa_outputs"),
+    # qa_outputs on the decoder stack's output, whose last step is the stack's `dropout`: that module also drops the
+    # embeddings (one module, called twice), so it stays, and the samples come after it
+    *_rows(QUESTION_ANSWERING, ("t5", None, "qa_outputs"), ("mt5", None, "qa_outputs"), ("umt5", None, "qa_outputs")),
     # qa_outputs: a RoBERTa-style head (dropout -> dense -> tanh -> dropout -> out_proj) on every token
     _row(
         "layoutlmv3", QUESTION_ANSWERING, dropout="qa_outputs.dropout", classifier="qa_outputs.out_proj",

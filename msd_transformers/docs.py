@@ -113,6 +113,8 @@ def _row_markdown(arch: MSDArchitecture) -> str:
             rate_text += f" ({rate:g})"
     if arch.pooling == "last_token":
         replaces += ", on the last non-padding token"
+    if arch.loss_mask:
+        replaces += f"; loss masked by `{arch.loss_mask}`"
     return (
         f"| `{arch.model_type}` | `MSD{arch.model_class.__name__}` | {replaces} | `{arch.classifier}` | {rate_text} |"
     )
@@ -143,7 +145,9 @@ def architectures_document() -> str:
         "Each MSD class is the upstream class with its dropout before the head's Linear turned into the identity and "
         'the Linear into a `MultiSampleLinear` (the same parameters), which draws the K samples. "2nd call": a '
         "RoBERTa-style head that calls one dropout module before `dense` and before `out_proj`; only the second "
-        'becomes the samples. "none (added)": upstream has no dropout there, so `msd_dropout` must be set.\n',
+        'becomes the samples. "none (added)": upstream has no dropout there, so `msd_dropout` must be set. '
+        '"loss masked by `x`": the upstream token loss leaves out the tokens where the input `x` is 0, and so does '
+        "the MSD loss.\n",
     ]
     for task in TASKS:
         parts += [

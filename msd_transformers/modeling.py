@@ -31,7 +31,7 @@ from .architectures import MULTIPLE_CHOICE, MSDArchitecture
 from .dropout import check_positive_int, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
 from .sampled_linear import MultiSampleLinear
-from .tasks import SAMPLE_FIELDS, TaskSpec, get_task, task_sample_losses
+from .tasks import SAMPLE_FIELDS, TaskSpec, get_task, loss_labels, task_sample_losses
 
 MSD_AVERAGES: tuple[str, ...] = ("loss", "logits")
 MSD_CONFIG_FIELDS: tuple[str, ...] = ("msd_num_samples", "msd_dropout", "msd_average")
@@ -185,6 +185,7 @@ class MSDModelMixin:
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         inputs, labels, return_dict = self._bind(args, kwargs)
+        labels = loss_labels(labels, inputs, self.msd_architecture.loss_mask)
         takes_cache = "use_cache" in self._upstream_signature.parameters
         if self.msd_architecture.pooling == "last_token":
             if takes_cache:

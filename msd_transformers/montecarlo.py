@@ -31,9 +31,9 @@ from .dropout import check_positive_int, dropout_samples, repeat_batch
 from .loss import resolve_problem_type
 from .mc_layers import SHARED_LAYER_ARGUMENTS, dropout_rate_fields, dropout_rates, find_layers, is_dropout_module
 from .modeling import MSDModelMixin, batch_size_of
-from .registry import loss_style_of
+from .registry import loss_mask_of, loss_style_of
 from .sampled_linear import MultiSampleLinear, sampled_linear
-from .tasks import task_of, task_sample_losses
+from .tasks import loss_labels, task_of, task_sample_losses
 from .uncertainty import predictive_logits
 
 logger = logging.getLogger(__name__)
@@ -300,7 +300,8 @@ class MonteCarloDropout:
         loss = None
         if len(labels) == len(task.label_fields):
             mean = {name: v.unsqueeze(0) for name, v in predictive.items()}  # (1, B, ...)
-            loss = task_sample_losses(task.name, mean, labels, config, loss_style=loss_style_of(model))[0]
+            counted = loss_labels(labels, inputs, loss_mask_of(model))
+            loss = task_sample_losses(task.name, mean, counted, config, loss_style=loss_style_of(model))[0]
         output = task.output_class(loss=loss, **predictive, **{f"sample_{k}": v for k, v in samples.items()})
         return output if (config.return_dict if return_dict is None else return_dict) else output.to_tuple()
 

@@ -41,6 +41,7 @@ from .architectures import (
     ROWS,
     SEQUENCE_CLASSIFICATION,
     TASKS,
+    TOKEN_CLASSIFICATION,
     MSDArchitecture,
 )
 from .modeling import build_config_class, build_model_class, check_modules
@@ -157,16 +158,28 @@ def get_architecture(model_type: str, task: str = SEQUENCE_CLASSIFICATION) -> MS
     return resolved
 
 
-def loss_style_of(model: Any) -> str:
-    """The loss style of a model's row (`"deberta"` for DeBERTa's sequence heads), upstream models included;
-    `"default"` for a family without a row."""
+def row_of(model: Any) -> MSDArchitecture | None:
+    """The row of a model's family and task, upstream models included; `None` for a family without a row."""
     arch = getattr(model, "msd_architecture", None)
     if arch is None:
         try:
             arch = get_architecture(getattr(model.config, "model_type", ""), task_of(model).name)
         except ValueError:
-            return "default"
-    return arch.loss_style
+            return None
+    return arch
+
+
+def loss_style_of(model: Any) -> str:
+    """The loss style of a model's row (`"deberta"` for DeBERTa's sequence heads), stock models included;
+    `"default"` for a family without a row."""
+    arch = row_of(model)
+    return "default" if arch is None else arch.loss_style
+
+
+def loss_mask_of(model: Any) -> str | None:
+    """The `loss_mask` of a model's row (see [`MSDArchitecture`]), stock models included."""
+    arch = row_of(model)
+    return None if arch is None else arch.loss_mask
 
 
 def msd_config_class(model_type: str) -> type[PretrainedConfig]:
@@ -359,6 +372,11 @@ def _check_row(arch: MSDArchitecture) -> None:
     if arch.pooling == "last_token" and (arch.task != SEQUENCE_CLASSIFICATION or arch.head is not None):
         raise ValueError(
             f"pooling='last_token' ({arch.model_type!r}) is for decoder sequence heads, without a `head`."
+        )
+    if arch.loss_mask is not None and (arch.task != TOKEN_CLASSIFICATION or not isinstance(arch.loss_mask, str)):
+        raise ValueError(
+            f"loss_mask of {arch.model_type!r} must be the name of a forward argument (e.g. 'attention_mask') and "
+            f"is for token-classification rows, got {arch.loss_mask!r} for {arch.task}."
         )
     if arch.pooled_head is not None and arch.pooling != "last_token":
         raise ValueError(f"pooled_head of {arch.model_type!r} goes with pooling='last_token'.")

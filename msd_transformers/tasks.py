@@ -29,7 +29,7 @@ from transformers.modeling_outputs import (
 from transformers.models.auto import modeling_auto
 
 from .architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
-from .loss import resolve_problem_type, sample_losses, span_sample_losses, token_sample_losses
+from .loss import IGNORE_INDEX, resolve_problem_type, sample_losses, span_sample_losses, token_sample_losses
 
 
 @dataclass
@@ -193,6 +193,31 @@ def loss_rules(config: Any, labels: torch.Tensor | None, loss_style: str = "defa
     """
     style = loss_style if config.problem_type is None else "default"
     return resolve_problem_type(config, labels, loss_style=style, store=True), style
+
+
+def loss_labels(
+    labels: Mapping[str, torch.Tensor], inputs: Mapping[str, Any], loss_mask: str | None
+) -> dict[str, torch.Tensor]:
+    """The labels as upstream's loss counts them: where the row has a `loss_mask` (see [`MSDArchitecture`]) and the
+    inputs hold it, token labels at its zero entries become -100.
+
+    Args:
+        labels (`Mapping[str, torch.Tensor]`): The label tensors by label field.
+        inputs (`Mapping[str, Any]`): The forward's other arguments.
+        loss_mask (`str`, *optional*): The row's `loss_mask`, e.g. `"attention_mask"`.
+
+    Returns:
+        `dict[str, torch.Tensor]`: the labels, `labels` masked where it applies.
+    """
+    mask = inputs.get(loss_mask) if loss_mask is not None else None
+    if mask is None or labels.get("labels") is None:
+        return dict(labels)
+    targets = labels["labels"]
+    if tuple(mask.shape) != tuple(targets.shape):
+        raise ValueError(
+            f"{loss_mask} must have the shape of the token labels {tuple(targets.shape)}, got {tuple(mask.shape)}."
+        )
+    return {**labels, "labels": targets.masked_fill(~mask.to(targets.device).bool(), IGNORE_INDEX)}
 
 
 def task_sample_losses(

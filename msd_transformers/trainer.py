@@ -22,8 +22,8 @@ from .architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, SEQUENCE_CLASSIF
 from .dropout import repeat_batch
 from .loss import IGNORE_INDEX, consistency_loss, resolve_problem_type
 from .montecarlo import MonteCarloDropout
-from .registry import loss_style_of
-from .tasks import task_of, task_sample_losses
+from .registry import loss_mask_of, loss_style_of
+from .tasks import loss_labels, task_of, task_sample_losses
 from .training_args import MSDOptions, MSDTrainingArguments
 from .uncertainty import predictive_logits, predictive_uncertainty
 
@@ -109,6 +109,7 @@ class MSDTrainer(Trainer):
         model = self._unwrapped_model()
         self._task = task = task_of(model)
         self._loss_style = loss_style_of(model)
+        self._loss_mask = loss_mask_of(model)
         config = model.config
         if options.eval_samples:  # the depth against the model, before any training
             MonteCarloDropout.for_evaluation(model, options.eval_samples, options.eval_layers)
@@ -177,7 +178,7 @@ class MSDTrainer(Trainer):
         task = self._task
         if not all(inputs.get(name) is not None for name in task.label_fields):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
-        labels = {name: inputs.pop(name) for name in task.label_fields}
+        labels = loss_labels({name: inputs.pop(name) for name in task.label_fields}, inputs, self._loss_mask)
         training = model.training
         passes, weight = chunk or (self.msd_args.forward_passes, 1.0)
         if not training:
@@ -254,6 +255,18 @@ class MSDTrainer(Trainer):
         problem_type = resolve_problem_type(config, targets, loss_style=self._loss_style)
         mask = targets.ne(IGNORE_INDEX) if targets.dim() == 1 else None
         return consistency_loss(logits, problem_type, mask=mask)
+
+    def _get_num_items_in_batch(self, batch_samples: list, device: torch.device) -> torch.Tensor | int | None:
+        """The Trainer's count of the labelled items of an accumulated batch, with the labels the loss counts (a row's
+        `loss_mask` leaves out more tokens than the labels -100)."""
+        if self._loss_mask is not None:
+            batch_samples = [
+                {**batch, **loss_labels({"labels": batch["labels"]}, batch, self._loss_mask)}
+                if isinstance(batch, dict) and batch.get("labels") is not None
+                else batch
+                for batch in batch_samples
+            ]
+        return super()._get_num_items_in_batch(batch_samples, device)
 
     def _scale_for_accumulation(
         self, loss: torch.Tensor, labels: dict[str, torch.Tensor], num_items_in_batch: torch.Tensor | int | None
@@ -338,7 +351,8 @@ class MSDTrainer(Trainer):
         loss = None
         if len(labels) == len(task.label_fields):
             mean = {name: v.unsqueeze(0) for name, v in predictive.items()}
-            loss = task_sample_losses(task.name, mean, labels, config, loss_style=self._loss_style)[0].detach()
+            counted = loss_labels(labels, features, self._loss_mask)
+            loss = task_sample_losses(task.name, mean, counted, config, loss_style=self._loss_style)[0].detach()
         if prediction_loss_only:
             return loss, None, None
         self._record_uncertainty(samples, problem_type, labels, features)

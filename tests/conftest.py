@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from datasets import Dataset  # noqa: E402
+from tokenizers import Tokenizer, models, pre_tokenizers, processors  # noqa: E402
 from transformers import (  # noqa: E402
     AlbertConfig,
     AutoConfig,
@@ -24,6 +25,7 @@ from transformers import (  # noqa: E402
     DistilBertConfig,
     ElectraConfig,
     ModernBertConfig,
+    PreTrainedTokenizerFast,
     RobertaConfig,
     XLMRobertaConfig,
 )
@@ -143,10 +145,20 @@ def _tiny_vision(d: float) -> dict:
     )  # fmt: skip
 
 
+def _gemma_module() -> dict:
+    """A tiny Gemma stack: each half of T5Gemma (1 and 2)."""
+    return dict(
+        vocab_size=VOCAB, hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+        num_key_value_heads=2, head_dim=8, query_pre_attn_scalar=8, sliding_window=4, max_position_embeddings=64,
+    )  # fmt: skip
+
+
 # The encoders (and encoder-decoders) beyond the first eight: model_type -> the kwargs of a tiny config at dropout
 # rate `d`.
 _TINY_ENCODERS = {
     "bart": _bart_like,
+    # The box embedding splits hidden_size / 4 over the 8 box coordinates in sine-cosine pairs: hidden size 64.
+    "bros": lambda d: _bert_like(d, hidden_size=64, classifier_dropout_prob=d),
     "big_bird": lambda d: _bert_like(d, attention_type="original_full", max_position_embeddings=64),
     "bigbird_pegasus": lambda d: _bart_like(d, attention_type="original_full"),
     "camembert": _roberta_like,
@@ -249,6 +261,27 @@ _TINY_ENCODERS = {
     ),
     "xmod": lambda d: _roberta_like(d, languages=["en_XX"], default_language="en_XX"),
     "yoso": _bert_like,
+    # Families with token or question-answering heads only.
+    "eurobert": lambda d: dict(
+        _COMMON, num_key_value_heads=4, attention_dropout=d, pad_token_id=0, bos_token_id=2, eos_token_id=EOS,
+        mask_token_id=1, max_position_embeddings=64,
+    ),
+    "led": lambda d: {
+        **{k: v for k, v in _bart_like(d).items() if k != "max_position_embeddings"},
+        "attention_window": 4, "max_encoder_position_embeddings": 64, "max_decoder_position_embeddings": 64,
+    },
+    "t5gemma": lambda d: dict(
+        encoder=_gemma_module(), decoder=_gemma_module(), dropout_rate=d, classifier_dropout_rate=d,
+        attention_dropout=d, vocab_size=VOCAB,
+    ),
+    "t5gemma2": lambda d: dict(
+        encoder=dict(
+            text_config=_gemma_module(), vision_config=_tiny_vision(d), mm_tokens_per_image=4, boi_token_index=97,
+            eoi_token_index=96, image_token_index=VOCAB - 1,
+        ),
+        decoder=_gemma_module(), dropout_rate=d, classifier_dropout_rate=d, attention_dropout=d,
+        image_token_index=VOCAB - 1, vocab_size=VOCAB,
+    ),
 }  # fmt: skip
 
 
@@ -292,7 +325,16 @@ _NESTED_DECODERS = {
         image_token_id=98, video_token_id=97, vision_start_token_id=96, vision_end_token_id=95,
         text_fields=_LINEAR_ATTENTION,
     ),
+    "qwen3_asr": dict(
+        audio_config=dict(
+            num_mel_bins=16, encoder_layers=1, encoder_attention_heads=4, encoder_ffn_dim=37, d_model=32,
+            output_dim=32, downsample_hidden_size=8, n_window=4, n_window_infer=8,
+        ),
+        audio_token_id=VOCAB - 1, timestamp_token_id=VOCAB - 2, pad_token_id=0, eos_token_id=2,
+    ),
 }  # fmt: skip
+# Decoder families with a token or question-answering head but no sequence head (so not in DECODER_TYPES).
+TASK_ONLY_DECODERS = ("apertus", "beam", "openai_privacy_filter", "qwen3_asr")
 
 
 def _tiny_decoder_config(model_type: str, dropout: float):
@@ -316,7 +358,7 @@ def _tiny_decoder_config(model_type: str, dropout: float):
 
 def tiny_config(model_type: str, dropout: float = 0.1, **kwargs):
     """A tiny stock config of `model_type` with every dropout at `dropout`; `kwargs` set further attributes."""
-    if model_type in DECODER_TYPES:
+    if model_type in DECODER_TYPES or model_type in TASK_ONLY_DECODERS:
         cfg = _tiny_decoder_config(model_type, dropout)
     else:
         cfg = _tiny_stock_config(model_type, dropout)
@@ -385,6 +427,20 @@ def make_inputs(batch_size: int = 4, seq_len: int = 9, seed: int = 0, config=Non
     input_ids[torch.arange(batch_size), last] = EOS
     input_ids[attention_mask == 0] = pad_token_id(config)
     return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+@pytest.fixture(scope="session")
+def word_tokenizer():
+    """A word-level tokenizer over the tiny vocabulary that ends each text with the end-of-sequence token, with word
+    offsets (as the token-classification pipeline needs): "w4 w17 ..." -> [4, 17, ..., EOS]."""
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS, **{f"w{i}": i for i in range(4, VOCAB)}}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tokenizer.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", EOS)])
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, pad_token="[PAD]", unk_token="[UNK]", eos_token="[EOS]",
+        model_input_names=["input_ids", "attention_mask"],
+    )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------ checkpoints on disk

@@ -8,10 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 import transformers
-from conftest import EOS, VOCAB, make_inputs, msd_class, row, tiny_config
+from conftest import make_inputs, msd_class, row, tiny_config
 from datasets import Dataset
-from tokenizers import Tokenizer, models, pre_tokenizers, processors
-from transformers import PreTrainedTokenizerFast, T5GemmaConfig, Trainer, pipeline
+from transformers import T5GemmaConfig, Trainer, pipeline
 
 import msd_transformers as msd
 from msd_transformers import TASKS
@@ -71,23 +70,6 @@ def test_architectures_markdown_lists_every_row_and_exclusion():
     for model_type, rate in expected.items():
         assert lines[model_type].endswith(f"| {rate} |"), lines[model_type]
     assert "| `roberta` | `MSDRobertaForSequenceClassification` | `classifier.dropout`, 2nd call |" in text
-
-
-@pytest.fixture(scope="module")
-def word_tokenizer():
-    """A word-level tokenizer over the tiny vocabulary that ends each text with the end-of-sequence token:
-    "w4 w17 ..." -> [4, 17, ..., EOS]."""
-    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": EOS, **{f"w{i}": i for i in range(4, VOCAB)}}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer.post_processor = processors.TemplateProcessing(single="$A [EOS]", special_tokens=[("[EOS]", EOS)])
-    return PreTrainedTokenizerFast(
-        tokenizer_object=tokenizer,
-        pad_token="[PAD]",
-        unk_token="[UNK]",
-        eos_token="[EOS]",
-        model_input_names=["input_ids", "attention_mask"],
-    )
 
 
 def test_text_classification_pipeline(model_type, word_tokenizer):
