@@ -357,7 +357,7 @@ def _tiny_decoder_config(model_type: str, dropout: float):
 
 
 def tiny_config(model_type: str, dropout: float = 0.1, **kwargs):
-    """A tiny stock config of `model_type` with every dropout at `dropout`; `kwargs` set further attributes."""
+    """A tiny upstream config of `model_type` with every dropout at `dropout`; `kwargs` set further attributes."""
     if model_type in DECODER_TYPES or model_type in TASK_ONLY_DECODERS:
         cfg = _tiny_decoder_config(model_type, dropout)
     else:
@@ -447,7 +447,7 @@ def word_tokenizer():
 @pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory) -> str:
     """A tiny BERT encoder (hidden size 32, 2 layers) with the MiniLM tokenizer, so real text tokenizes, saved as a
-    stock checkpoint (no head): the model the script tests fine-tune. Read-only: tests write elsewhere."""
+    upstream checkpoint (no head): the model the script tests fine-tune. Read-only: tests write elsewhere."""
     from transformers import AutoTokenizer, BertModel
 
     from msd_transformers.finetune.offline import packaged_model_path
@@ -503,8 +503,8 @@ def msd_model(model_type="bert", num_labels=3, dropout=0.1, **kwargs):
     return AutoModelForSequenceClassification.from_config(cfg)
 
 
-def stock_model(model_type="bert", num_labels=3, dropout=0.1):
-    """The stock model of the same tiny config."""
+def upstream_model(model_type="bert", num_labels=3, dropout=0.1):
+    """The upstream model of the same tiny config."""
     cfg = tiny_config(model_type, dropout=dropout, num_labels=num_labels)
     return AutoModelForSequenceClassification.from_config(cfg)
 

@@ -1,5 +1,6 @@
 """PEFT LoRA on MSD models: training with MSDTrainer, the head in `modules_to_save`, the adapter saved and reloaded
-onto the MSD class (the trained head included: PEFT issues #310, #577, #1070), merge and export to the stock class."""
+onto the MSD class (the trained head included: PEFT issues #310, #577, #1070), merge and export to the upstream
+class."""
 
 import inspect
 import json
@@ -36,10 +37,10 @@ HEAD_PARAMETERS = {
 
 @pytest.fixture
 def base_path(tmp_path, request):
-    """A stock checkpoint on disk: the adapter's `base_model_name_or_path`."""
+    """A upstream checkpoint on disk: the adapter's `base_model_name_or_path`."""
     model_type = request.param
-    stock = row(model_type).model_class(tiny_config(model_type, num_labels=3))
-    stock.save_pretrained(tmp_path / "base")
+    upstream = row(model_type).model_class(tiny_config(model_type, num_labels=3))
+    upstream.save_pretrained(tmp_path / "base")
     return model_type, str(tmp_path / "base")
 
 
@@ -99,18 +100,18 @@ def test_lora_trains_saves_and_reloads_as_msd(base_path, tmp_path):
     assert reloaded.msd.rates == (0.3,) * 4 and reloaded.config.id2label[2] == "c"
     torch.testing.assert_close(eval_logits(reloaded), trained, atol=1e-6, rtol=0)
 
-    # PEFT's own auto class rebuilds the stock class: same eval logits, but the multi-sample dropout is gone.
-    stock_reload = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "adapter", num_labels=3)
-    assert type(stock_reload.get_base_model()) is row(model_type).model_class
+    # PEFT's own auto class rebuilds the upstream class: same eval logits, but the multi-sample dropout is gone.
+    upstream_reload = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "adapter", num_labels=3)
+    assert type(upstream_reload.get_base_model()) is row(model_type).model_class
     # The MSD config beside the adapter does not make Transformers take the folder for a full checkpoint.
     with_adapter = AutoModelForSequenceClassification.from_pretrained(tmp_path / "adapter", num_labels=3)
     torch.testing.assert_close(eval_logits(with_adapter), trained, atol=1e-6, rtol=0)
 
     merged = reloaded.merge_and_unload()
     assert msd.is_msd_model(merged) and not any("lora_" in n for n, _ in merged.named_parameters())
-    vanilla = msd.to_vanilla(merged)
-    assert type(vanilla) is row(model_type).model_class
-    torch.testing.assert_close(eval_logits(vanilla), trained, atol=1e-5, rtol=1e-5)
+    upstream = msd.to_vanilla(merged)
+    assert type(upstream) is row(model_type).model_class
+    torch.testing.assert_close(eval_logits(upstream), trained, atol=1e-5, rtol=1e-5)
 
 
 @pytest.mark.parametrize("base_path", ["llama"], indirect=True)
@@ -135,8 +136,8 @@ def test_plain_save_needs_the_fields_and_save_adapter_writes_them(base_path, tmp
 
 @pytest.mark.parametrize("base_path", ["qwen2"], indirect=True)
 def test_adapter_saves_print_no_warning(base_path, tmp_path, capfd, caplog, monkeypatch):
-    """PEFT reads the base checkpoint's (stock) config through the MSD config class when it saves an adapter: neither
-    `trainer.save_model` nor `save_adapter` may print Transformers' "You are using a model of type 'qwen2' to
+    """PEFT reads the base checkpoint's (upstream) config through the MSD config class when it saves an adapter:
+    neither `trainer.save_model` nor `save_adapter` may print Transformers' "You are using a model of type 'qwen2' to
     instantiate a model of type 'msd-qwen2'" (or any other warning) about a correct save."""
     model_type, path = base_path
     model = lora_model(model_type, path)
@@ -168,8 +169,8 @@ def test_stock_reload_of_a_decoder_adapter_needs_the_trained_pad_token(tmp_path,
     beside the adapter only. `AutoMSDPeftModelForSequenceClassification` reads it; PEFT's own auto class builds the
     base from the checkpoint and fails at batch > 1 unless it is given, as the adapters module's docstring says and
     shows: its example runs as written and gives the trained model."""
-    stock = row("qwen2").model_class(tiny_config("qwen2", num_labels=3, pad_token_id=None))
-    stock.save_pretrained(tmp_path / "base")
+    upstream = row("qwen2").model_class(tiny_config("qwen2", num_labels=3, pad_token_id=None))
+    upstream.save_pretrained(tmp_path / "base")
     model = msd.AutoMSDModelForSequenceClassification.from_pretrained(
         tmp_path / "base", msd_num_samples=4, msd_dropout=0.3, pad_token_id=0,
         id2label={0: "a", 1: "b", 2: "c"}, label2id={"a": 0, "b": 1, "c": 2},
@@ -190,10 +191,10 @@ def test_stock_reload_of_a_decoder_adapter_needs_the_trained_pad_token(tmp_path,
     monkeypatch.chdir(tmp_path)  # the example's adapter folder is "out"
     namespace: dict = {}
     exec(docstring_example(msd.adapters, "AutoPeftModelForSequenceClassification.from_pretrained"), namespace)
-    stock_reload = namespace["model"]
-    assert type(stock_reload.get_base_model()) is row("qwen2").model_class
-    assert stock_reload.config.id2label == {0: "a", 1: "b", 2: "c"} and stock_reload.config.pad_token_id == 0
-    torch.testing.assert_close(eval_logits(stock_reload), trained, rtol=0, atol=1e-6)
+    upstream_reload = namespace["model"]
+    assert type(upstream_reload.get_base_model()) is row("qwen2").model_class
+    assert upstream_reload.config.id2label == {0: "a", 1: "b", 2: "c"} and upstream_reload.config.pad_token_id == 0
+    torch.testing.assert_close(eval_logits(upstream_reload), trained, rtol=0, atol=1e-6)
 
 
 def test_to_vanilla_of_a_peft_model_says_to_merge_first():

@@ -96,10 +96,10 @@ def test_rate_zero_dropout_left_out_upstream(caplog):
         model = msd.AutoMSDModelForSequenceClassification.from_config(config, num_labels=3)
     assert model.msd.rates == (0.0,) * 8 and "samples are identical" in caplog.text
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, num_labels=3, msd_dropout=0.3).eval()
-    vanilla = msd.to_vanilla(model).eval()
+    upstream = msd.to_vanilla(model).eval()
     inputs = make_inputs(config=config)
     with torch.no_grad():
-        torch.testing.assert_close(model(**inputs).logits, vanilla(**inputs).logits, atol=1e-6, rtol=0)
+        torch.testing.assert_close(model(**inputs).logits, upstream(**inputs).logits, atol=1e-6, rtol=0)
     samples = model.train()(**inputs).sample_logits
     assert model.msd.rates == (0.3,) * 8 and not torch.allclose(samples[0], samples[1])
 
@@ -108,14 +108,14 @@ def test_rate_zero_dropout_left_out_upstream(caplog):
 def test_dense_head_activation_is_upstream(model_type):
     """The MSD head applies the upstream head's activation: tanh, ELECTRA's GELU module, ACT2FN[config.hidden_act]."""
     config = tiny_config(model_type, num_labels=3, hidden_act="relu")  # not the heads' tanh / gelu defaults
-    stock = row(model_type).model_class(config).eval()
+    upstream = row(model_type).model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config).eval()
-    model.load_state_dict(stock.state_dict())
+    model.load_state_dict(upstream.state_dict())
     expected = {"roberta": torch.nn.Tanh, "electra": transformers.activations.GELUActivation}
     assert isinstance(model.classifier.activation, expected.get(model_type, torch.nn.ReLU))
     inputs = make_inputs(config=config)
     with torch.no_grad():
-        torch.testing.assert_close(model(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
+        torch.testing.assert_close(model(**inputs).logits, upstream(**inputs).logits, atol=1e-6, rtol=0)
 
 
 # ----------------------------------------------------------------------------------------------- encoder-decoders
@@ -124,12 +124,12 @@ def test_encoder_decoder_outputs_and_rules_are_upstream(model_type):
     """The Seq2Seq output fields pass through (both stacks' hidden states, the encoder's last state, the cache), and
     the upstream forward's rules hold: the end-of-sequence pooling and its error."""
     config = tiny_config(model_type, num_labels=3)
-    stock = row(model_type).model_class(config).eval()
+    upstream = row(model_type).model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_num_samples=4, msd_dropout=0.2).eval()
-    model.load_state_dict(stock.state_dict())
+    model.load_state_dict(upstream.state_dict())
     inputs = make_inputs(config=config)
     with torch.no_grad():
-        ours, theirs = model(**inputs, output_hidden_states=True), stock(**inputs, output_hidden_states=True)
+        ours, theirs = model(**inputs, output_hidden_states=True), upstream(**inputs, output_hidden_states=True)
     assert type(ours) is MSDSeq2SeqSequenceClassifierOutput and set(ours.keys()) == set(theirs.keys())
     assert "cache" in ours.keys() and "cache" in model.config.keys_to_ignore_at_inference
     for key in ("logits", "encoder_last_hidden_state", "decoder_hidden_states", "encoder_hidden_states"):
@@ -144,19 +144,19 @@ def test_encoder_decoder_outputs_and_rules_are_upstream(model_type):
 
 
 def test_encoder_decoder_trainer_predictions_as_upstream(tmp_path):
-    """Trainer predictions without labels: the logits and the encoder's last state, as the stock Trainer gives them
-    for the stock class with the same weights (the key/value cache left out)."""
+    """Trainer predictions without labels: the logits and the encoder's last state, as the upstream Trainer gives them
+    for the upstream class with the same weights (the key/value cache left out)."""
     config = tiny_config("bart", num_labels=3)
-    stock = row("bart").model_class(config).eval()
+    upstream = row("bart").model_class(config).eval()
     model = msd.AutoMSDModelForSequenceClassification.from_config(config, msd_dropout=0.2).eval()
-    model.load_state_dict(stock.state_dict())
+    model.load_state_dict(upstream.state_dict())
     inputs = make_inputs(config=config)
     ds = Dataset.from_dict({k: v.tolist() for k, v in inputs.items()})
     args = msd.MSDTrainingArguments(
         output_dir=str(tmp_path), per_device_eval_batch_size=4, report_to=[], use_cpu=True, disable_tqdm=True
     )
     ours = msd.MSDTrainer(model=model, args=args).predict(ds).predictions
-    theirs = Trainer(model=stock, args=args).predict(ds).predictions
+    theirs = Trainer(model=upstream, args=args).predict(ds).predictions
     assert isinstance(ours, tuple) and len(ours) == len(theirs) == 2
-    for mine, stock_field in zip(ours, theirs, strict=True):  # the logits, then the encoder's last hidden state
-        torch.testing.assert_close(torch.as_tensor(mine), torch.as_tensor(stock_field), atol=1e-6, rtol=0)
+    for mine, upstream_field in zip(ours, theirs, strict=True):  # the logits, then the encoder's last hidden state
+        torch.testing.assert_close(torch.as_tensor(mine), torch.as_tensor(upstream_field), atol=1e-6, rtol=0)

@@ -159,7 +159,8 @@ def _check_ratios(rows: list[dict], repeats: int) -> None:
 
 def _check_token_rows(res: dict) -> None:
     """The token rows: the three variants, the ratios from the recorded times, and the memory that the naive recipe
-    keeps: K masked copies of the token states (K - 1 more than the stock head's one), which the MSD head does not."""
+    keeps: K masked copies of the token states (K - 1 more than the upstream head's one), which the MSD head does
+    not."""
     s = res["settings"]
     rows = {r["variant"]: r for r in res["rows"]}
     assert list(rows) == ["plain", "msd8", "naive8"]

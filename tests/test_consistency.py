@@ -14,9 +14,9 @@ from conftest import (
     make_dataset,
     moved,
     msd_model,
-    stock_model,
     trained_weights,
     trainer_args,
+    upstream_model,
 )
 from torch import nn
 
@@ -210,9 +210,9 @@ def test_logit_averaging_sees_the_samples_before_averaging(tmp_path):
 
 
 def test_stock_model_two_passes_is_r_drop(tmp_path):
-    """A stock model, msd_forward_passes=2: (CE1 + CE2) / 2 + w * (KL(P1||P2) + KL(P2||P1)) / 2, i.e. half of the
+    """A upstream model, msd_forward_passes=2: (CE1 + CE2) / 2 + w * (KL(P1||P2) + KL(P2||P1)) / 2, i.e. half of the
     paper's NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2 with alpha = 2 w."""
-    model = sharpened(stock_model(dropout=0.2))
+    model = sharpened(upstream_model(dropout=0.2))
     ds = make_dataset()
     w = 0.25
     trainer = MSDTrainer(
@@ -300,7 +300,7 @@ def masked_model(kind, task):
         model = msd_model(num_labels=num_labels, dropout=0.0, msd_num_samples=4)
         model.classifier = FixedSampleLinear.around(model.classifier, 4)
     else:
-        model = stock_model(num_labels=num_labels, dropout=0.0)
+        model = upstream_model(num_labels=num_labels, dropout=0.0)
         model.dropout = FixedPassMasks(2, 32)
     model.config.problem_type = problem_type
     nn.init.normal_(model.classifier.weight, std=2.0)  # logits far enough apart for the term to weigh in the step
@@ -308,7 +308,7 @@ def masked_model(kind, task):
 
 
 @pytest.mark.parametrize(
-    "kind, task", [("msd", "single"), ("msd", "multi"), ("msd", "regression"), ("stock", "single")]
+    "kind, task", [("msd", "single"), ("msd", "multi"), ("msd", "regression"), ("upstream", "single")]
 )
 def test_gradient_accumulation_is_exact_with_the_term(tmp_path, kind, task):
     """One optimizer step with msd_consistency on: 2 x 4 accumulation == one batch of 8, the dropout masks fixed.
@@ -319,7 +319,7 @@ def test_gradient_accumulation_is_exact_with_the_term(tmp_path, kind, task):
     if task == "single":
         ds = ds.map(lambda row, i: {"labels": -100 if i in (5, 6) else row["labels"]}, with_indices=True)
     common = dict(
-        msd_consistency=1.0, msd_forward_passes=2 if kind == "stock" else 1, train_sampling_strategy="sequential"
+        msd_consistency=1.0, msd_forward_passes=2 if kind == "upstream" else 1, train_sampling_strategy="sequential"
     )
     torch.manual_seed(0)
     init = masked_model(kind, task).state_dict()
@@ -350,7 +350,7 @@ def test_bad_msd_consistency(tmp_path, value):
 
 def test_nothing_to_compare_is_an_error_at_init(tmp_path):
     ds = make_dataset()
-    for model in (stock_model(), msd_model(msd_num_samples=1)):
+    for model in (upstream_model(), msd_model(msd_num_samples=1)):
         with pytest.raises(ValueError, match="msd_consistency=0.5 compares the dropout samples .* nothing to compare"):
             MSDTrainer(model=model, args=trainer_args(tmp_path, msd_consistency=0.5), train_dataset=ds)
     # One head sample but two passes is fine (R-Drop on an MSD model with K = 1).
@@ -366,7 +366,7 @@ def test_plain_training_arguments_leave_the_term_off(tmp_path):
     from transformers import TrainingArguments
 
     plain = TrainingArguments(output_dir=str(tmp_path), report_to=[], use_cpu=True)
-    assert MSDTrainer(model=stock_model(), args=plain).msd_args.consistency == 0.0
+    assert MSDTrainer(model=upstream_model(), args=plain).msd_args.consistency == 0.0
 
 
 # ------------------------------------------------------------------------------------------------ the script

@@ -96,13 +96,13 @@ def test_every_decoder_family_matches_upstream(model_type):
     """Eval logits equal upstream's for left and right padding, the classifier runs on the pooled (B, H) only, and the
     training loss is the mean of the per-sample cross-entropies."""
     model = decoder(model_type, msd_num_samples=4, msd_dropout=0.3).eval()
-    vanilla = msd.to_vanilla(model).eval()  # strict load: same parameter names
-    assert type(vanilla) is row(model_type).model_class
+    upstream = msd.to_vanilla(model).eval()  # strict load: same parameter names
+    assert type(upstream) is row(model_type).model_class
     ids, mask = padded_ids()
     with torch.no_grad():
         torch.testing.assert_close(
             model(input_ids=ids, attention_mask=mask).logits,
-            vanilla(input_ids=ids, attention_mask=mask).logits,
+            upstream(input_ids=ids, attention_mask=mask).logits,
             atol=1e-6,
             rtol=0,
         )
@@ -147,25 +147,25 @@ def test_pool_last_token_without_pad_token():
 def test_no_pad_token_is_the_upstream_error(model_type):
     model = decoder(model_type).eval()
     model.config.pad_token_id = None
-    vanilla = msd.to_vanilla(model).eval()
+    upstream = msd.to_vanilla(model).eval()
     ids = torch.randint(3, 90, (2, 6))
     with pytest.raises(ValueError, match="Cannot handle batch sizes > 1 if no padding token is defined"):
-        vanilla(input_ids=ids)
+        upstream(input_ids=ids)
     with pytest.raises(ValueError, match="Cannot handle batch sizes > 1 if no padding token is defined"):
         model(input_ids=ids)
     with torch.no_grad():  # one sequence: its last position, as upstream
-        torch.testing.assert_close(model(input_ids=ids[:1]).logits, vanilla(input_ids=ids[:1]).logits)
+        torch.testing.assert_close(model(input_ids=ids[:1]).logits, upstream(input_ids=ids[:1]).logits)
 
 
 def test_inputs_embeds_take_the_last_position_and_warn(caplog):
     model = decoder("qwen2").eval()
-    vanilla = msd.to_vanilla(model).eval()
+    upstream = msd.to_vanilla(model).eval()
     embeds = torch.randn(2, 6, 32)
     with caplog.at_level(logging.WARNING, logger="msd_transformers.heads"), torch.no_grad():
         ours = model(inputs_embeds=embeds).logits
     assert "will not detect padding tokens in `inputs_embeds`" in caplog.text
     with torch.no_grad():
-        torch.testing.assert_close(ours, vanilla(inputs_embeds=embeds).logits, atol=1e-6, rtol=0)
+        torch.testing.assert_close(ours, upstream(inputs_embeds=embeds).logits, atol=1e-6, rtol=0)
 
 
 def test_msd_dropout_is_required_without_an_architecture_rate():
@@ -218,10 +218,10 @@ def test_labels_in_the_signature_where_upstream_takes_them_through_kwargs():
 @pytest.mark.parametrize("model_type", ["mixtral"])  # qwen2_moe: in test_models.py's checkpoint test
 def test_moe_checkpoints_load_both_ways(model_type, tmp_path):
     """MoE checkpoints store one tensor per expert; the models fuse them. The MSD model types get the conversion."""
-    stock = row(model_type).model_class(tiny_config(model_type, num_labels=3)).eval()
-    stock.save_pretrained(tmp_path / "stock")
+    upstream = row(model_type).model_class(tiny_config(model_type, num_labels=3)).eval()
+    upstream.save_pretrained(tmp_path / "upstream")
     model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
-        tmp_path / "stock", msd_dropout=0.2, output_loading_info=True
+        tmp_path / "upstream", msd_dropout=0.2, output_loading_info=True
     )
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     model.save_pretrained(tmp_path / "msd")
@@ -229,7 +229,7 @@ def test_moe_checkpoints_load_both_ways(model_type, tmp_path):
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     ids, mask = padded_ids()
     with torch.no_grad():
-        reference = stock(input_ids=ids, attention_mask=mask).logits
+        reference = upstream(input_ids=ids, attention_mask=mask).logits
         torch.testing.assert_close(model.eval()(input_ids=ids, attention_mask=mask).logits, reference)
         torch.testing.assert_close(back.eval()(input_ids=ids, attention_mask=mask).logits, reference)
 

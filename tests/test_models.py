@@ -19,15 +19,15 @@ def build(model_type, num_labels=3, dropout=0.1, **msd_kwargs):
     return AutoModelForSequenceClassification.from_config(cfg)
 
 
-def upstream_loss(vanilla, inputs, labels, logits):
+def upstream_loss(upstream, inputs, labels, logits):
     """The upstream class's own loss for `logits`: its forward runs with the final Linear's output replaced (decoder
     heads apply it to every position, (B, L, C), and then pick the last token)."""
-    classifier = vanilla.get_submodule(vanilla_arch(vanilla).classifier)
+    classifier = upstream.get_submodule(vanilla_arch(upstream).classifier)
     handle = classifier.register_forward_hook(
         lambda module, args, output: logits.unsqueeze(1).expand_as(output) if output.dim() == 3 else logits
     )
     try:
-        return vanilla(**inputs, labels=labels).loss
+        return upstream(**inputs, labels=labels).loss
     finally:
         handle.remove()
 
@@ -52,9 +52,9 @@ def test_classes_names_and_registration(model_type):
     assert issubclass(model_cls, arch.model_class) and model_cls.config_class is cfg_cls
     assert type(AutoConfig.for_model(f"msd-{model_type}", msd_dropout=0.1)) is cfg_cls
     assert is_msd_config(cfg_cls(msd_dropout=0.1)) and not is_msd_config(arch.config_class())
-    # The stock architecture is untouched: its config still maps to the stock class.
-    stock = AutoModelForSequenceClassification.from_config(tiny_config(model_type))
-    assert type(stock) is arch.model_class
+    # The upstream architecture is untouched: its config still maps to the upstream class.
+    upstream = AutoModelForSequenceClassification.from_config(tiny_config(model_type))
+    assert type(upstream) is arch.model_class
 
 
 def test_head_placement(model_type):
@@ -70,10 +70,10 @@ def test_head_placement(model_type):
     elif arch.dropout is not None:
         assert isinstance(model.get_submodule(arch.dropout), torch.nn.Identity)
     # Same parameter names as upstream.
-    stock = arch.model_class(tiny_config(model_type, num_labels=3))
-    assert list(model.state_dict()) == list(stock.state_dict())
+    upstream = arch.model_class(tiny_config(model_type, num_labels=3))
+    assert list(model.state_dict()) == list(upstream.state_dict())
     if arch.dropout is not None:  # upstream: the row's dropout feeds the Linear, once (twice in a dense head)
-        calls, linear_input = dropout_calls_and_linear_input(stock, arch.dropout, arch.classifier)
+        calls, linear_input = dropout_calls_and_linear_input(upstream, arch.dropout, arch.classifier)
         assert linear_input is calls[-1] and len(calls) == (2 if arch.head else 1)
     # The MSD model: the Linear's output carries the K samples (not K x K).
     outputs = []
@@ -98,12 +98,12 @@ def dropout_calls_and_linear_input(model, dropout, classifier):
 
 def test_eval_logits_and_loss_equal_upstream(model_type):
     model = build(model_type, msd_dropout="linspace(0.1, 0.5)").eval()
-    vanilla = msd.to_vanilla(model).eval()
-    assert type(vanilla) is row(model_type).model_class
+    upstream = msd.to_vanilla(model).eval()
+    assert type(upstream) is row(model_type).model_class
     inputs = make_inputs(config=model.config)
     labels = torch.tensor([0, 2, 1, 2])
     with torch.no_grad():
-        ours, theirs = model(**inputs, labels=labels), vanilla(**inputs, labels=labels)
+        ours, theirs = model(**inputs, labels=labels), upstream(**inputs, labels=labels)
     torch.testing.assert_close(ours.logits, theirs.logits, atol=1e-6, rtol=0)
     torch.testing.assert_close(ours.loss, theirs.loss, atol=1e-6, rtol=0)
     # No extra output fields in eval (the Trainer would take them for predictions): at most upstream's, which for the
@@ -129,13 +129,13 @@ def test_training_loss_is_upstream_loss_per_sample(model_type, task, average):
     assert out.sample_logits.shape == (k, 4, num_labels) and out.logits.shape == (4, num_labels)
     torch.testing.assert_close(out.logits, out.sample_logits.mean(0))
     assert not torch.allclose(out.sample_logits[0], out.sample_logits[1])  # the samples differ
-    vanilla = msd.to_vanilla(model)
-    vanilla.config.problem_type = model.config.problem_type
+    upstream = msd.to_vanilla(model)
+    upstream.config.problem_type = model.config.problem_type
     sample_logits = out.sample_logits.detach()
     if average == "loss":
-        expected = torch.stack([upstream_loss(vanilla, inputs, labels, sample_logits[i]) for i in range(k)]).mean()
+        expected = torch.stack([upstream_loss(upstream, inputs, labels, sample_logits[i]) for i in range(k)]).mean()
     else:
-        expected = upstream_loss(vanilla, inputs, labels, sample_logits.mean(0))
+        expected = upstream_loss(upstream, inputs, labels, sample_logits.mean(0))
     torch.testing.assert_close(out.loss, expected, atol=1e-6, rtol=1e-6)
     out.loss.backward()
     assert model.get_submodule(row(model_type).classifier).weight.grad.abs().sum() > 0
@@ -153,49 +153,49 @@ def test_problem_type_inferred_like_upstream(model_type):
 def test_deberta_semantics_ignored_and_soft_labels(model_type):
     """DeBERTa (v1 and v2) without problem_type: class ids < 0 are ignored; 2-D float labels are soft targets."""
     model = build(model_type, num_labels=3, msd_num_samples=4).train()
-    vanilla = msd.to_vanilla(model)
+    upstream = msd.to_vanilla(model)
     inputs = make_inputs(config=model.config)
     for labels in (torch.tensor([0, -1, 2, -1]), torch.softmax(torch.randn(4, 3), -1), torch.tensor([-1, -1, -1, -1])):
         out = model(**inputs, labels=labels)
-        expected = torch.stack([upstream_loss(vanilla, inputs, labels, s) for s in out.sample_logits.detach()]).mean()
+        expected = torch.stack([upstream_loss(upstream, inputs, labels, s) for s in out.sample_logits.detach()]).mean()
         torch.testing.assert_close(out.loss, expected.to(out.loss.dtype), atol=1e-6, rtol=1e-6)
 
 
 def test_single_sample_and_zero_rate_match_upstream_training(model_type):
     """K samples at rate 0 with every other dropout off: each sample equals the upstream training forward."""
     model = build(model_type, dropout=0.0, msd_num_samples=3, msd_dropout=0.0).train()
-    vanilla = msd.to_vanilla(model).train()
+    upstream = msd.to_vanilla(model).train()
     inputs = make_inputs(config=model.config)
-    out, ref = model(**inputs), vanilla(**inputs)
+    out, ref = model(**inputs), upstream(**inputs)
     for k in range(3):
         torch.testing.assert_close(out.sample_logits[k], ref.logits, atol=1e-6, rtol=0)
 
 
 def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
     arch = row(model_type)
-    stock = arch.model_class(tiny_config(model_type, num_labels=3)).eval()
-    stock.save_pretrained(tmp_path / "stock")
+    upstream = arch.model_class(tiny_config(model_type, num_labels=3)).eval()
+    upstream.save_pretrained(tmp_path / "upstream")
     model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
-        tmp_path / "stock", msd_num_samples=4, msd_dropout=0.3, output_loading_info=True
+        tmp_path / "upstream", msd_num_samples=4, msd_dropout=0.3, output_loading_info=True
     )
     assert not info["missing_keys"]
     assert not info["unexpected_keys"] and not info["mismatched_keys"]
     assert type(model).__name__ == f"MSD{arch.model_class.__name__}" and model.config.msd_num_samples == 4
-    for key, value in stock.state_dict().items():
+    for key, value in upstream.state_dict().items():
         assert torch.equal(model.state_dict()[key], value), key
-    # The config route: the stock Auto class with config=msd_config(...).
-    cfg = msd.msd_config(tmp_path / "stock", msd_num_samples=2, msd_dropout=0.2)
-    model2 = AutoModelForSequenceClassification.from_pretrained(tmp_path / "stock", config=cfg)
+    # The config route: the upstream Auto class with config=msd_config(...).
+    cfg = msd.msd_config(tmp_path / "upstream", msd_num_samples=2, msd_dropout=0.2)
+    model2 = AutoModelForSequenceClassification.from_pretrained(tmp_path / "upstream", config=cfg)
     assert type(model2) is type(model) and model2.msd.num_samples == 2
 
-    # ...and an MSD checkpoint loads into the stock class with no missing or unexpected keys.
+    # ...and an MSD checkpoint loads into the upstream class with no missing or unexpected keys.
     model.save_pretrained(tmp_path / "msd")
     assert (tmp_path / "msd" / "model.safetensors").exists()
     back, info = arch.model_class.from_pretrained(tmp_path / "msd", output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     inputs = make_inputs(config=model.config)
     with torch.no_grad():
-        torch.testing.assert_close(back.eval()(**inputs).logits, stock(**inputs).logits, atol=1e-6, rtol=0)
+        torch.testing.assert_close(back.eval()(**inputs).logits, upstream(**inputs).logits, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("model_type", REPRESENTATIVE_TYPES)
@@ -224,15 +224,15 @@ def test_default_msd_config_fields_are_written(tmp_path):
 
 def test_to_vanilla_saves_upstream_model_type(model_type, tmp_path):
     model = build(model_type).eval()
-    vanilla = msd.to_vanilla(model)
-    vanilla.save_pretrained(tmp_path)
+    upstream = msd.to_vanilla(model)
+    upstream.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())
     assert saved["model_type"] == model_type and not any(k.startswith("msd_") for k in saved)
     assert saved["architectures"] == [row(model_type).model_class.__name__]
     # The weights are copies: training the MSD model does not change the export.
     with torch.no_grad():
         next(model.parameters()).add_(1.0)
-    assert not torch.equal(next(model.parameters()), next(vanilla.parameters()))
+    assert not torch.equal(next(model.parameters()), next(upstream.parameters()))
 
 
 def test_return_dict_false_and_positional_labels():
@@ -378,7 +378,7 @@ def test_unsupported_architecture_lists_supported(tmp_path):
         msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path)
 
 
-def test_to_vanilla_rejects_stock_model():
+def test_to_vanilla_rejects_an_upstream_model():
     with pytest.raises(ValueError, match="got BertForSequenceClassification"):
         msd.to_vanilla(row("bert").model_class(tiny_config("bert")))
 

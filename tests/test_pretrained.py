@@ -33,12 +33,12 @@ def test_minilm_loads_matches_stock_and_trains(path, tokenizer):
     # Only the fresh classifier is missing; every pretrained weight loaded.
     assert set(info["missing_keys"]) == {"classifier.weight", "classifier.bias"}
     assert type(model) is msd.MSDBertForSequenceClassification and model.config.hidden_size == 384
-    stock = BertForSequenceClassification.from_pretrained(path, num_labels=5)
-    stock.classifier.load_state_dict(model.classifier.state_dict())
+    upstream = BertForSequenceClassification.from_pretrained(path, num_labels=5)
+    upstream.classifier.load_state_dict(model.classifier.state_dict())
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
-    model.eval(), stock.eval()
+    model.eval(), upstream.eval()
     with torch.no_grad():
-        torch.testing.assert_close(model(**batch).logits, stock(**batch).logits, atol=1e-6, rtol=0)
+        torch.testing.assert_close(model(**batch).logits, upstream(**batch).logits, atol=1e-6, rtol=0)
 
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -63,8 +63,8 @@ def test_pipeline_text_classification(path, tokenizer, tmp_path):
     preds = clf(TEXTS, top_k=None)
     assert len(preds) == 3 and {p["label"] for p in preds[0]} == {"business", "sport", "tech"}
     assert sum(p["score"] for p in preds[0]) == pytest.approx(1.0, abs=1e-5)
-    # The vanilla export gives the same predictions.
-    vanilla = pipeline("text-classification", model=msd.to_vanilla(model), tokenizer=tokenizer, device="cpu")
-    for ours, theirs in zip(preds, vanilla(TEXTS, top_k=None), strict=True):
+    # The upstream export gives the same predictions.
+    upstream = pipeline("text-classification", model=msd.to_vanilla(model), tokenizer=tokenizer, device="cpu")
+    for ours, theirs in zip(preds, upstream(TEXTS, top_k=None), strict=True):
         assert [p["label"] for p in ours] == [p["label"] for p in theirs]
         assert [p["score"] for p in ours] == pytest.approx([p["score"] for p in theirs], abs=1e-6)

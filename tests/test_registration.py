@@ -92,7 +92,7 @@ def tiny_my_config(**kwargs):
 
 
 def test_register_a_user_defined_family(scratch_table, tmp_path):
-    """A family of the user's own (a stock class with a custom head) registers from one row, and every entry point
+    """A family of the user's own (an upstream class with a custom head) registers from one row, and every entry point
     takes it: classes, Auto registration, msd_config, the user's checkpoints both ways, to_vanilla."""
     assert "my-bert" not in msd.supported_model_types()
     with pytest.raises(ValueError, match="does not support model_type 'my-bert'.*register_architecture"):
@@ -104,10 +104,10 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
 
     # Registering the row is enough: the family's own checkpoints load by name (AutoConfig knows `my-bert` now).
     assert type(AutoConfig.for_model("my-bert")) is MyConfig
-    stock = MyForSequenceClassification(tiny_my_config(head_dropout=0.3)).eval()
-    stock.save_pretrained(tmp_path / "stock")
+    upstream = MyForSequenceClassification(tiny_my_config(head_dropout=0.3)).eval()
+    upstream.save_pretrained(tmp_path / "upstream")
     model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
-        tmp_path / "stock", msd_num_samples=4, output_loading_info=True
+        tmp_path / "upstream", msd_num_samples=4, output_loading_info=True
     )
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
     assert type(model) is model_cls and type(AutoModelForSequenceClassification.from_config(model.config)) is model_cls
@@ -117,7 +117,7 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
 
     inputs, labels = make_inputs(config=model.config), torch.tensor([0, 1, 2, 0])
     with torch.no_grad():
-        ours, theirs = model.eval()(**inputs, labels=labels), stock(**inputs, labels=labels)
+        ours, theirs = model.eval()(**inputs, labels=labels), upstream(**inputs, labels=labels)
     torch.testing.assert_close(ours.logits, theirs.logits, rtol=0, atol=1e-6)
     torch.testing.assert_close(ours.loss, theirs.loss, rtol=0, atol=1e-6)
     out = model.train()(**inputs, labels=labels)
@@ -128,10 +128,10 @@ def test_register_a_user_defined_family(scratch_table, tmp_path):
     model.save_pretrained(tmp_path / "msd")
     back, info = MyForSequenceClassification.from_pretrained(tmp_path / "msd", output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"]
-    vanilla = msd.to_vanilla(model.eval())
-    assert type(vanilla) is MyForSequenceClassification and vanilla.config.model_type == "my-bert"
+    upstream = msd.to_vanilla(model.eval())
+    assert type(upstream) is MyForSequenceClassification and upstream.config.model_type == "my-bert"
     with torch.no_grad():
-        for other in (back.eval(), vanilla):
+        for other in (back.eval(), upstream):
             torch.testing.assert_close(other(**inputs).logits, ours.logits, rtol=0, atol=1e-6)
 
 
@@ -147,8 +147,8 @@ def test_readme_example_runs_as_written(scratch_table, tmp_path, monkeypatch):
     my_models = types.ModuleType("my_models")
     my_models.MyConfig, my_models.MyForSequenceClassification = MyConfig, MyForSequenceClassification
     monkeypatch.setitem(sys.modules, "my_models", my_models)
-    stock = MyForSequenceClassification(tiny_my_config(head_dropout=0.3)).eval()
-    stock.save_pretrained(tmp_path / "path" / "to" / "my-checkpoint")
+    upstream = MyForSequenceClassification(tiny_my_config(head_dropout=0.3)).eval()
+    upstream.save_pretrained(tmp_path / "path" / "to" / "my-checkpoint")
     monkeypatch.chdir(tmp_path)
 
     namespace: dict = {}
@@ -159,7 +159,7 @@ def test_readme_example_runs_as_written(scratch_table, tmp_path, monkeypatch):
     assert model.msd.rates == (0.3,) * 8  # the head's own dropout rate, from the checkpoint's config
     inputs = make_inputs(config=model.config)
     with torch.no_grad():
-        torch.testing.assert_close(model(**inputs).logits, stock(**inputs).logits, rtol=0, atol=1e-6)
+        torch.testing.assert_close(model(**inputs).logits, upstream(**inputs).logits, rtol=0, atol=1e-6)
 
 
 def test_register_architecture_refuses_a_duplicate(scratch_table):
@@ -243,9 +243,9 @@ def test_register_a_decoder_row_at_run_time(scratch_table):
         msd.msd_config(cfg, task="sequence-classification")
     model = msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_dropout=0.2, msd_num_samples=4).eval()
     assert type(model).__name__ == "MSDToyGPT2ForSequenceClassification" and model.msd is model.score
-    vanilla = msd.to_vanilla(model).eval()
+    upstream = msd.to_vanilla(model).eval()
     inputs = make_inputs(config=cfg)
     inputs["input_ids"][0, -3:] = 0  # right padding
     with torch.no_grad():
-        torch.testing.assert_close(model(**inputs).logits, vanilla(**inputs).logits, rtol=0, atol=1e-6)
+        torch.testing.assert_close(model(**inputs).logits, upstream(**inputs).logits, rtol=0, atol=1e-6)
     assert model.train()(**inputs).sample_logits.shape == (4, 4, 3)

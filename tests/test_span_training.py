@@ -102,7 +102,7 @@ def test_gradient_accumulation_is_exact_for_equal_micro_batches(tmp_path, consis
 
 def test_unequal_micro_batches_average_the_micro_batch_means(tmp_path):
     """6 rows as 4 + 2: the step is the one of (L(rows 0-3) + L(rows 4-5)) / 2, the mean of the micro-batch means,
-    as the stock Trainer does for models it counts no items for; not the step of the mean over the 6 rows."""
+    as the upstream Trainer does for models it counts no items for; not the step of the mean over the 6 rows."""
     ds = span_dataset(LENGTHS[:6])
     torch.manual_seed(0)
     init = fixed_model().state_dict()

@@ -1,9 +1,9 @@
 """Every token-classification, question-answering and multiple-choice family against its upstream class.
 
-One test per (task, family) builds one tiny stock model and runs every check on it:
+One test per (task, family) builds one tiny upstream model and runs every check on it:
 
 - its checkpoint loads into the MSD class (`AutoMSDModelFor<Task>.from_pretrained`) and the MSD checkpoint into the
-  stock class, with no missing or unexpected keys, and `msd.to_vanilla` gives the upstream class of the same task;
+  upstream class, with no missing or unexpected keys, and `msd.to_vanilla` gives the upstream class of the same task;
 - in eval, the outputs and the loss equal the upstream class's to 1e-6 (labels at padded and unlabelled tokens, answer
   positions outside the sequence);
 - in training, the sample fields have the documented shapes, the samples differ, the upstream field is their mean, and
@@ -122,8 +122,8 @@ def sharpened(model, factor=HEAD_SCALE):
 
 
 def dropout_calls(model, arch, inputs):
-    """A training forward of the stock `model`: the outputs of the row's dropout, the inputs of the row's Linear, and
-    the outputs of every `nn.Dropout`."""
+    """A training forward of the upstream `model`: the outputs of the row's dropout, the inputs of the row's Linear,
+    and the outputs of every `nn.Dropout`."""
     calls, linear_inputs, dropped = [], [], []  # dropped: (module, output) of every call of an nn.Dropout
     hooks = [model.get_submodule(arch.classifier).register_forward_pre_hook(lambda m, a: linear_inputs.append(a[0]))]
     if arch.dropout is not None:
@@ -145,14 +145,14 @@ def test_family_matches_upstream(task, model_type, tmp_path):
     # Question-answering heads read `num_labels` for the width of `qa_outputs` (2: start and end).
     config = tiny_config(model_type, dropout=0.1, num_labels=NUM_LABELS if task == TOKEN_CLASSIFICATION else 2)
     torch.manual_seed(0)
-    stock = sharpened(arch.model_class(config).eval())
+    upstream = sharpened(arch.model_class(config).eval())
     inputs = family_inputs(model_type, config, task)
     labels = task_labels(task, inputs)
 
     # Checkpoints both ways, no missing or unexpected keys.
-    stock.save_pretrained(tmp_path / "stock")
+    upstream.save_pretrained(tmp_path / "upstream")
     model, info = auto_class(task).from_pretrained(
-        tmp_path / "stock", msd_num_samples=K, msd_dropout=0.3, output_loading_info=True
+        tmp_path / "upstream", msd_num_samples=K, msd_dropout=0.3, output_loading_info=True
     )
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
     assert type(model).__name__ == f"MSD{arch.model_class.__name__}" and isinstance(model.msd, MultiSampleLinear)
@@ -164,7 +164,7 @@ def test_family_matches_upstream(task, model_type, tmp_path):
     # Eval: the upstream outputs and loss.
     model.eval(), back.eval()
     with torch.no_grad():
-        expected = stock(**inputs, **labels)
+        expected = upstream(**inputs, **labels)
         for other in (model, back):
             out = other(**inputs, **labels)
             for name in logit_fields(task):
@@ -217,7 +217,7 @@ def test_family_matches_upstream(task, model_type, tmp_path):
 
     # Upstream: the row's dropout runs once per forward (twice in a RoBERTa-style head) and feeds the row's Linear,
     # which runs once.
-    calls, linear_inputs, dropped = dropout_calls(stock, arch, inputs)
+    calls, linear_inputs, dropped = dropout_calls(upstream, arch, inputs)
     assert len(linear_inputs) == 1
     if arch.dropout is not None:
         assert len(calls) == (2 if arch.head else 1) and linear_inputs[0] is calls[-1]
@@ -250,7 +250,7 @@ def test_token_classification_pipeline_as_upstream(model_type, word_tokenizer):
 
 
 def test_question_answering_pipeline_is_gone_upstream():
-    """Transformers 5 removed the `question-answering` pipeline: it refuses MSD and stock models alike."""
+    """Transformers 5 removed the `question-answering` pipeline: it refuses MSD and upstream models alike."""
     model = msd.AutoMSDModelForQuestionAnswering.from_config(tiny_config("bert"), msd_dropout=0.2)
     for m in (model, msd.to_vanilla(model)):
         with pytest.raises(KeyError, match="The task question-answering has been removed from transformers"):
@@ -263,7 +263,7 @@ def test_loss_mask_in_trainer_and_monte_carlo(tmp_path):
     Monte-Carlo evaluation) and `mc_dropout` at any depth."""
     config = tiny_config("yoso", num_labels=NUM_LABELS)
     model = msd.AutoMSDModelForTokenClassification.from_config(config, msd_num_samples=K, msd_dropout=0.3).eval()
-    stock = msd.to_vanilla(model).eval()
+    upstream = msd.to_vanilla(model).eval()
     inputs = make_inputs(batch_size=BATCH, seq_len=SEQ_LEN, config=config)
     labels = task_labels(TOKEN_CLASSIFICATION, inputs)["labels"]  # padded tokens labelled
     counted = inputs["attention_mask"].bool() & labels.ne(-100)
@@ -273,8 +273,10 @@ def test_loss_mask_in_trainer_and_monte_carlo(tmp_path):
         return F.cross_entropy(logits[counted], labels[counted])
 
     with torch.no_grad():
-        expected = stock(**batch).loss
-        assert not torch.allclose(expected, F.cross_entropy(stock(**inputs).logits.reshape(-1, 3), labels.reshape(-1)))
+        expected = upstream(**batch).loss
+        assert not torch.allclose(
+            expected, F.cross_entropy(upstream(**inputs).logits.reshape(-1, 3), labels.reshape(-1))
+        )
         trainer = msd.MSDTrainer(model=model, args=trainer_args(tmp_path, msd_eval_samples=K))
         torch.testing.assert_close(trainer.compute_loss(model, batch), expected, atol=1e-6, rtol=0)
         loss, predictive, _ = trainer.prediction_step(model, batch, prediction_loss_only=False)
@@ -305,12 +307,12 @@ def test_loss_mask_in_a_trainer_step(tmp_path):
     upstream model's own loss: the items the loss is normalised by are the tokens upstream counts."""
     config = tiny_config("yoso", dropout=0.0, num_labels=NUM_LABELS)
     model = msd.AutoMSDModelForTokenClassification.from_config(config, msd_num_samples=2, msd_dropout=0.0)
-    stock = msd.to_vanilla(model)
+    upstream = msd.to_vanilla(model)
     inputs = make_inputs(batch_size=BATCH, seq_len=SEQ_LEN, config=config)
     batch = {**inputs, **task_labels(TOKEN_CLASSIFICATION, inputs)}
-    stock(**batch).loss.backward()
+    upstream(**batch).loss.backward()
     with torch.no_grad():
-        expected = {name: p - 0.5 * p.grad for name, p in stock.named_parameters()}
+        expected = {name: p - 0.5 * p.grad for name, p in upstream.named_parameters()}
     trainer = msd.MSDTrainer(
         model=model,
         args=trainer_args(tmp_path, per_device_train_batch_size=BATCH, max_grad_norm=0.0),

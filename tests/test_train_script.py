@@ -113,10 +113,10 @@ def test_csv_text_pairs_string_labels(tiny_bert, tmp_path):
     assert "import msd_transformers" in saved["how_to_load"] and "upstream/" in saved["how_to_load"]
     assert "## Loading" in card and "import msd_transformers" in card and "load `upstream/`" in card
     assert "base_model:" not in card and f"Base model: `{tiny_bert}`." in card
-    # The vanilla export is the upstream class and predicts exactly what the MSD checkpoint does.
-    vanilla_cfg = json.loads((out / "upstream" / "config.json").read_text())
-    assert vanilla_cfg["model_type"] == "bert" and not any(k.startswith("msd_") for k in vanilla_cfg)
-    assert "how_to_load" not in vanilla_cfg
+    # The upstream export is the upstream class and predicts exactly what the MSD checkpoint does.
+    upstream_cfg = json.loads((out / "upstream" / "config.json").read_text())
+    assert upstream_cfg["model_type"] == "bert" and not any(k.startswith("msd_") for k in upstream_cfg)
+    assert "how_to_load" not in upstream_cfg
     tok = AutoTokenizer.from_pretrained(out / "upstream")
     enc = tok(["match goal team", "chip phone"], ["note 1", "note 2"], return_tensors="pt", padding=True)
     ours = AutoModelForSequenceClassification.from_pretrained(out).eval()
@@ -155,7 +155,7 @@ def test_baseline_whole_network_and_cli_overrides(tiny_bert, tmp_path):
     train = write(tmp_path / "train.csv", rows(32))
     out = tmp_path / "out"
     fields = base_args(tiny_bert, out, train_file=train, msd=True, msd_num_samples=4)
-    # The command line overrides the file: a stock head, the whole-network variant, one epoch.
+    # The command line overrides the file: an upstream head, the whole-network variant, one epoch.
     run_main(tmp_path, fields, ["--msd", "false", "--msd_forward_passes", "3", "--num_train_epochs", "1"])
     saved = json.loads((out / "config.json").read_text())
     assert saved["model_type"] == "bert" and "msd_num_samples" not in saved and "how_to_load" not in saved

@@ -10,9 +10,9 @@ from conftest import (
     make_dataset,
     moved,
     msd_model,
-    stock_model,
     trained_weights,
     trainer_args,
+    upstream_model,
 )
 from transformers import TrainerCallback
 
@@ -135,7 +135,7 @@ def test_class_weights_must_match_labels_and_task(tmp_path):
         )
 
 
-@pytest.mark.parametrize("kind", ["msd", "stock"])
+@pytest.mark.parametrize("kind", ["msd", "upstream"])
 @pytest.mark.parametrize("task", ["single", "multi"])
 def test_gradient_accumulation_is_exact(tmp_path, kind, task):
     """One optimizer step: 2 x 4 accumulation == one batch of 8 (dropout off)."""
@@ -143,7 +143,7 @@ def test_gradient_accumulation_is_exact(tmp_path, kind, task):
     make = (
         (lambda: msd_model(dropout=0.0, msd_dropout=0.0, msd_num_samples=2))
         if kind == "msd"
-        else (lambda: stock_model(dropout=0.0))
+        else (lambda: upstream_model(dropout=0.0))
     )
     ds = make_dataset(task=task, num_labels=num_labels)
     torch.manual_seed(0)
@@ -176,21 +176,21 @@ def test_uneven_accumulation_is_exact(tmp_path):
     """6 examples as 4 + 2 accumulate to the mean over all 6, not the mean of the two means."""
     ds = make_dataset(n=6)
     torch.manual_seed(0)
-    init = stock_model(dropout=0.0).state_dict()
-    a, b = stock_model(dropout=0.0), stock_model(dropout=0.0)
+    init = upstream_model(dropout=0.0).state_dict()
+    a, b = upstream_model(dropout=0.0), upstream_model(dropout=0.0)
     a.load_state_dict(init), b.load_state_dict(init)
     full, _ = trained_weights(a, tmp_path / "a", ds, per_device_train_batch_size=6)
     accum, _ = trained_weights(b, tmp_path / "b", ds, per_device_train_batch_size=4, gradient_accumulation_steps=2)
     assert_same_weights(full, accum)
 
 
-@pytest.mark.parametrize("kind", ["msd", "stock"])
+@pytest.mark.parametrize("kind", ["msd", "upstream"])
 @pytest.mark.parametrize("chunk", [None, 3])
 def test_forward_passes_without_dropout_equal_single_pass(tmp_path, kind, chunk):
     make = (
         (lambda: msd_model(dropout=0.0, msd_dropout=0.0, msd_num_samples=2))
         if kind == "msd"
-        else (lambda: stock_model(dropout=0.0))
+        else (lambda: upstream_model(dropout=0.0))
     )
     ds = make_dataset()
     torch.manual_seed(0)
@@ -208,7 +208,7 @@ def test_forward_passes_without_dropout_equal_single_pass(tmp_path, kind, chunk)
 
 def test_forward_passes_sample_every_dropout(tmp_path):
     """With dropout on, the M copies of an example get different masks everywhere in the network."""
-    model = stock_model(dropout=0.3).train()
+    model = upstream_model(dropout=0.3).train()
     inputs = {k: v for k, v in batch(make_dataset(n=2)).items() if k != "labels"}
     logits = model(**repeat_batch(inputs, 3)).logits.view(3, 2, -1)
     assert not torch.allclose(logits[0], logits[1]) and not torch.allclose(logits[1], logits[2])
@@ -226,8 +226,8 @@ def test_msd_loss_std_is_logged(tmp_path):
     _, trainer = trained_weights(model, tmp_path, make_dataset(), max_steps=3)
     logged = [h for h in trainer.state.log_history if "loss" in h]
     assert len(logged) == 3 and all(h["msd_loss_std"] > 0 for h in logged)
-    stock_logs = trained_weights(stock_model(), tmp_path / "s", make_dataset(), max_steps=1)[1].state.log_history
-    assert [h["msd_loss_std"] for h in stock_logs if "loss" in h] == [0.0]  # one sample: no spread
+    upstream_logs = trained_weights(upstream_model(), tmp_path / "s", make_dataset(), max_steps=1)[1].state.log_history
+    assert [h["msd_loss_std"] for h in upstream_logs if "loss" in h] == [0.0]  # one sample: no spread
 
 
 @pytest.mark.parametrize("average", ["loss", "logits"])
@@ -268,7 +268,7 @@ def test_mc_evaluation_errors_name_the_fields_set(tmp_path, fields, says):
     """A Monte-Carlo evaluation that does not fit the model is refused when the trainer is built, in the terms of the
     arguments the user set (`msd_eval_layers`), not those of `mc_dropout` (`layers`)."""
     with pytest.raises(ValueError) as info:
-        MSDTrainer(model=stock_model(), args=trainer_args(tmp_path, **fields))
+        MSDTrainer(model=upstream_model(), args=trainer_args(tmp_path, **fields))
     message = str(info.value)
     assert message.startswith(says), message
     assert "layers=" not in message.replace("msd_eval_layers=", ""), message
@@ -279,10 +279,10 @@ def test_evaluate_and_predict_like_stock(tmp_path):
     ds = make_dataset(n=10)
     trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, per_device_eval_batch_size=4), eval_dataset=ds)
     metrics = trainer.evaluate()
-    vanilla = msd.to_vanilla(model).eval()
+    upstream = msd.to_vanilla(model).eval()
     with torch.no_grad():
         inputs = batch(ds)
-        ref = vanilla(**inputs)
+        ref = upstream(**inputs)
     assert metrics["eval_loss"] == pytest.approx(ref.loss.item(), abs=1e-5)
     pred = trainer.predict(ds)
     assert pred.predictions.shape == (10, 3)  # logits only: no sample_logits in predictions
@@ -298,10 +298,10 @@ class StopAt(TrainerCallback):
             control.should_training_stop = True
 
 
-@pytest.mark.parametrize("kind", ["msd", "stock"])
+@pytest.mark.parametrize("kind", ["msd", "upstream"])
 def test_resume_from_checkpoint_gives_same_weights(tmp_path, kind):
     ds = make_dataset(n=24)
-    make = (lambda: msd_model(msd_num_samples=4, msd_dropout=0.3)) if kind == "msd" else (lambda: stock_model())
+    make = (lambda: msd_model(msd_num_samples=4, msd_dropout=0.3)) if kind == "msd" else (lambda: upstream_model())
     common = dict(
         max_steps=6, per_device_train_batch_size=4, save_strategy="steps", save_steps=3, learning_rate=0.05,
         optim="adamw_torch", lr_scheduler_type="linear",

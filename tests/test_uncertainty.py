@@ -1,5 +1,6 @@
-"""Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and stock; `predictive_uncertainty`;
-the calibration metrics against direct computations; Monte-Carlo evaluation in `MSDTrainer`; the pipeline."""
+"""Monte-Carlo dropout (`mc_dropout`) at every depth for every architecture, MSD and upstream;
+`predictive_uncertainty`; the calibration metrics against direct computations; Monte-Carlo evaluation in
+`MSDTrainer`; the pipeline."""
 
 import ast
 import csv
@@ -50,7 +51,7 @@ def msd_model(model_type="bert", dropout=0.1, num_labels=C, **kwargs):
     return msd_class(model_type)(cfg).eval()
 
 
-def stock_model(model_type="bert", dropout=0.1, num_labels=C):
+def upstream_model(model_type="bert", dropout=0.1, num_labels=C):
     cfg = tiny_config(model_type, dropout=dropout, num_labels=num_labels)
     return row(model_type).model_class(cfg).eval()
 
@@ -109,10 +110,10 @@ def test_head_only_every_architecture(model_type):
 def test_top_layers_and_all_every_architecture(model_type):
     """layers=k: the lower layers once on B rows, the top k on N * B; 'all': every layer on N * B. Without dropout
     every sample equals the eval logits (also for a batch of one, where broadcast `(1, ...)` tensors and per-example
-    ones look alike); with dropout the samples differ; MSD and stock models alike."""
+    ones look alike); with dropout the samples differ; MSD and upstream models alike."""
     n = 3
     model = msd_model(model_type, dropout=0.0, msd_num_samples=1)
-    stock = msd.to_vanilla(model)
+    upstream = msd.to_vanilla(model)
     inputs = make_inputs(batch_size=B, config=model.config)
     with torch.no_grad():
         ref = model(**inputs).logits
@@ -137,15 +138,15 @@ def test_top_layers_and_all_every_architecture(model_type):
     if splittable:
         assert lowest == [B, n * B, n * B]  # layers=1: once on the B examples
         assert top == [n * B] * 3
-    with torch.no_grad(), mc_dropout(stock, num_samples=n, layers=depths[0]):
-        torch.testing.assert_close(stock(**inputs).sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
-        one = stock(**make_inputs(batch_size=1, config=model.config)).sample_logits
+    with torch.no_grad(), mc_dropout(upstream, num_samples=n, layers=depths[0]):
+        torch.testing.assert_close(upstream(**inputs).sample_logits, ref.expand(n, B, C), atol=1e-5, rtol=0)
+        one = upstream(**make_inputs(batch_size=1, config=model.config)).sample_logits
     torch.testing.assert_close(one, ref_one.expand(n, 1, C), atol=1e-5, rtol=0)
-    noisy = stock_model(model_type, dropout=0.3)  # every dropout on: modules, and functional ones (XLM's)
+    noisy = upstream_model(model_type, dropout=0.3)  # every dropout on: modules, and functional ones (XLM's)
     with torch.no_grad(), mc_dropout(noisy, num_samples=n, layers=depths[0]):
         samples = noisy(**inputs).sample_logits
     assert (samples[0] - samples[1]).abs().max() > 1e-4
-    for m in (model, stock, noisy):
+    for m in (model, upstream, noisy):
         assert no_hooks(m) and not any(modes(m)) and "forward" not in m.__dict__
 
 
@@ -187,7 +188,7 @@ def test_encoder_decoder_samples_the_decoder_layers(model_type):
 
 
 def test_sampled_modules_by_depth():
-    model = stock_model("bert", dropout=0.1)
+    model = upstream_model("bert", dropout=0.1)
     lower, upper = model.bert.encoder.layer
     with mc_dropout(model, num_samples=2, layers=1):
         assert not model.bert.embeddings.dropout.training
@@ -269,8 +270,9 @@ def test_stock_decoder_top_layers_and_attention_dropout():
 
 
 def test_every_rate_zero_warns_naming_the_config_fields(caplog):
-    """A stock Llama keeps Transformers' default `attention_dropout=0.0`: its N samples are identical, at N times the
-    cost. `mc_dropout` says so when it is set up, naming the config field to set; with a rate > 0 it says nothing."""
+    """An upstream Llama keeps Transformers' default `attention_dropout=0.0`: its N samples are identical, at N times
+    the cost. `mc_dropout` says so when it is set up, naming the config field to set; with a rate > 0 it says
+    nothing."""
     cfg = LlamaConfig(
         vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
         intermediate_size=37, pad_token_id=0, num_labels=C, max_position_embeddings=64,
@@ -342,7 +344,7 @@ def test_rates_cycle_in_head_and_row_modes():
 
 
 def test_chunks_repeat_the_lower_layers_per_chunk():
-    model = stock_model("bert", dropout=0.0)
+    model = upstream_model("bert", dropout=0.0)
     inputs = make_inputs(batch_size=B, config=model.config)
     lowest = count_calls(model.bert.encoder.layer[0])
     with torch.no_grad():
@@ -370,7 +372,7 @@ def test_predictive_logits_and_loss():
     torch.testing.assert_close(out.loss, F.nll_loss(mean_probs.log(), labels))
     assert out.hidden_states is None and len(as_tuple) == 3 and as_tuple[2].shape == (4, B, C)
 
-    regression = stock_model("bert", dropout=0.2, num_labels=1)
+    regression = upstream_model("bert", dropout=0.2, num_labels=1)
     targets = torch.tensor([0.5, -1.0, 2.0, 0.0])
     with torch.no_grad(), mc_dropout(regression, num_samples=4, layers="all"):
         out = regression(**inputs, labels=targets)
@@ -441,7 +443,7 @@ def test_bad_arguments(kwargs, match):
 
 
 def test_stock_model_needs_num_samples_and_a_depth():
-    model = stock_model("bert")
+    model = upstream_model("bert")
     with pytest.raises(ValueError, match="layers='all'"):
         mc_dropout(model, num_samples=4).__enter__()
     with pytest.raises(ValueError, match="num_samples is required"):
@@ -616,7 +618,7 @@ def test_trainer_mc_evaluate_and_predict(tmp_path, layers):
     ds = make_dataset(10)
     labels = np.array(ds["labels"])
 
-    def accuracy(p):  # written for the stock Trainer
+    def accuracy(p):  # written for the upstream Trainer
         return {"acc": float((np.argmax(p.predictions, axis=-1) == p.label_ids).mean())}
 
     args = mc_args(tmp_path, msd_eval_samples=6, msd_eval_layers=layers)
@@ -675,7 +677,7 @@ def test_trainer_mc_predict_other_problem_types(tmp_path, task):
     """Regression and multi-label through the Trainer: every prediction field is the direct computation from the
     sample logits the model gave (captured per batch)."""
     num_labels = 1 if task == "regression" else C
-    model = stock_model("bert", dropout=0.3, num_labels=num_labels)
+    model = upstream_model("bert", dropout=0.3, num_labels=num_labels)
     with torch.no_grad():
         model.classifier.weight.mul_(20)  # logits far from 0, samples far apart: a mutual information > 1e-4
     if task == "multi":
@@ -711,9 +713,9 @@ def test_trainer_mc_eval_during_training_and_arguments(tmp_path):
     evals = [log for log in trainer.state.log_history if "eval_loss" in log]
     assert len(evals) == 2 and model.msd.monte_carlo is None and no_hooks(model)
     with pytest.raises(ValueError, match="msd_eval_layers=0 .*msd_eval_layers='all'"):  # at construction
-        MSDTrainer(model=stock_model("bert"), args=mc_args(tmp_path, msd_eval_samples=4), train_dataset=ds)
+        MSDTrainer(model=upstream_model("bert"), args=mc_args(tmp_path, msd_eval_samples=4), train_dataset=ds)
     with pytest.raises(ValueError, match="'albert'"):
-        MSDTrainer(model=stock_model("albert"), args=mc_args(tmp_path, msd_eval_samples=4, msd_eval_layers=1))
+        MSDTrainer(model=upstream_model("albert"), args=mc_args(tmp_path, msd_eval_samples=4, msd_eval_layers=1))
     for bad, match in [
         (dict(msd_eval_samples=-1), "msd_eval_samples must be an int >= 0"),
         (dict(msd_eval_layers="top"), "msd_eval_layers must be 0"),
