@@ -8,7 +8,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 from conftest import moved, trainer_args
-from token_batches import SPAN, capture, collate, pad_collator, sgd_step, span_dataset, span_model, with_fixed_masks
+from token_batches import (
+    SPAN,
+    capture,
+    collate,
+    pad_collator,
+    sgd_step,
+    span_dataset,
+    span_model,
+    uncertainty_alone_and_batched,
+    with_fixed_masks,
+)
 from torch import nn
 
 import msd_transformers as msd
@@ -219,12 +229,6 @@ def test_trainer_span_uncertainty_does_not_depend_on_padding(tmp_path):
     model = span_model(dropout=0.0, msd_num_samples=2, msd_dropout=0.0)
     nn.init.normal_(model.qa_outputs.weight, std=1.0)
     ds = span_dataset(LENGTHS[:6]).remove_columns(["start_positions", "end_positions"])
-    scores = []
-    for batch_size in (1, 6):
-        args = trainer_args(tmp_path, per_device_eval_batch_size=batch_size, msd_eval_samples=2)
-        trainer = MSDTrainer(model=model, args=args, data_collator=pad_collator())
-        trainer.predict(ds)
-        scores.append(trainer.mc_uncertainty)
-    alone, padded = scores
+    alone, padded = uncertainty_alone_and_batched(model, ds, tmp_path, trainer_args)
     for key in ("start_entropy", "end_entropy"):
         np.testing.assert_allclose(padded[key], alone[key], atol=1e-6, err_msg=key)

@@ -23,6 +23,7 @@ from token_batches import (
     span_dataset,
     token_dataset,
     token_model,
+    uncertainty_alone_and_batched,
     with_fixed_masks,
 )
 from torch import nn
@@ -312,13 +313,7 @@ def test_trainer_per_sequence_scores_do_not_depend_on_padding(tmp_path):
     model = token_model(dropout=0.0, msd_num_samples=2, msd_dropout=0.0)
     nn.init.normal_(model.classifier.weight, std=1.0)
     ds = token_dataset(LENGTHS[:6]).remove_columns("labels")
-    scores = []
-    for batch_size in (1, 6):
-        args = trainer_args(tmp_path, per_device_eval_batch_size=batch_size, msd_eval_samples=2)
-        trainer = MSDTrainer(model=model, args=args, data_collator=pad_collator())
-        trainer.predict(ds)
-        scores.append(trainer.mc_uncertainty)
-    alone, padded = scores
+    alone, padded = uncertainty_alone_and_batched(model, ds, tmp_path, trainer_args)
     for key in ("entropy_mean", "entropy_max"):
         np.testing.assert_allclose(padded[key], alone[key], atol=1e-6, err_msg=key)
     np.testing.assert_allclose(padded["entropy"], alone["entropy"], atol=1e-6)  # NaN at the same places

