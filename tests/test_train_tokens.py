@@ -191,3 +191,21 @@ def test_bad_inputs_are_one_error_line_before_the_model_loads(tiny_bert, tmp_pat
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("error: "), err
         assert re.search(match, err[0]), (match, err[0])
+
+
+def test_token_lora_reloads_as_msd(tiny_bert, tmp_path):
+    """`use_lora` with token classification: a TOKEN_CLS adapter with `msd_config.json`, which
+    `AutoMSDPeftModelForTokenClassification` reloads as an MSD model predicting what the merged `upstream/` export
+    does."""
+    train = write_conll(tmp_path / "train.conll", sentences(24))
+    out = tmp_path / "out"
+    run_main(tmp_path, fields(tiny_bert, out, train_file=train, num_train_epochs=1, use_lora=True, lora_r=4))
+    adapter = json.loads((out / "adapter_config.json").read_text())
+    assert adapter["task_type"] == "TOKEN_CLS" and (out / "msd_config.json").is_file()
+    model = msd.AutoMSDPeftModelForTokenClassification.from_pretrained(out).eval()
+    assert type(model.get_base_model()).__name__ == "MSDBertForTokenClassification"
+    upstream = BertForTokenClassification.from_pretrained(out / "upstream").eval()
+    batch = AutoTokenizer.from_pretrained(out)(["alice went to paris", "bob and carol"], padding=True,
+                                                return_tensors="pt")  # fmt: skip
+    with torch.no_grad():
+        torch.testing.assert_close(model(**batch).logits, upstream(**batch).logits, atol=1e-5, rtol=1e-5)
