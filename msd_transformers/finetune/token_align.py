@@ -17,6 +17,7 @@ import datasets
 import numpy as np
 from datasets import Dataset, Value
 
+from ..loss import IGNORE_INDEX
 from .token_metrics import _predicted_ids
 from .token_tags import TagInfo, _is_int_feature
 from .tokens import ID_COLUMN, LINE_COLUMN, ROW_COLUMN, TAGS_COLUMN, TOKENS_COLUMN, _column
@@ -55,14 +56,14 @@ def align_labels(
     prev = None
     for w in word_ids:
         if w is None:
-            labels.append(-100)
+            labels.append(IGNORE_INDEX)
         elif w != prev:
             labels.append(int(word_labels[w]))
         elif label_all_tokens:
             label = int(word_labels[w])
             labels.append(int(b_to_i[label]) if b_to_i is not None else label)
         else:
-            labels.append(-100)
+            labels.append(IGNORE_INDEX)
         prev = w
     return labels
 

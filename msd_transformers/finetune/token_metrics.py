@@ -33,6 +33,7 @@ import numpy as np
 from seqeval.metrics.sequence_labeling import get_entities
 from transformers import EvalPrediction
 
+from ..loss import IGNORE_INDEX
 from .metrics import _LocalMetric
 
 __all__ = [
@@ -324,7 +325,7 @@ def word_level_tags(
     labels = np.asarray(label_ids)  # (N, T)
     if pred_ids.shape != labels.shape:
         raise ValueError(f"Predictions of shape {pred_ids.shape} do not match labels of shape {labels.shape}.")
-    keep = labels != -100  # (N, T)
+    keep = labels != IGNORE_INDEX  # (N, T)
     if word_ids is not None:
         if len(word_ids) != len(labels):
             raise ValueError(f"{len(word_ids)} word_ids lists for {len(labels)} examples.")
