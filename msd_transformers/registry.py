@@ -170,14 +170,14 @@ def row_of(model: Any) -> MSDArchitecture | None:
 
 
 def loss_style_of(model: Any) -> str:
-    """The loss style of a model's row (`"deberta"` for DeBERTa's sequence heads), stock models included;
+    """The loss style of a model's row (`"deberta"` for DeBERTa's sequence heads), upstream models included;
     `"default"` for a family without a row."""
     arch = row_of(model)
     return "default" if arch is None else arch.loss_style
 
 
 def loss_mask_of(model: Any) -> str | None:
-    """The `loss_mask` of a model's row (see [`MSDArchitecture`]), stock models included."""
+    """The `loss_mask` of a model's row (see [`MSDArchitecture`]), upstream models included."""
     arch = row_of(model)
     return None if arch is None else arch.loss_mask
 
