@@ -2,6 +2,7 @@
 
     baseline: import torch, transformers; from transformers import AutoModelForSequenceClassification, Trainer
     package:  import msd_transformers
+    package_trainer: import msd_transformers as msd; msd.MSDTrainer
 
 Each round runs both commands as fresh processes, in a shuffled order, after warm-up rounds (the operating system's
 file cache); the ratio is the median over rounds of the per-round ratio package / baseline. Importing the package
@@ -22,6 +23,8 @@ from bench_common import median
 COMMANDS: dict[str, str] = {
     "baseline": "import torch, transformers; from transformers import AutoModelForSequenceClassification, Trainer",
     "package": "import msd_transformers",
+    # the package and its Trainer (which imports Transformers' Trainer): what a training script pays
+    "package_trainer": "import msd_transformers as msd; msd.MSDTrainer",
 }
 
 
@@ -45,6 +48,7 @@ def run_import(args: Any) -> dict[str, Any]:
         for name in order:
             times[name].append(_seconds(COMMANDS[name]))
     ratios = sorted(p / b for p, b in zip(times["package"], times["baseline"], strict=True))
+    trainer_ratios = sorted(p / b for p, b in zip(times["package_trainer"], times["baseline"], strict=True))
     return {
         "benchmark": "import",
         "commands": COMMANDS,
@@ -53,4 +57,5 @@ def run_import(args: Any) -> dict[str, Any]:
         "median_seconds": {name: median(values) for name, values in times.items()},
         "ratio_median": median(ratios),
         "ratio_quartiles": [ratios[len(ratios) // 4], ratios[(3 * len(ratios)) // 4]],
+        "trainer_ratio_median": median(trainer_ratios),
     }
