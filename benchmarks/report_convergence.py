@@ -4,6 +4,7 @@ verdicts of the main README's summary."""
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from bench_convergence_summary import final_value
@@ -44,8 +45,6 @@ def _span(d: dict[str, Any], pct: bool, digits: int = 3) -> str:
 def final_ece(res: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Mean and std over seeds of each variant's final ECE (the last evaluation's, or from the final eval logits of
     runs recorded without ECE); `{}` when a variant has neither."""
-    import statistics
-
     labels = res.get("eval_labels")
     out = {}
     for name, v in res["variants"].items():
@@ -54,6 +53,17 @@ def final_ece(res: dict[str, Any]) -> dict[str, dict[str, float]]:
             return {}
         out[name] = {"mean": statistics.fmean(values), "std": statistics.pstdev(values)}
     return out
+
+
+def _mean_std(values: list[float]) -> dict[str, float]:
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def _seconds(d: dict[str, float]) -> str:
+    """`mean ± std` of a time, in ms below 0.1 s."""
+    if d["mean"] < 0.1:
+        return f"{1000 * d['mean']:.1f} ± {1000 * d['std']:.1f} ms"
+    return f"{d['mean']:.2f} ± {d['std']:.2f} s"
 
 
 def _first_min_step(run: dict[str, Any]) -> int:
@@ -82,8 +92,9 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
         "same step, mean ± std over seeds; *steps to plain's best loss* = the first evaluated step at which the run's "
         "eval loss is at or below the best eval loss the plain run of the same seed reached (per seed; `—` = never; "
         "its resolution is the evaluation interval); *below plain throughout* = the seeds on which the eval loss is "
-        "below plain's at every evaluation after the start. *Train time / step vs plain* = the training time per "
-        "step (forward, backward, optimizer step; evaluations excluded) divided by the plain run's, same seed: the "
+        "below plain's at every evaluation after the start. *Train time / step* = the training time per step "
+        "(forward, backward, optimizer step; evaluations excluded), and in brackets divided by the plain run's, same "
+        "seed: the "
         "runs are sequential on a machine shared with other work, so these ratios are noisy (the step benchmark is "
         "the careful one). *Final ECE*: expected calibration error (top label, 15 equal-width bins; "
         "`msd.expected_calibration_error`) of the final eval predictions (tokens: the labelled tokens).",
@@ -179,7 +190,7 @@ def _equal_steps(res: dict[str, Any]) -> list[str]:
     out = [
         "| variant | final eval loss | Δ loss vs plain | final accuracy (%) | Δ acc vs plain (pp) "
         f"{f1}| best eval loss | steps to plain's best loss | below plain throughout | time per run "
-        "| train time / step vs plain |" + (" final ECE |" if ece else ""),
+        "| train time / step (vs plain) |" + (" final ECE |" if ece else ""),
         "|---|---|---|---|---|---|---|---|---|---|" + ("---|---|" if token else "") + ("---|" if ece else ""),
     ]
     verdicts = []
@@ -198,7 +209,8 @@ def _equal_steps(res: dict[str, Any]) -> list[str]:
             ", ".join("—" if r is None else str(r) for r in reach),
             "—" if name == "plain" or below is None else f"{sum(below)}/{n}",
             f"{v['wall_s_mean']:.0f} s",
-            f"{pm(v['step_time_ratio_to_plain'], 2)}x",
+            f"{_seconds(_mean_std([run['step_s'] for run in v['per_seed'].values()]))} "
+            f"({pm(v['step_time_ratio_to_plain'], 2)}x)",
         ]
         if ece:
             cells.append(pm(ece[name], 4))
