@@ -118,9 +118,9 @@ def split_half(indices: list[int], labels: list[int], seed: int) -> tuple[list[i
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def no_evaluation() -> tuple[float, float, torch.Tensor]:
+def no_evaluation() -> tuple[dict[str, float], None]:
     """`run_schedule`'s evaluation, skipped: the methods are evaluated after training."""
-    return math.nan, math.nan, torch.empty(0, 0)
+    return {}, None
 
 
 def train_finetuned(
@@ -134,7 +134,7 @@ def train_finetuned(
         sel = torch.tensor(b)
         return model(**{k: v[sel] for k, v in data.items()}, labels=labels[sel]).loss
 
-    run_schedule(regime, seed, train_idx, model.parameters(), loss_of_batch, no_evaluation, (math.nan, math.nan))
+    run_schedule(regime, seed, train_idx, model.parameters(), loss_of_batch, no_evaluation, {})
     return model.eval()
 
 
@@ -150,7 +150,7 @@ def train_frozen(
     def loss_of_batch(b: list[int]) -> torch.Tensor:
         return head(feats[b], labels[b])
 
-    run_schedule(regime, seed, train_idx, head.parameters(), loss_of_batch, no_evaluation, (math.nan, math.nan))
+    run_schedule(regime, seed, train_idx, head.parameters(), loss_of_batch, no_evaluation, {})
     model = build_model(variant, num_labels, tiny, 0)  # the encoder that made `feats`
     model.classifier.load_state_dict(head.classifier.state_dict())
     return model.eval()

@@ -1,6 +1,7 @@
-"""Convergence: does multi-sample dropout reach a given eval loss / accuracy in fewer steps, and end better?
+"""Convergence: does multi-sample dropout reach a given eval loss / accuracy in fewer steps, and end better, at equal
+steps and at equal compute?
 
-BBC News (a fixed, seeded, stratified 80/20 split), MiniLM-L6, three regimes:
+BBC News (a fixed, seeded, stratified 80/20 split), MiniLM-L6, three sequence regimes:
 
 - `full`: full fine-tuning on the whole training split.
 - `small`: full fine-tuning on a small labelled subset (32 examples per class, 160 in all; a different subset per
@@ -9,20 +10,23 @@ BBC News (a fixed, seeded, stratified 80/20 split), MiniLM-L6, three regimes:
   (the input of the classifier dropout) are computed once, in eval mode, and cached; the head then trains on them.
   The whole-network variant does not apply (the encoder's dropouts are off and its outputs cached).
 
+and a token regime, `token`: WNUT-16 Twitter NER, full fine-tuning of MiniLM-L6 with a token head
+(`bench_convergence_token.py`).
+
 Variants: `plain` (the stock model: one dropout at the model's rate 0.1), `msd8` (K = 8 at the same rate),
 `msd8_linspace` (K = 8, rates linspace(0.1, 0.5)), `msd8_logits` (K = 8, rate 0.1, loss of the mean logits),
 `whole8` (stock model, M = 8 whole-network passes batched with `repeat_batch`), `rdrop` (R-Drop: stock model, M = 2
 passes, `msd_consistency` = the R-Drop paper's alpha for BERT-base mapped, see `RDROP_ALPHA`), `msd8_consistency`
-(K = 8, rate 0.1, plus head-only consistency at the same `msd_consistency`). Within a seed every variant starts
-from the same weights and sees the same batches in the same order.
+(K = 8, rate 0.1, plus head-only consistency at the same `msd_consistency`), and for equal compute `plain_2x` /
+`plain_8x` (the stock model trained for 2 / 8 times the steps: the compute of `rdrop` / `whole8`). Within a seed
+every variant starts from the same weights and sees the same batches in the same order.
 
-Each run records its training time per step (forward, backward and optimizer step; evaluations excluded) and its
-final eval logits, in the order of `eval_labels`, for calibration metrics.
+Each run records its training time per step (forward, backward and optimizer step; evaluations excluded), eval loss,
+accuracy and ECE at every evaluation, and its final eval logits, in the order of `eval_labels`.
 """
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,9 +44,10 @@ from bench_common import (
     stratified_subset,
     tokenize,
 )
+from bench_convergence_summary import check_same_start, equal_compute, steps_multiplier, stored_runs, summarise
 from torch import nn
 
-from msd_transformers import MultiSampleDropout, consistency_loss, sample_losses
+from msd_transformers import MultiSampleDropout, consistency_loss, expected_calibration_error, sample_losses
 from msd_transformers.dropout import repeat_batch
 
 NUM_SAMPLES = 8
@@ -64,20 +69,24 @@ class Regime:
 
     name: str
     title: str
-    seq_len: int
-    steps: int
+    seq_len: int  # tokens per example (token regime: the truncation length; batches are padded to their longest)
+    steps: int  # of every variant but `plain_<m>x`, which trains for m times as many
     eval_every: int
     lr: float
+    head_lr: float | None = None  # the classifier's learning rate, when not `lr`
     batch_size: int = 16
     per_class: int | None = None  # a small labelled subset per class; None = the whole training split
     frozen: bool = False
     variants: list[str] = field(
         default_factory=lambda: [
-            "plain", "msd8", "msd8_linspace", "msd8_logits", "whole8", "rdrop", "msd8_consistency",
+            "plain", "msd8", "msd8_linspace", "msd8_logits", "whole8", "rdrop", "msd8_consistency", "plain_2x",
+            "plain_8x",
         ]
     )  # fmt: skip
     warmup_fraction: float = 0.1
     weight_decay: float = 0.01
+    task: str = "sequence-classification"
+    max_examples: tuple[int, int] | None = None  # (train, validation) examples used; None = all (quick runs cut)
     note: str = ""
 
 
@@ -86,17 +95,38 @@ def regimes(quick: bool) -> dict[str, Regime]:
     four = ["plain", "msd8", "msd8_linspace", "msd8_logits"]
     consistency = ["rdrop", "msd8_consistency"]
     head_only = [*four, "msd8_consistency"]  # a frozen encoder has no whole-network dropout to sample
+    token = ["plain", "msd8", "fp5", "whole2", "rdrop", "plain_2x"]
     if quick:
         return {
             "full": Regime(
-                "full", "Full fine-tuning (quick)", 16, 6, 3, 1e-3, batch_size=8, variants=four + consistency
+                "full",
+                "Full fine-tuning (quick)",
+                16,
+                6,
+                3,
+                1e-3,
+                batch_size=8,
+                variants=[*four, *consistency, "plain_2x"],
             ),
             "small": Regime("small", "Small subset (quick)", 16, 6, 3, 1e-3, batch_size=8, per_class=4),
             "frozen": Regime("frozen", "Frozen encoder (quick)", 16, 20, 10, 1e-2, frozen=True, variants=head_only),
+            "token": Regime(
+                "token",
+                "WNUT-16 token classification (quick)",
+                32,
+                6,
+                3,
+                1e-3,
+                batch_size=8,
+                variants=token,
+                task="token-classification",
+                max_examples=(64, 32),
+            ),
         }
     return {
         "full": Regime(
-            "full", "BBC News, full fine-tuning, whole training split", 32, 80, 20, 1e-4, variants=four + consistency,
+            "full", "BBC News, full fine-tuning, whole training split", 32, 80, 20, 1e-4,
+            variants=[*four, *consistency, "plain_2x"],
             note="The whole-network variant (8x the compute per step) was cut from this regime to fit the budget; "
             "it runs in the small-subset regime.",
         ),
@@ -107,6 +137,15 @@ def regimes(quick: bool) -> dict[str, Regime]:
             note="The pooled outputs of this checkpoint are small (std 0.06), so the head needs a high learning "
             "rate: with lr 1e-3 and 1,000 steps the plain head was far from converged (eval loss 1.10); lr 3e-2 and "
             "3,000 steps (27 epochs) let it plateau (chosen on the plain head, seed 0, before running the others).",
+        ),
+        "token": Regime(
+            "token", "WNUT-16 Twitter NER, full fine-tuning of a token head", 128, 120, 30, 1e-4, head_lr=1e-2,
+            variants=token, task="token-classification",
+            note="One epoch (120 steps of 16 tweets). With one learning rate for the whole model (5e-5, 1e-4, 2e-4 "
+            "or 5e-4) the stock head predicted `O` for every word after this epoch (entity F1 0 at every "
+            "evaluation; about 95% of the words are `O`); a classifier learning rate of 1e-2 (the encoder's stays "
+            "1e-4) gave entity F1 0.43 (3e-3: 0.27). Chosen on the stock head, seed 0, before running the other "
+            "variants.",
         ),
     }  # fmt: skip
 
@@ -143,7 +182,7 @@ def batches(indices: list[int], batch_size: int, steps: int, seed: int) -> list[
 def build_model(variant: str, num_labels: int, tiny: bool, seed: int) -> nn.Module:
     """The model of a variant, seeded so that every variant of a seed starts from the same classifier."""
     seed_everything(seed)
-    if variant in ("plain", "whole8", "rdrop"):
+    if variant in ("plain", "whole8", "rdrop") or steps_multiplier(variant) > 1:
         return stock_model(num_labels, tiny=tiny)
     kwargs: dict[str, Any] = {"msd_num_samples": NUM_SAMPLES, "msd_dropout": BASE_RATE}
     if variant == "msd8_linspace":
@@ -153,11 +192,12 @@ def build_model(variant: str, num_labels: int, tiny: bool, seed: int) -> nn.Modu
     return msd_model(num_labels, tiny=tiny, **kwargs)
 
 
+Evaluation = tuple[dict[str, float], torch.Tensor | None]  # (metrics, the logits to keep or None)
+
+
 @torch.inference_mode()
-def evaluate(
-    model: nn.Module, data: dict[str, torch.Tensor], labels: torch.Tensor, idx: list[int]
-) -> tuple[float, float, torch.Tensor]:
-    """Eval-mode cross-entropy, accuracy and logits `(len(idx), C)` on the examples `idx`."""
+def evaluate(model: nn.Module, data: dict[str, torch.Tensor], labels: torch.Tensor, idx: list[int]) -> Evaluation:
+    """Eval-mode metrics (see `scores`) and logits `(len(idx), C)` on the examples `idx`."""
     model.eval()
     chunks = [
         model(**{k: v[torch.tensor(idx[i : i + 128])] for k, v in data.items()}).logits
@@ -167,9 +207,14 @@ def evaluate(
     return scores(torch.cat(chunks).float(), labels[idx])
 
 
-def scores(logits: torch.Tensor, labels: torch.Tensor) -> tuple[float, float, torch.Tensor]:
-    """Mean cross-entropy, accuracy, and the logits."""
-    return F.cross_entropy(logits, labels).item(), (logits.argmax(-1) == labels).float().mean().item(), logits
+def scores(logits: torch.Tensor, labels: torch.Tensor) -> Evaluation:
+    """Mean cross-entropy, accuracy and ECE (top label, 15 bins) of `(n, C)` logits; and the logits."""
+    metrics = {
+        "eval_loss": F.cross_entropy(logits, labels).item(),
+        "eval_accuracy": (logits.argmax(-1) == labels).float().mean().item(),
+        "eval_ece": expected_calibration_error(logits.softmax(-1), labels),
+    }
+    return metrics, logits
 
 
 def consistency_objective(model: nn.Module, inputs: dict[str, torch.Tensor], labels: torch.Tensor, passes: int):
@@ -190,22 +235,25 @@ def run_schedule(
     train_idx: list[int],
     params: Any,
     loss_of_batch: Callable[[list[int]], torch.Tensor],
-    evaluate_fn: Callable[[], tuple[float, float, torch.Tensor]],
-    initial: tuple[float, float] | None = None,
+    evaluate_fn: Callable[[], Evaluation],
+    initial: dict[str, float] | None = None,
+    total: int | None = None,
 ) -> dict[str, Any]:
-    """The training loop shared by both regimes: AdamW with warm-up and linear decay, the seed's batches, an
-    evaluation every `eval_every` steps; returns the curves, the training time per step and the final eval logits."""
+    """The training loop of every regime: AdamW with warm-up and linear decay over `total` steps (default: the
+    regime's), the seed's batches, an evaluation every `eval_every` steps and at the end; returns the curves of every
+    metric `evaluate_fn` gives, the training time per step and the final eval logits (when `evaluate_fn` gives
+    them). `initial`: the step-0 metrics when known (every variant of a seed starts from the same weights)."""
+    total = total or regime.steps
     opt = torch.optim.AdamW(params, lr=regime.lr, weight_decay=regime.weight_decay)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lr_lambda(regime.steps, max(1, round(regime.warmup_fraction * regime.steps)))
-    )
-    l0, a0 = initial if initial is not None else evaluate_fn()[:2]
-    steps, eval_loss, eval_acc, train_loss = [0], [l0], [a0], []
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(total, max(1, round(regime.warmup_fraction * total))))
+    first = initial if initial is not None else evaluate_fn()[0]
+    record: dict[str, Any] = {"steps": [0], **{k: [v] for k, v in first.items()}, "train_loss": []}
     seed_everything(seed + 1)  # the dropout masks
     t0 = time.perf_counter()
     train_s = 0.0
     window: list[float] = []
-    for step, b in enumerate(batches(train_idx, regime.batch_size, regime.steps, seed), start=1):
+    logits = None
+    for step, b in enumerate(batches(train_idx, regime.batch_size, total, seed), start=1):
         t_step = time.perf_counter()
         loss = loss_of_batch(b)
         loss.backward()
@@ -214,22 +262,17 @@ def run_schedule(
         opt.zero_grad(set_to_none=True)
         window.append(loss.item())
         train_s += time.perf_counter() - t_step
-        if step % regime.eval_every == 0 or step == regime.steps:
-            el, ea, logits = evaluate_fn()
-            steps.append(step)
-            eval_loss.append(el)
-            eval_acc.append(ea)
-            train_loss.append(sum(window) / len(window))
+        if step % regime.eval_every == 0 or step == total:
+            metrics, logits = evaluate_fn()
+            record["steps"].append(step)
+            for key in first:
+                record[key].append(metrics[key])
+            record["train_loss"].append(sum(window) / len(window))
             window = []
-    return {
-        "steps": steps,
-        "eval_loss": eval_loss,
-        "eval_accuracy": eval_acc,
-        "train_loss": train_loss,
-        "wall_s": time.perf_counter() - t0,
-        "step_s": train_s / regime.steps,
-        "final_eval_logits": [[round(x, 5) for x in row] for row in logits.tolist()],
-    }
+    record.update(wall_s=time.perf_counter() - t0, step_s=train_s / total)
+    if logits is not None:
+        record["final_eval_logits"] = [[round(x, 5) for x in row] for row in logits.tolist()]
+    return record
 
 
 def train_finetune(
@@ -242,7 +285,7 @@ def train_finetune(
     val_idx: list[int],
     num_labels: int,
     tiny: bool,
-    initial: tuple[float, float] | None,
+    initial: dict[str, float] | None,
 ) -> dict[str, Any]:
     """Fine-tune one variant with one seed; evaluate every `eval_every` steps."""
     model = build_model(variant, num_labels, tiny, seed).train()
@@ -259,7 +302,7 @@ def train_finetune(
 
     return run_schedule(
         regime, seed, train_idx, model.parameters(), loss_of_batch,
-        lambda: evaluate(model, data, labels, val_idx), initial,
+        lambda: evaluate(model, data, labels, val_idx), initial, regime.steps * steps_multiplier(variant),
     )  # fmt: skip
 
 
@@ -327,102 +370,84 @@ def train_frozen(
     head = Head(variant, feats.shape[-1], num_labels).train()
     xv, yv = feats[val_idx], labels[val_idx]
 
-    def ev() -> tuple[float, float, torch.Tensor]:
+    def ev() -> Evaluation:
         with torch.inference_mode():
             return scores(head.classifier(xv), yv)
 
     return run_schedule(regime, seed, train_idx, head.parameters(), lambda b: head(feats[b], labels[b]), ev)
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# Summary
-# ----------------------------------------------------------------------------------------------------------------
+def collect_runs(
+    name: str,
+    variants: list[str],
+    seeds: list[int],
+    runs: dict[str, dict[int, dict[str, Any]]],
+    train_one: Callable[[str, int, dict[str, float] | None], dict[str, Any]],
+    check_start: bool,
+) -> dict[str, dict[int, dict[str, Any]]]:
+    """Run `train_one(variant, seed, initial)` for every seed and variant into `runs` (which may hold stored runs:
+    with `check_start`, each new run's step-0 eval loss must be the stored plain run's, see `check_same_start`)."""
+    t0 = time.perf_counter()
+    stored_plain = runs.get("plain") if check_start else None
+    for seed in seeds:
+        initial = None
+        for variant in variants:
+            r = train_one(variant, seed, initial)
+            if stored_plain is not None:
+                check_same_start(r, stored_plain[seed], seed)
+            initial = {k: v[0] for k, v in r.items() if k.startswith("eval_")}  # every variant starts from these
+            runs.setdefault(variant, {})[seed] = r
+            f1 = f", F1 {r['eval_f1'][-1]:.4f}" if "eval_f1" in r else ""
+            print(
+                f"[{name}] seed {seed} {variant:16s}: final eval loss {r['eval_loss'][-1]:.4f}, "
+                f"acc {r['eval_accuracy'][-1]:.4f}{f1} ({r['wall_s']:.0f}s; total {time.perf_counter() - t0:.0f}s)",
+                flush=True,
+            )
+    return runs
 
 
-def _mean_std(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), (statistics.stdev(values) if len(values) > 1 else 0.0)
+def regime_result(
+    regime: Regime,
+    seeds: list[int],
+    settings: dict[str, Any],
+    runs: dict[str, dict[int, dict[str, Any]]],
+    description: str,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The result dict of a regime (written by `run.py`): settings, per-variant summaries in the regime's order,
+    and the equal-compute comparison."""
+    order = [*regime.variants, *(v for v in runs if v not in regime.variants)]
+    ordered = {v: runs[v] for v in order if v in runs}
+    return {
+        "benchmark": "convergence",
+        "regime": regime.name,
+        **extra,
+        "title": regime.title,
+        "description": description,
+        "settings": {**settings, "variants": list(ordered)},
+        "seeds": seeds,
+        "variants": summarise(ordered, seeds),
+        "equal_compute": equal_compute(ordered, seeds, extra.get("eval_labels")),
+    }
 
 
-def first_reach(steps: list[int], curve: list[float], target: float, higher_is_better: bool) -> int | None:
-    """The first evaluated step at which `curve` reaches `target` (None if never)."""
-    for s, v in zip(steps, curve, strict=True):
-        if (v >= target - 1e-12) if higher_is_better else (v <= target + 1e-12):
-            return s
-    return None
-
-
-def summarise(runs: dict[str, dict[int, dict[str, Any]]], seeds: list[int]) -> dict[str, Any]:
-    """Per variant: curves (mean, std over seeds), final and best values, steps to reach the plain head's best."""
-    out: dict[str, Any] = {}
-    plain = runs["plain"]
-    for name, by_seed in runs.items():
-        steps = by_seed[seeds[0]]["steps"]
-        v: dict[str, Any] = {"steps": steps}
-        for key in ("eval_loss", "eval_accuracy"):
-            cols = list(zip(*(by_seed[s][key] for s in seeds), strict=True))
-            v[f"{key}_mean"] = [statistics.fmean(c) for c in cols]
-            v[f"{key}_std"] = [statistics.stdev(c) if len(c) > 1 else 0.0 for c in cols]
-            finals = [by_seed[s][key][-1] for s in seeds]
-            v[f"final_{key}"] = dict(zip(("mean", "std"), _mean_std(finals), strict=True))
-            diffs = [by_seed[s][key][-1] - plain[s][key][-1] for s in seeds]
-            v[f"final_{key}_minus_plain"] = dict(zip(("mean", "std"), _mean_std(diffs), strict=True))
-            best = [(min if key == "eval_loss" else max)(by_seed[s][key]) for s in seeds]
-            v[f"best_{key}"] = dict(zip(("mean", "std"), _mean_std(best), strict=True))
-        # Steps to reach the plain head's best (per seed: that seed's plain run; and on the mean curves).
-        for key, higher in (("eval_loss", False), ("eval_accuracy", True)):
-            per_seed = []
-            for s in seeds:
-                target = (max if higher else min)(plain[s][key])
-                per_seed.append(first_reach(by_seed[s]["steps"], by_seed[s][key], target, higher))
-            plain_mean = [statistics.fmean(c) for c in zip(*(plain[s][key] for s in seeds), strict=True)]
-            target_mean = (max if higher else min)(plain_mean)
-            v[f"steps_to_plain_best_{key}"] = {
-                "per_seed": per_seed,
-                "mean_curve": first_reach(steps, v[f"{key}_mean"], target_mean, higher),
-                "mean_curve_target": target_mean,
-            }
-        v["wall_s_mean"] = statistics.fmean(by_seed[s]["wall_s"] for s in seeds)
-        # Training cost per step (no evaluations), relative to the plain run of the same seed.
-        v["step_s_mean"] = statistics.fmean(by_seed[s]["step_s"] for s in seeds)
-        ratios = [by_seed[s]["step_s"] / plain[s]["step_s"] for s in seeds]
-        v["step_time_ratio_to_plain"] = dict(zip(("mean", "std"), _mean_std(ratios), strict=True))
-        v["per_seed"] = {str(s): by_seed[s] for s in seeds}
-        out[name] = v
-    return out
-
-
-def run_regime(name: str, args: Any) -> dict[str, Any]:
-    """Run one regime for every variant and seed; return its result dict (written by `run.py`)."""
+def run_regime(name: str, args: Any, stored: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Run one regime for every variant (or `args.variants`) and seed; return its result dict (written by `run.py`).
+    With `stored` (the regime's stored results), the new runs join the stored ones, replacing those of the same
+    variants."""
     regime = regimes(args.quick)[name]
+    variants = regime.variants
+    if getattr(args, "variants", None):
+        variants = [v for v in args.variants if v in regime.variants]
+    if regime.task == "token-classification":
+        import bench_convergence_token
+
+        return bench_convergence_token.run_token_regime(regime, args, variants, stored)
     tiny = args.quick
     seeds: list[int] = list(args.seeds)
     texts, labels_list, label_names, train_all, val_idx = bbc_news_split()
     labels = torch.tensor(labels_list)
-    data = tokenize(texts, regime.seq_len)
     num_labels = len(label_names)
-    runs: dict[str, dict[int, dict[str, Any]]] = {v: {} for v in regime.variants}
-    t0 = time.perf_counter()
-    feats = None
-    if regime.frozen:
-        feats = pooled_outputs(data, num_labels, tiny)
-        print(f"[{name}] cached pooled outputs {tuple(feats.shape)} in {time.perf_counter() - t0:.1f}s", flush=True)
-    for seed in seeds:
-        train_idx = (
-            stratified_subset(train_all, labels_list, regime.per_class, seed) if regime.per_class else train_all
-        )
-        initial = None
-        for variant in regime.variants:
-            if regime.frozen:
-                r = train_frozen(regime, variant, seed, feats, labels, train_idx, val_idx, num_labels)
-            else:
-                r = train_finetune(regime, variant, seed, data, labels, train_idx, val_idx, num_labels, tiny, initial)
-                initial = (r["eval_loss"][0], r["eval_accuracy"][0])  # same start weights for every variant
-            runs[variant][seed] = r
-            print(
-                f"[{name}] seed {seed} {variant:16s}: final eval loss {r['eval_loss'][-1]:.4f}, "
-                f"acc {r['eval_accuracy'][-1]:.4f} ({r['wall_s']:.0f}s; total {time.perf_counter() - t0:.0f}s)",
-                flush=True,
-            )
     settings = asdict(regime)
     settings.update(
         {
@@ -439,13 +464,26 @@ def run_regime(name: str, args: Any) -> dict[str, Any]:
             "optimizer": "AdamW, linear warm-up (10%) and linear decay to 0",
         }
     )
-    return {
-        "benchmark": "convergence",
-        "regime": name,
-        "eval_labels": labels[val_idx].tolist(),  # the order of every run's final_eval_logits
-        "title": regime.title,
-        "description": __doc__.strip(),
-        "settings": settings,
-        "seeds": seeds,
-        "variants": summarise(runs, seeds),
+    runs = stored_runs(stored, settings, seeds) if stored is not None else {}
+    if stored is not None and stored.get("eval_labels") != labels[val_idx].tolist():
+        raise ValueError("the stored results have other validation labels: another split")
+    data = tokenize(texts, regime.seq_len)
+    feats = None
+    if regime.frozen:
+        t0 = time.perf_counter()
+        feats = pooled_outputs(data, num_labels, tiny)
+        print(f"[{name}] cached pooled outputs {tuple(feats.shape)} in {time.perf_counter() - t0:.1f}s", flush=True)
+    subsets = {
+        s: stratified_subset(train_all, labels_list, regime.per_class, s) if regime.per_class else train_all
+        for s in seeds
     }
+
+    def train_one(variant: str, seed: int, initial: dict[str, float] | None) -> dict[str, Any]:
+        if regime.frozen:
+            return train_frozen(regime, variant, seed, feats, labels, subsets[seed], val_idx, num_labels)
+        return train_finetune(regime, variant, seed, data, labels, subsets[seed], val_idx, num_labels, tiny, initial)
+
+    runs = collect_runs(name, variants, seeds, runs, train_one, check_start=stored is not None)
+    return regime_result(
+        regime, seeds, settings, runs, __doc__.strip(), eval_labels=labels[val_idx].tolist()
+    )  # eval_labels: the order of every run's final_eval_logits

@@ -88,20 +88,26 @@ def plot_step(result: dict[str, Any], path: Path) -> Path:
 
 
 def plot_convergence(result: dict[str, Any], path: Path) -> Path:
-    """Eval loss and accuracy against training steps (mean over seeds, shaded +/- one std), and the eval loss minus
-    the plain run of the same seed (paired difference, mean +/- std)."""
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    """Eval loss and accuracy (entity F1 for tokens) against training steps (mean over seeds, shaded +/- one std),
+    the eval loss minus the plain run of the same seed (paired difference, mean +/- std; the variants of the regime's
+    steps), and the eval loss against compute (steps x whole-network passes per step)."""
+    fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     variants = result["variants"]
     seeds = [str(s) for s in result["seeds"]]
     plain = variants["plain"]
+    score = "eval_f1" if "eval_f1_mean" in plain else "eval_accuracy"
     for i, (name, v) in enumerate(variants.items()):
         steps = v["steps"]
-        for ax, key in zip(axes[:2], ("eval_loss", "eval_accuracy"), strict=True):
+        compute = [s * v.get("passes_per_step", 1) for s in steps]
+        style = "--" if v.get("steps_multiplier", 1) > 1 else "-"
+        for ax, key, x in ((axes[0], "eval_loss", steps), (axes[1], score, steps), (axes[3], "eval_loss", compute)):
             mean, std = v[f"{key}_mean"], v[f"{key}_std"]
-            ax.plot(steps, mean, color=f"C{i}", label=name, lw=1.4)
+            ax.plot(x, mean, style, color=f"C{i}", label=name, lw=1.4)
             lo = [m - s for m, s in zip(mean, std, strict=True)]
             hi = [m + s for m, s in zip(mean, std, strict=True)]
-            ax.fill_between(steps, lo, hi, color=f"C{i}", alpha=0.15, lw=0)
+            ax.fill_between(x, lo, hi, color=f"C{i}", alpha=0.15, lw=0)
+        if steps != plain["steps"]:
+            continue
         diffs = [
             [a - b for a, b in zip(v["per_seed"][s]["eval_loss"], plain["per_seed"][s]["eval_loss"], strict=True)]
             for s in seeds
@@ -115,16 +121,20 @@ def plot_convergence(result: dict[str, Any], path: Path) -> Path:
             color=f"C{i}", alpha=0.15, lw=0,
         )  # fmt: skip
     axes[0].set_ylabel("eval loss (log scale)")
-    axes[1].set_ylabel("eval accuracy")
+    axes[1].set_ylabel("entity F1 (micro)" if score == "eval_f1" else "eval accuracy")
     axes[2].set_ylabel("eval loss - plain (same seed)")
     axes[2].axhline(0.0, color="grey", lw=0.8)
+    axes[3].set_ylabel("eval loss (log scale)")
     for ax in axes:
         ax.set_xlabel("optimizer steps")
         ax.grid(alpha=0.3)
+    axes[3].set_xlabel("compute: steps x whole-network passes per step")
     axes[0].set_yscale("log")
+    axes[3].set_yscale("log")
     axes[1].legend(fontsize=7)
     n = len(result["seeds"])
-    fig.suptitle(f"{result['title']}: mean and +/-1 std over {n} seeds", fontsize=10)
+    title = f"{result['title']}: mean and +/-1 std over {n} seeds (dashed: the stock head, more steps)"
+    fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 
 

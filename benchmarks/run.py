@@ -2,7 +2,8 @@
 
     python benchmarks/run.py head [--quick] [--out DIR] [--device cuda] [--dtype bf16]
     python benchmarks/run.py step [--quick] [--parts sequence decoder token token-mc] [--shapes minilm base] ...
-    python benchmarks/run.py convergence [--quick] [--regimes full small frozen] [--seeds 0 1 2] ...
+    python benchmarks/run.py convergence [--quick] [--regimes full small frozen token] [--seeds 0 1 2] ...
+    python benchmarks/run.py convergence --regimes full small --variants plain_2x   # add to the stored results
     python benchmarks/run.py calibration [--quick] [--regimes finetuned frozen] [--seeds 0 1 2] ...
     python benchmarks/run.py calibration --timing-only [--timing-rounds 15]   # re-time the stored results
 
@@ -44,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         "--regimes",
         nargs="+",
         default=None,
-        help="regimes to run (convergence: full small frozen; calibration: finetuned frozen; default: all)",
+        help="regimes to run (convergence: full small frozen token; calibration: finetuned frozen; default: all)",
     )
     parser.add_argument(
         "--threads",
@@ -57,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
         "--shapes", nargs="+", default=None, choices=list(SHAPES), help="step: the token shapes (default: all)"
     )
     parser.add_argument("--repeats", type=int, default=None, help="step: timed rounds (default 11; 3 with --quick)")
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=None,
+        help="convergence: run only these variants (in each regime that has them) and add them to the stored results "
+        "in --out (same seeds and settings)",
+    )
     parser.add_argument("--no-plot", action="store_true", help="write the JSON only")
     parser.add_argument(
         "--timing-only",
@@ -67,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.timing_only and args.benchmark != "calibration":
         parser.error("--timing-only is for the calibration benchmark")
+    if args.variants and (args.benchmark != "convergence" or args.timing_only):
+        parser.error("--variants is for the convergence benchmark")
     if args.benchmark != "step" and (args.parts or args.shapes or args.repeats):
         parser.error("--parts, --shapes and --repeats are for the step benchmark")
     if args.repeats is not None and args.repeats < 1:
@@ -112,7 +122,18 @@ def main(argv: list[str] | None = None) -> int:
         unknown = [r for r in args.regimes or [] if r not in known]
         if unknown:
             parser.error(f"unknown {args.benchmark} regime(s) {unknown}: choose from {known}")
-        for regime in args.regimes or known:
+        selected = list(args.regimes or known)
+        if args.variants:
+            has = {r: [v for v in args.variants if v in module.regimes(args.quick)[r].variants] for r in selected}
+            bad = [v for v in args.variants if not any(v in names for names in has.values())]
+            if bad:
+                parser.error(f"variant(s) {bad} are in none of the regimes {selected}")
+            selected = [r for r in selected if has[r]]
+            for regime in selected:
+                path = out / f"{args.benchmark}-{regime}{suffix}.json"
+                if not path.exists():
+                    parser.error(f"--variants adds runs to the stored results {path}; run the regime first")
+        for regime in selected:
             t1 = time.perf_counter()
             env = environment(args.device, args.dtype, args.seeds)
             if args.timing_only:
@@ -126,9 +147,23 @@ def main(argv: list[str] | None = None) -> int:
                 if not args.no_plot:
                     written.append(plot(result, out / f"{args.benchmark}-{regime}{suffix}.png"))
                 continue
-            result = {**module.run_regime(regime, args), "environment": env}
-            result["wall_s"] = time.perf_counter() - t1
-            written.append(write_json(out / f"{args.benchmark}-{regime}{suffix}.json", result))
+            path = out / f"{args.benchmark}-{regime}{suffix}.json"
+            if args.variants:  # the new runs join the stored ones, which keep their record; theirs goes in `added`
+                stored = json.loads(path.read_text())
+                try:
+                    result = module.run_regime(regime, args, stored)
+                except ValueError as err:
+                    parser.error(f"{path}: {err}")
+                added = {"variants": has[regime], "environment": env, "wall_s": time.perf_counter() - t1}
+                result.update(
+                    environment=stored["environment"],
+                    wall_s=stored["wall_s"],
+                    added=[*stored.get("added", []), added],
+                )
+            else:
+                result = {**module.run_regime(regime, args), "environment": env}
+                result["wall_s"] = time.perf_counter() - t1
+            written.append(write_json(path, result))
             if not args.no_plot:
                 written.append(plot(result, out / f"{args.benchmark}-{regime}{suffix}.png"))
     for p in written:

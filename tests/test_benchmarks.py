@@ -201,29 +201,123 @@ def test_step_parts_and_arguments(
 
 def test_convergence_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _run("convergence", out=quick_dir, monkeypatch=monkeypatch)
-    for regime in ("full", "small", "frozen"):
+    for regime in ("full", "small", "frozen", "token"):
         result = json.loads((quick_dir / f"convergence-{regime}.json").read_text())
         _check_env(result)
         assert result["regime"] == regime
         assert len(result["seeds"]) >= 3
         variants = result["variants"]
-        assert {"plain", "msd8", "msd8_linspace", "msd8_logits"} <= set(variants)
-        assert ("whole8" in variants) == (regime == "small")
-        assert "msd8_consistency" in variants and ("rdrop" in variants) == (regime != "frozen")
-        n_val = result["settings"]["n_val"]
-        assert len(result["eval_labels"]) == n_val
-        for v in variants.values():
+        s = result["settings"]
+        if regime == "token":
+            assert list(variants) == ["plain", "msd8", "fp5", "whole2", "rdrop", "plain_2x"]
+            assert s["task"] == "token-classification" and s["scheme"] == "IOB2" and len(s["labels"]) == 21
+            assert s["n_train"] == s["max_examples"][0] and s["n_val"] == s["max_examples"][1]
+        else:
+            assert {"plain", "msd8", "msd8_linspace", "msd8_logits", "msd8_consistency"} <= set(variants)
+            assert ("whole8" in variants) == ("plain_8x" in variants) == (regime == "small")
+            assert ("rdrop" in variants) == ("plain_2x" in variants) == (regime != "frozen")
+            assert len(result["eval_labels"]) == s["n_val"]
+        for name, v in variants.items():
+            multiplier = {"plain_2x": 2, "plain_8x": 8}.get(name, 1)
+            passes = {"whole2": 2, "rdrop": 2, "whole8": 8}.get(name, 1)
             n = len(v["steps"])
-            assert v["steps"][0] == 0 and v["steps"][-1] == result["settings"]["steps"]
-            assert len(v["eval_loss_mean"]) == len(v["eval_accuracy_std"]) == n
+            assert v["steps"][0] == 0 and v["steps"][-1] == multiplier * s["steps"]
+            assert v["compute"] == multiplier * s["steps"] * passes
+            assert len(v["eval_loss_mean"]) == len(v["eval_accuracy_std"]) == len(v["eval_ece_mean"]) == n
             assert {"mean", "std"} <= set(v["final_eval_loss"])
             assert len(v["steps_to_plain_best_eval_loss"]["per_seed"]) == len(result["seeds"])
-            assert set(v["per_seed"]) == {str(s) for s in result["seeds"]}
+            assert set(v["per_seed"]) == {str(seed) for seed in result["seeds"]}
             assert v["step_s_mean"] > 0 and {"mean", "std"} <= set(v["step_time_ratio_to_plain"])
-            for run in v["per_seed"].values():  # what calibration metrics need: final logits in eval_labels order
-                logits = run["final_eval_logits"]
-                assert len(logits) == n_val and {len(row) for row in logits} == {len(result["settings"]["labels"])}
+            for run in v["per_seed"].values():
+                assert run["steps"] == sorted({*range(0, len(run["steps"]) * s["eval_every"], s["eval_every"])})
+                assert all(0 <= x <= 1 for key in ("eval_accuracy", "eval_ece") for x in run[key])
+                if regime == "token":
+                    assert "final_eval_logits" not in run and all(0 <= x <= 1 for x in run["eval_f1"])
+                else:  # what calibration metrics need: final logits in eval_labels order
+                    logits = run["final_eval_logits"]
+                    assert len(logits) == s["n_val"] and {len(row) for row in logits} == {len(s["labels"])}
+        _check_convergence_summary(result)
         assert (quick_dir / f"convergence-{regime}.png").stat().st_size > 0
+
+
+def _check_convergence_summary(result: dict) -> None:
+    """The summaries against the raw runs: paired final differences to plain, and each whole-network variant at
+    equal compute against the stock head trained for its passes (best and last over the reference's evaluations)."""
+    seeds = [str(s) for s in result["seeds"]]
+    runs = {name: v["per_seed"] for name, v in result["variants"].items()}
+    for name, v in result["variants"].items():
+        for key in ("eval_loss", "eval_accuracy", "eval_ece"):
+            diffs = [runs[name][s][key][-1] - runs["plain"][s][key][-1] for s in seeds]
+            assert v[f"final_{key}_minus_plain"]["mean"] == pytest.approx(statistics.fmean(diffs), abs=1e-12)
+            assert v[f"final_{key}_minus_plain"]["std"] == pytest.approx(statistics.stdev(diffs), abs=1e-12)
+        if v["steps"] == result["variants"]["plain"]["steps"]:
+            pairs = [
+                zip(runs[name][s]["eval_loss"][1:], runs["plain"][s]["eval_loss"][1:], strict=True) for s in seeds
+            ]
+            assert v["eval_loss_below_plain_at_every_evaluation"] == [all(a < b for a, b in p) for p in pairs]
+    expected = {"whole8": "plain_8x", "whole2": "plain_2x", "rdrop": "plain_2x"}
+    rows = result["equal_compute"]
+    assert set(rows) == {name for name in expected if name in runs}
+    for name, row in rows.items():
+        ref = runs[expected[name]]
+        assert row["reference"] == expected[name] and row["compute"] == row["reference_steps"]
+        for key, best in (("eval_loss", min), ("eval_accuracy", max), ("eval_f1", max), ("eval_ece", None)):
+            if key == "eval_f1" and result["regime"] != "token":
+                assert key not in row
+                continue
+            if best is None:  # ECE at the evaluation of the smallest eval loss
+                at_best = [ref[s][key][ref[s]["eval_loss"].index(min(ref[s]["eval_loss"]))] for s in seeds]
+            else:
+                at_best = [best(ref[s][key]) for s in seeds]
+            final = [runs[name][s][key][-1] for s in seeds]
+            assert row[key]["reference_best"]["per_seed"] == at_best
+            assert row[key]["reference_last"]["per_seed"] == [ref[s][key][-1] for s in seeds]
+            assert row[key]["minus_reference_best"]["per_seed"] == pytest.approx(
+                [f - b for f, b in zip(final, at_best, strict=True)], abs=1e-12
+            )
+            assert row[key]["minus_reference_best"]["max"] == max(row[key]["minus_reference_best"]["per_seed"])
+
+
+def test_convergence_variants(quick_dir: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    """`--variants` runs only the variants named and adds them to the stored results: the other variants' runs and
+    the original record stay, the new ones replace theirs and are recorded in `added`; a stored result from other
+    initial weights or data (a different step-0 eval loss) is refused, as are other settings and unknown variants."""
+    _ensure("convergence", quick_dir, monkeypatch)
+    path = quick_dir / "convergence-token.json"
+    before = json.loads(path.read_text())
+    _run("convergence", "--regimes", "full", "token", "--variants", "plain_2x", out=quick_dir, monkeypatch=monkeypatch)
+    after = json.loads(path.read_text())
+    assert after["environment"] == before["environment"] and after["wall_s"] == before["wall_s"]
+    assert [a["variants"] for a in after["added"]] == [["plain_2x"]]
+    assert "--variants plain_2x" in after["added"][0]["environment"]["command"]
+    for name, v in before["variants"].items():
+        if name != "plain_2x":
+            assert after["variants"][name]["per_seed"] == v["per_seed"]
+    for seed, run in after["variants"]["plain_2x"]["per_seed"].items():  # run again: the same curves, other times
+        old = before["variants"]["plain_2x"]["per_seed"][seed]
+        assert run["eval_loss"] == old["eval_loss"] and run["eval_f1"] == old["eval_f1"]
+        assert run["wall_s"] != old["wall_s"]
+    _check_convergence_summary(after)
+    assert "added" in json.loads((quick_dir / "convergence-full.json").read_text())
+    assert "added" not in json.loads((quick_dir / "convergence-small.json").read_text())  # not asked for
+    # A stored plain run that did not start where the new runs start: refused, the file left as it was.
+    broken = json.loads(path.read_text())
+    broken["variants"]["plain"]["per_seed"]["0"]["eval_loss"][0] += 0.01
+    path.write_text(json.dumps(broken))
+    for argv, message in (
+        (["--regimes", "token", "--variants", "plain_2x"], "step-0 eval loss"),
+        (["--regimes", "token", "--variants", "plain_2x", "--seeds", "0", "1"], "the stored results have seeds"),
+        (["--regimes", "frozen", "--variants", "plain_2x"], "in none of the regimes"),
+        (["--regimes", "token", "--variants", "plain_4x"], "in none of the regimes"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            _run("convergence", *argv, out=quick_dir, monkeypatch=monkeypatch)
+        assert exit_info.value.code == 2 and message in capsys.readouterr().err
+    assert json.loads(path.read_text()) == broken
+    path.write_text(json.dumps(after))
+    with pytest.raises(SystemExit) as exit_info:
+        _run("convergence", "--variants", "plain_2x", out=quick_dir / "empty", monkeypatch=monkeypatch)
+    assert exit_info.value.code == 2 and "run the regime first" in capsys.readouterr().err
 
 
 def test_calibration_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -291,3 +385,14 @@ def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert "old" not in summary and summary.endswith("<!-- results:end -->\n\nafter\n")
     assert "| Training step, " in summary and "| Convergence, " in summary and "| Head, K=8" not in summary
     assert "| Training step, token classification, " in summary and "| Head-only MC dropout on a token head" in summary
+    # The convergence section: the token regime, and the equal-compute rows as the benchmark computed them.
+    token = json.loads((quick_dir / "convergence-token.json").read_text())
+    assert f"### {token['title']}" in text and "| final entity F1 (%) |" in text
+    f1 = token["equal_compute"]["rdrop"]["eval_f1"]["minus_reference_best"]
+    loss = token["equal_compute"]["whole2"]["eval_loss"]["minus_reference_last"]
+    assert f"({100 * f1['min']:+.1f} to {100 * f1['max']:+.1f})" in text
+    assert f"({loss['min']:+.4f} to {loss['max']:+.4f})" in text
+    small = json.loads((quick_dir / "convergence-small.json").read_text())["equal_compute"]["whole8"]["eval_loss"]
+    assert f"{small['variant_final']['mean']:.4f} ± {small['variant_final']['std']:.4f}" in text
+    assert "equal compute, whole-network variants vs the stock head" in summary
+    assert "**At equal compute** (5 comparisons" in summary  # full: R-Drop; small: M=8, R-Drop; token: M=2, R-Drop
