@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from report_convergence import compute_verdicts, convergence_section, label, overall_verdict
-from report_cost import head_section, step_section
+from report_cost import head_section, import_section, step_section
 from report_format import machine_line
 from report_quality import calibration_section
 
@@ -44,7 +44,8 @@ def replot(results_dir: Path) -> None:
             "convergence": plots.plot_convergence,
             "calibration": plots.plot_calibration,
         }
-        draw[res["benchmark"]](res, path.with_suffix(".png"))
+        if res["benchmark"] in draw:  # the import benchmark has no plot
+            draw[res["benchmark"]](res, path.with_suffix(".png"))
 
 
 def build(results_dir: Path, link_prefix: str) -> str:
@@ -56,7 +57,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
     calib = [
         r for r in (_load(results_dir / f"calibration-{n}.json") for n in ("finetuned", "frozen")) if r is not None
     ]
-    envs = [r["environment"] for r in (head, step, *conv, *calib) if r is not None]
+    imp = _load(results_dir / "import.json")
+    envs = [r["environment"] for r in (head, step, imp, *conv, *calib) if r is not None]
     lines = [
         "# Benchmarks: cost and convergence against the recipes people use today",
         "",
@@ -72,6 +74,7 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "python benchmarks/run.py convergence   # -> benchmarks/results/convergence-{full,small,frozen,token}.json",
         "python benchmarks/run.py convergence --regimes small --variants plain_8x   # add runs to the stored results",
         "python benchmarks/run.py calibration   # -> benchmarks/results/calibration-{finetuned,frozen}.json, .png",
+        "python benchmarks/run.py import        # -> benchmarks/results/import.json",
         "python benchmarks/report.py            # -> benchmarks/README.md (tables from the JSON, plots redrawn)",
         "python benchmarks/report.py --link-prefix benchmarks/ -o -   # the same, links for the main README",
         "# smoke test, tiny sizes, results to benchmarks/results/quick/ (or --out DIR):",
@@ -104,6 +107,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         lines += head_section(head, rel + "head.png")
     if step:
         lines += step_section(step, rel + "step.png")
+    if imp:
+        lines += import_section(imp)
     if conv:
         lines += convergence_section(conv, [rel + f"convergence-{r['regime']}.png" for r in conv])
     if calib:
@@ -124,7 +129,8 @@ def summary(results_dir: Path) -> str:
     step = _load(results_dir / "step.json")
     conv = {name: _load(results_dir / f"convergence-{name}.json") for name in CONVERGENCE_REGIMES}
     calib = {name: _load(results_dir / f"calibration-{name}.json") for name in ("finetuned", "frozen")}
-    results = [head, step, *conv.values(), *calib.values()]
+    imp = _load(results_dir / "import.json")
+    results = [head, step, imp, *conv.values(), *calib.values()]
     rows: list[tuple[str, str, str]] = []
     if head:
         for variant, what in (("uniform", "one rate (0.5)"), ("linspace", "linspace(0.1, 0.5)")):
@@ -196,6 +202,16 @@ def summary(results_dir: Path) -> str:
                     _run_cell(step),
                 )
             )
+    if imp:
+        rows.append(
+            (
+                "`import msd_transformers` (every family of four tasks registered) vs `import torch, transformers` "
+                "with the Auto class and `Trainer`",
+                f"**{imp['ratio_median']:.2f}x** time ({imp['median_seconds']['package']:.1f} s vs "
+                f"{imp['median_seconds']['baseline']:.1f} s)",
+                _run_cell(imp),
+            )
+        )
     for res in conv.values():
         if not res:
             continue

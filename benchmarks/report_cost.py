@@ -237,3 +237,31 @@ def token_mc_lines(mc: dict[str, Any]) -> list[str]:
         f"[{cq[0]:.3f}, {cq[1]:.3f}]); target at most {MC_TARGET}x: {met(mc['time_ratio'], MC_TARGET)}.",
         "",
     ]
+
+
+IMPORT_TARGET = 1.15  # `import msd_transformers` against torch + transformers + the Auto class and Trainer
+
+
+def import_section(res: dict[str, Any]) -> list[str]:
+    """The import cost: each command's median seconds and the median per-round ratio to the baseline."""
+    med = res["median_seconds"]
+    q1, q3 = res["ratio_quartiles"]
+    out = ["## Import cost", ""]
+    out += [
+        "Each command runs as a fresh `python -c` process; every round runs all of them in a shuffled order, after "
+        f"2 warm-up rounds (the file cache); {res['rounds']} rounds. The ratio is the median over rounds of the "
+        "per-round ratio to the baseline. Importing the package registers every family with the Auto classes of "
+        "its four tasks without importing an upstream model module: a family's classes are made when first used.",
+        "",
+        f"Environment: {environment_line(res['environment'])}.",
+        "",
+        "| command | median seconds | median ratio to the baseline |",
+        "|---|---|---|",
+        f"| `{res['commands']['baseline']}` | {med['baseline']:.2f} | 1 |",
+        f"| `{res['commands']['package']}` | {med['package']:.2f} | **{res['ratio_median']:.2f}x** "
+        f"[{q1:.2f}, {q3:.2f}] ({met(res['ratio_median'], IMPORT_TARGET)}) |",
+        f"| `{res['commands']['package_trainer']}` | {med['package_trainer']:.2f} | "
+        f"{res['trainer_ratio_median']:.2f}x |",
+        "",
+    ]
+    return out

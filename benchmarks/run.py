@@ -6,6 +6,7 @@
     python benchmarks/run.py convergence --regimes full small --variants plain_2x   # add to the stored results
     python benchmarks/run.py calibration [--quick] [--regimes finetuned frozen] [--seeds 0 1 2] ...
     python benchmarks/run.py calibration --timing-only [--timing-rounds 15]   # re-time the stored results
+    python benchmarks/run.py import [--quick]   # `import msd_transformers` against torch + transformers + Trainer
 
 Full results go to `benchmarks/results/` (regenerate `benchmarks/README.md` with `python benchmarks/report.py`);
 `--quick` runs (tiny sizes, a tiny random model) go to `benchmarks/results/quick/` unless `--out` says otherwise, so
@@ -35,7 +36,7 @@ def _suffix(args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line, run one benchmark, write its JSON and PNG files."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("benchmark", choices=["head", "step", "convergence", "calibration"])
+    parser.add_argument("benchmark", choices=["head", "step", "convergence", "calibration", "import"])
     parser.add_argument("--quick", action="store_true", help="tiny sizes, few repeats/steps (smoke test, < 2 min)")
     parser.add_argument("--out", type=Path, default=None, help="output folder (default benchmarks/results[/quick])")
     parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]")
@@ -77,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--timing-only is for the calibration benchmark")
     if args.variants and (args.benchmark != "convergence" or args.timing_only):
         parser.error("--variants is for the convergence benchmark")
+    if args.benchmark == "import" and (args.device != "cpu" or args.dtype != "fp32"):
+        parser.error("the import benchmark takes no --device or --dtype")
     if args.benchmark != "step" and (args.parts or args.shapes or args.repeats):
         parser.error("--parts, --shapes and --repeats are for the step benchmark")
     if args.repeats is not None and args.repeats < 1:
@@ -97,7 +100,13 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     suffix = _suffix(args)
     written: list[Path] = []
-    if args.benchmark in ("head", "step"):
+    if args.benchmark == "import":
+        import bench_import
+
+        result = {**bench_import.run_import(args), "environment": environment("cpu", "fp32", [0])}
+        result["wall_s"] = time.perf_counter() - t0
+        written.append(write_json(out / "import.json", result))
+    elif args.benchmark in ("head", "step"):
         import bench_head
         import bench_step
 

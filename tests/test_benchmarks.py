@@ -354,10 +354,37 @@ def test_calibration_timing_only(quick_dir: Path, monkeypatch: pytest.MonkeyPatc
     _check_costs(after["methods"], 3)
 
 
+def test_import_benchmark(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`run.py import` times its commands as fresh processes and takes the median per-round ratio: with stand-in
+    commands of known cost (a package twice as slow as the baseline), the ratio comes out near 2."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    bench_import = importlib.import_module("bench_import")
+    monkeypatch.setattr(
+        bench_import,
+        "COMMANDS",
+        {
+            "baseline": "import time; time.sleep(0.1)",
+            "package": "import time; time.sleep(0.2)",
+            "package_trainer": "import time; time.sleep(0.3)",
+        },
+    )
+    _run("import", out=quick_dir, monkeypatch=monkeypatch)
+    res = json.loads((quick_dir / "import.json").read_text())
+    assert set(ENV_KEYS) <= set(res["environment"]) and res["rounds"] == 3
+    assert all(len(times) == 3 for times in res["seconds"].values())
+    # process start-up adds the same cost to every command, so the ratios sit below 2 and 3
+    assert 1.2 < res["ratio_median"] < 2.05 and res["ratio_median"] < res["trainer_ratio_median"] < 3.05
+    q1, q3 = res["ratio_quartiles"]
+    assert q1 <= res["ratio_median"] <= q3
+    assert res["median_seconds"]["package"] == statistics.median(res["seconds"]["package"])
+
+
 def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """report.py renders the quick results of all four benchmarks without error."""
+    """report.py renders the quick results of all five benchmarks without error."""
     for bench in ("head", "step", "convergence", "calibration"):
         _ensure(bench, quick_dir, monkeypatch)
+    if not (quick_dir / "import.json").exists():
+        test_import_benchmark(quick_dir, monkeypatch)
     out = tmp_path / "README.md"
     main_readme = tmp_path / "main-README.md"
     main_readme.write_text(
@@ -374,8 +401,14 @@ def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
         "### Head-only Monte-Carlo dropout on a token head",
         "## 3. Convergence",
         "## 4. Calibration",
+        "## Import cost",
     ):
         assert heading in text
+    imp = json.loads((quick_dir / "import.json").read_text())
+    assert (
+        f"**{imp['ratio_median']:.2f}x** [" in text
+        and f"| **{imp['ratio_median']:.2f}x** time" in main_readme.read_text()
+    )
     step = json.loads((quick_dir / "step.json").read_text())
     mc = step["token_mc"]
     assert f"**{mc['time_ratio']:.3f}x**" in text  # the Monte-Carlo cost as the benchmark computed it
