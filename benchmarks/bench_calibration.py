@@ -9,15 +9,15 @@ BBC News (the convergence benchmark's fixed, seeded, stratified 80/20 split), Mi
   recipe, at 32 tokens); the trained classifier then goes back into the full model, so that Monte-Carlo dropout can
   sample the encoder's top layers (the pretrained encoder's own dropout, rate 0.1).
 
-Per seed, a plain model (stock head, dropout 0.1) and an MSD model (K = 8, rate 0.1) train from the same start on the
-same batches. The validation split is cut into two stratified halves: temperature scaling is fitted on the first
+Per seed, a plain model (upstream head, dropout 0.1) and an MSD model (K = 8, rate 0.1) train from the same start
+on the same batches. The validation split is cut into two stratified halves: temperature scaling is fitted on the first
 (`fit`), and every method is reported on the second (`report`). Methods:
 
 - `plain`, `msd`: max-softmax of the deterministic eval logits; `plain_ts`, `msd_ts`: with temperature scaling
   (Guo et al. 2017: one T minimising the NLL on the fit half);
 - `msd_mc0_8`, `msd_mc0_32`: head-only MC dropout (`layers=0`), N = 8 and 32; `msd_mc1_8`, `msd_mc2_8`: the top 1 and
   2 of the 6 layers and the head, N = 8; `msd_mcall_8`: every dropout, N = 8, one batched forward;
-- `plain_mcall_8`: whole-network MC dropout on the stock model, what users of the common tools run.
+- `plain_mcall_8`: whole-network MC dropout on the upstream model, what users of the common tools run.
 
 Metrics on the report half: accuracy, ECE (15 equal-width bins, top label), NLL, Brier, AURC; mean and std over
 seeds, and the paired difference to `msd` per seed. Cost: the evaluation time of each method relative to one

@@ -218,8 +218,8 @@ def tiny_bert_config(num_labels: int, vocab_size: int = 30522):
     )
 
 
-def stock_model(num_labels: int, tiny: bool = False, **kwargs: Any) -> nn.Module:
-    """The stock `BertForSequenceClassification`: MiniLM-L6 with a fresh classifier, or a tiny random BERT."""
+def upstream_model(num_labels: int, tiny: bool = False, **kwargs: Any) -> nn.Module:
+    """The upstream `BertForSequenceClassification`: MiniLM-L6 with a fresh classifier, or a tiny random BERT."""
     from transformers import AutoModelForSequenceClassification, BertForSequenceClassification
     from transformers.utils import logging as hf_logging
 
@@ -282,7 +282,7 @@ class LoopMSDHead(nn.Module):
 
 
 class LoopMSDBert(nn.Module):
-    """A stock `BertForSequenceClassification` trained with the loop recipe on its pooled output (its own dropout
+    """An upstream `BertForSequenceClassification` trained with the loop recipe on its pooled output (its own dropout
     before the classifier is replaced by the K dropouts of `LoopMSDHead`)."""
 
     def __init__(self, model: nn.Module, num_samples: int = 8, rate: float | None = None):
@@ -298,12 +298,12 @@ class LoopMSDBert(nn.Module):
 
 
 class NaiveTokenMSD(nn.Module):
-    """The K-copy recipe of public token-classification solutions on a stock `BertForTokenClassification`: K
+    """The K-copy recipe of public token-classification solutions on an upstream `BertForTokenClassification`: K
     `nn.Dropout` on the encoder's token states, the shared classifier on each, the mean of the K token losses (K masked
     copies of `(B, T, H)` kept for the backward pass).
 
     Args:
-        model (`nn.Module`): The stock token-classification model (its own dropout is not used).
+        model (`nn.Module`): The upstream token-classification model (its own dropout is not used).
         num_samples (`int`): K.
         rate (`float`): The dropout rate of every sample.
     """

@@ -13,12 +13,12 @@ BBC News (a fixed, seeded, stratified 80/20 split), MiniLM-L6, three sequence re
 and a token regime, `token`: WNUT-16 Twitter NER, full fine-tuning of MiniLM-L6 with a token head
 (`bench_convergence_token.py`).
 
-Variants: `plain` (the stock model: one dropout at the model's rate 0.1), `msd8` (K = 8 at the same rate),
+Variants: `plain` (the upstream model: one dropout at the model's rate 0.1), `msd8` (K = 8 at the same rate),
 `msd8_linspace` (K = 8, rates linspace(0.1, 0.5)), `msd8_logits` (K = 8, rate 0.1, loss of the mean logits),
-`whole8` (stock model, M = 8 whole-network passes batched with `repeat_batch`), `rdrop` (R-Drop: stock model, M = 2
-passes, `msd_consistency` = the R-Drop paper's alpha for BERT-base mapped, see `RDROP_ALPHA`), `msd8_consistency`
+`whole8` (upstream model, M = 8 whole-network passes batched with `repeat_batch`), `rdrop` (R-Drop: upstream model,
+M = 2 passes, `msd_consistency` = the R-Drop paper's alpha for BERT-base mapped, see `RDROP_ALPHA`), `msd8_consistency`
 (K = 8, rate 0.1, plus head-only consistency at the same `msd_consistency`), and for equal compute `plain_2x` /
-`plain_8x` (the stock model trained for 2 / 8 times the steps: the compute of `rdrop` / `whole8`). Within a seed
+`plain_8x` (the upstream model trained for 2 / 8 times the steps: the compute of `rdrop` / `whole8`). Within a seed
 every variant starts from the same weights and sees the same batches in the same order.
 
 Each run records its training time per step (forward, backward and optimizer step; evaluations excluded), eval loss,
@@ -40,9 +40,9 @@ from bench_common import (
     bbc_news_split,
     msd_model,
     seed_everything,
-    stock_model,
     stratified_subset,
     tokenize,
+    upstream_model,
 )
 from bench_convergence_summary import check_same_start, equal_compute, steps_multiplier, stored_runs, summarise
 from torch import nn
@@ -51,7 +51,7 @@ from msd_transformers import MultiSampleDropout, consistency_loss, expected_cali
 from msd_transformers.dropout import repeat_batch
 
 NUM_SAMPLES = 8
-BASE_RATE = 0.1  # MiniLM-L6's hidden_dropout_prob, the stock classifier dropout
+BASE_RATE = 0.1  # MiniLM-L6's hidden_dropout_prob, the upstream classifier dropout
 LINSPACE = "linspace(0.1, 0.5)"
 # R-Drop (Liang et al. 2021, arXiv 2106.14448): NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2. The official BERT
 # GLUE code (github.com/dropreg/R-Drop, huggingface_transformer_src/src/transformers/models/bert/modeling_bert.py,
@@ -142,9 +142,9 @@ def regimes(quick: bool) -> dict[str, Regime]:
             "token", "WNUT-16 Twitter NER, full fine-tuning of a token head", 128, 120, 30, 1e-4, head_lr=1e-2,
             variants=token, task="token-classification",
             note="One epoch (120 steps of 16 tweets). With one learning rate for the whole model (5e-5, 1e-4, 2e-4 "
-            "or 5e-4) the stock head predicted `O` for every word after this epoch (entity F1 0 at every "
+            "or 5e-4) the upstream head predicted `O` for every word after this epoch (entity F1 0 at every "
             "evaluation; about 95% of the words are `O`); a classifier learning rate of 1e-2 (the encoder's stays "
-            "1e-4) gave entity F1 0.43 (3e-3: 0.27). Chosen on the stock head, seed 0, before running the other "
+            "1e-4) gave entity F1 0.43 (3e-3: 0.27). Chosen on the upstream head, seed 0, before running the other "
             "variants.",
         ),
     }  # fmt: skip
@@ -183,7 +183,7 @@ def build_model(variant: str, num_labels: int, tiny: bool, seed: int) -> nn.Modu
     """The model of a variant, seeded so that every variant of a seed starts from the same classifier."""
     seed_everything(seed)
     if variant in ("plain", "whole8", "rdrop") or steps_multiplier(variant) > 1:
-        return stock_model(num_labels, tiny=tiny)
+        return upstream_model(num_labels, tiny=tiny)
     kwargs: dict[str, Any] = {"msd_num_samples": NUM_SAMPLES, "msd_dropout": BASE_RATE}
     if variant == "msd8_linspace":
         kwargs["msd_dropout"] = LINSPACE
@@ -223,7 +223,7 @@ def consistency_objective(model: nn.Module, inputs: dict[str, torch.Tensor], lab
     out = model(**repeat_batch(inputs, passes))
     sample_logits = getattr(out, "sample_logits", None)
     if sample_logits is None:
-        sample_logits = out.logits.unsqueeze(0)  # a stock model: one sample per pass
+        sample_logits = out.logits.unsqueeze(0)  # an upstream model: one sample per pass
     sample_logits = sample_logits.view(-1, labels.shape[0], sample_logits.shape[-1])  # (K, M * B, C) -> (K * M, B, C)
     losses = sample_losses(sample_logits, labels, num_labels=sample_logits.shape[-1], problem_type=PROBLEM)
     return losses.mean() + CONSISTENCY * consistency_loss(sample_logits, PROBLEM)
@@ -315,7 +315,7 @@ def train_finetune(
 def pooled_outputs(data: dict[str, torch.Tensor], num_labels: int, tiny: bool) -> torch.Tensor:
     """The frozen encoder's pooled outputs (the input of the classifier dropout), eval mode, all examples."""
     seed_everything(0)
-    model = stock_model(num_labels, tiny=tiny).eval()
+    model = upstream_model(num_labels, tiny=tiny).eval()
     n = data["input_ids"].shape[0]
     out = [model.bert(**{k: v[i : i + 64] for k, v in data.items()}).pooler_output for i in range(0, n, 64)]
     return torch.cat(out)
@@ -324,7 +324,7 @@ def pooled_outputs(data: dict[str, torch.Tensor], num_labels: int, tiny: bool) -
 class Head(nn.Module):
     """The classification head of each variant on cached features: dropout(s) -> Linear -> loss.
 
-    `plain` is the stock head (`nn.Dropout` -> `Linear` -> cross-entropy); the MSD variants use the package's
+    `plain` is the upstream head (`nn.Dropout` -> `Linear` -> cross-entropy); the MSD variants use the package's
     `MultiSampleDropout` and `sample_losses`, as `MSDBertForSequenceClassification` does after the pooler, and
     `msd8_consistency` adds `CONSISTENCY * consistency_loss` of the K samples, as `MSDTrainer` does.
     """

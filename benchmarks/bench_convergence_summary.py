@@ -1,10 +1,10 @@
 """The convergence benchmark's summaries: per variant (curves, final and best values, paired differences to plain,
-steps to reach plain's best), at equal compute (each whole-network variant against the stock head trained for the steps
-that match its compute), and the merge of newly run variants into stored results.
+steps to reach plain's best), at equal compute (each whole-network variant against the upstream head trained for the
+steps that match its compute), and the merge of newly run variants into stored results.
 
 Compute is counted in forward+backward passes of the encoder over a batch: a step of a variant that runs the whole
 network M times per batch (`whole8`, `whole2`, `rdrop`) counts M; a head-only variant (`msd8`, ...) counts 1 (its K
-head samples cost no encoder pass). `plain_<m>x` is the stock model trained for m times the regime's steps, on the
+head samples cost no encoder pass). `plain_<m>x` is the upstream model trained for m times the regime's steps, on the
 same batches (the first `steps` of them are the other variants' batches) with the same schedule stretched to its
 length.
 """
@@ -123,7 +123,7 @@ def final_value(run: dict[str, Any], key: str, eval_labels: list[int] | None = N
 def equal_compute(
     runs: dict[str, dict[int, dict[str, Any]]], seeds: list[int], eval_labels: list[int] | None = None
 ) -> dict[str, Any]:
-    """Each whole-network variant (M passes per step) against `plain_<M>x`, the stock head trained for M times the
+    """Each whole-network variant (M passes per step) against `plain_<M>x`, the upstream head trained for M times the
     steps (the same compute), where both ran: the variant's final values, the reference's best over its evaluations
     (the largest accuracy / F1, the smallest eval loss; ECE at the evaluation of the smallest eval loss) and its last,
     and the paired per-seed differences (variant minus reference). `eval_labels`: see `final_value`."""

@@ -2,11 +2,11 @@
 `msd_transformers.finetune.tokens.wnut16_splits`: 1,915 training and 479 validation tweets, 21 IOB2 tags), full
 fine-tuning of MiniLM-L6 with a token-classification head, tags on the first sub-token of each word.
 
-Variants: `plain` (the stock `BertForTokenClassification`: one dropout at 0.1 before the classifier), `msd8`
+Variants: `plain` (the upstream `BertForTokenClassification`: one dropout at 0.1 before the classifier), `msd8`
 (`MSDBertForTokenClassification`, K = 8 samples at 0.1 on the token states), `fp5` (the Feedback Prize recipe: K = 5,
-rates linspace(0.1, 0.5)), `whole2` (the stock model, M = 2 whole-network passes batched with `repeat_batch`, the
+rates linspace(0.1, 0.5)), `whole2` (the upstream model, M = 2 whole-network passes batched with `repeat_batch`, the
 mean of the 2 passes' losses), `rdrop` (`whole2` plus `msd_consistency` times the consistency of the 2 passes, per
-labelled token: R-Drop's token form), and for equal compute `plain_2x` (the stock model trained for twice the steps:
+labelled token: R-Drop's token form), and for equal compute `plain_2x` (the upstream model trained for twice the steps:
 the compute of `whole2` and `rdrop`). Every variant's training loss is `MSDTrainer`'s (`token_objective`: the
 package's `task_sample_losses` and `consistency_loss`, as the trainer calls them). Within a seed every variant starts
 from the same weights and sees the same batches in the same order; a batch is padded to its longest tweet.
@@ -139,7 +139,7 @@ def token_objective(
     over the labelled tokens.
 
     Args:
-        model (`nn.Module`): A stock or MSD token-classification model, in training mode.
+        model (`nn.Module`): An upstream or MSD token-classification model, in training mode.
         inputs (`dict[str, torch.Tensor]`): The batch without labels, each `(B, T)`.
         labels (`torch.Tensor` of shape `(B, T)`): Tag ids, -100 where no label.
         passes (`int`): Whole-network passes M.
@@ -151,7 +151,7 @@ def token_objective(
     out = model(**repeat_batch(inputs, passes))
     sample_logits = getattr(out, "sample_logits", None)
     if sample_logits is None:
-        sample_logits = out.logits.unsqueeze(0)  # a stock model: one sample per pass
+        sample_logits = out.logits.unsqueeze(0)  # an upstream model: one sample per pass
     k, mb, t, c = sample_logits.shape  # (K, M * B, T, C)
     samples = sample_logits.reshape(k * passes, mb // passes, t, c)  # (K * M, B, T, C): row m * B + b = pass m
     loss = task_sample_losses(TASK, {"logits": samples}, {"labels": labels}, model.config).mean()

@@ -2,10 +2,10 @@
 
 Variants (each its own model and AdamW optimizer, all from the same checkpoint and seed):
 
-- `plain`: the stock `BertForSequenceClassification` (one dropout, one classifier call).
+- `plain`: the upstream `BertForSequenceClassification` (one dropout, one classifier call).
 - `msd8`: the package's `MSDBertForSequenceClassification`, K = 8 (vectorized head).
-- `loop8`: the recipe people copy: stock model, a `ModuleList` of 8 `nn.Dropout` on the pooled output, the classifier
-  called 8 times, the mean of 8 cross-entropy losses.
+- `loop8`: the recipe people copy: upstream model, a `ModuleList` of 8 `nn.Dropout` on the pooled output, the
+  classifier called 8 times, the mean of 8 cross-entropy losses.
 - `whole8_batched`: the whole-network variant, M = 8, in one forward + backward over `repeat_batch(inputs, 8)`.
 - `whole8_chunk2`: the same in chunks of 2 passes (`msd_forward_chunk_size=2`): 4 forward + backward passes over
   `repeat_batch(inputs, 2)`, each loss divided by 4.
@@ -13,11 +13,11 @@ Variants (each its own model and AdamW optimizer, all from the same checkpoint a
   each loss divided by 8.
 
 Decoder rows (`decoder`): a small Llama-shaped decoder built from a config (random weights; 6 layers, hidden 384, as
-MiniLM-L6), the stock `LlamaForSequenceClassification` (`score` on every position, then the last non-padding token)
+MiniLM-L6), the upstream `LlamaForSequenceClassification` (`score` on every position, then the last non-padding token)
 against `MSDLlamaForSequenceClassification`, K = 8 (the token first, then the samples and `score` on it).
 
-Token rows (`token`, `token_mc`): token classification with the stock head, the MSD head and the naive K-copy recipe,
-and the cost of head-only Monte-Carlo dropout on a token head; see `bench_step_token`.
+Token rows (`token`, `token_mc`): token classification with the upstream head, the MSD head and the naive K-copy
+recipe, and the cost of head-only Monte-Carlo dropout on a token head; see `bench_step_token`.
 
 Every step is forward + backward + `AdamW.step()` + `zero_grad()`. Time (`bench_measure.measure`): the variants run
 round-robin within each repeat (order shuffled per repeat), after warm-up rounds; the ratio to `plain` is the median
@@ -39,8 +39,8 @@ from bench_common import (
     load_bbc_news,
     msd_model,
     seed_everything,
-    stock_model,
     tokenize,
+    upstream_model,
 )
 from bench_measure import State, Step, measure, peak_memory, training_steps
 from torch import nn
@@ -69,9 +69,9 @@ def build_steps(
         if name == "msd8":
             models[name] = msd_model(num_labels, tiny=tiny, msd_num_samples=NUM_SAMPLES)
         elif name == "loop8":
-            models[name] = LoopMSDBert(stock_model(num_labels, tiny=tiny), NUM_SAMPLES)
+            models[name] = LoopMSDBert(upstream_model(num_labels, tiny=tiny), NUM_SAMPLES)
         else:
-            models[name] = stock_model(num_labels, tiny=tiny)
+            models[name] = upstream_model(num_labels, tiny=tiny)
         models[name].to(device).train()
     batch = {**inputs, "labels": labels}
     repeated = repeat_batch(batch, NUM_SAMPLES)
@@ -114,7 +114,7 @@ def build_decoder_steps(
     dtype: str,
     lr: float,
 ) -> tuple[dict[str, Step], State]:
-    """The decoder rows: the stock `LlamaForSequenceClassification` and the MSD class (K = 8), same weights."""
+    """The decoder rows: the upstream `LlamaForSequenceClassification` and the MSD class (K = 8), same weights."""
     from transformers import LlamaForSequenceClassification
 
     from msd_transformers import AutoMSDModelForSequenceClassification

@@ -4,7 +4,7 @@ head-only Monte-Carlo dropout on a token head.
 Training step (`token` in the result), token classification with 13 labels (10% of the tokens labelled -100, ignored),
 random token ids, no padding. Variants, each its own model and AdamW optimizer, all with the same weights:
 
-- `plain`: the stock `BertForTokenClassification` and its loss (one dropout, one classifier call).
+- `plain`: the upstream `BertForTokenClassification` and its loss (one dropout, one classifier call).
 - `msd8`: the package's `MSDBertForTokenClassification` (`AutoMSDModelForTokenClassification`, K = 8, rate 0.1) and
   its loss, the mean over the 8 samples of the token cross-entropy (the samples through `MultiSampleLinear`: one
   masked copy of the token states at a time, the masks redrawn in backward).
@@ -55,8 +55,8 @@ def shape_name(shape: str, tiny: bool) -> str:
 
 
 def token_models(shape: str, tiny: bool) -> dict[str, nn.Module]:
-    """The three variants of a shape, with the stock model's weights: MiniLM-L6 from its checkpoint, a BERT-base-sized
-    random encoder, or a tiny random BERT (`--quick`)."""
+    """The three variants of a shape, with the upstream model's weights: MiniLM-L6 from its checkpoint, a
+    BERT-base-sized random encoder, or a tiny random BERT (`--quick`)."""
     from transformers import AutoModelForTokenClassification, BertConfig, BertForTokenClassification
     from transformers.utils import logging as hf_logging
 

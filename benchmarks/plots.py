@@ -83,7 +83,7 @@ def plot_step(result: dict[str, Any], path: Path) -> Path:
         ax.set_title(title, fontsize=9)
     axes[0][0].set_ylabel("/ plain")
     axes[0][0].legend(fontsize=7)
-    fig.suptitle("Training step: time and peak step memory relative to the stock head", fontsize=10)
+    fig.suptitle("Training step: time and peak step memory relative to the upstream head", fontsize=10)
     return _save(fig, path)
 
 
@@ -133,7 +133,7 @@ def plot_convergence(result: dict[str, Any], path: Path) -> Path:
     axes[3].set_yscale("log")
     axes[1].legend(fontsize=7)
     n = len(result["seeds"])
-    title = f"{result['title']}: mean and +/-1 std over {n} seeds (dashed: the stock head, more steps)"
+    title = f"{result['title']}: mean and +/-1 std over {n} seeds (dashed: the upstream head, more steps)"
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)
 

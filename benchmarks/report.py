@@ -153,7 +153,7 @@ def summary(results_dir: Path) -> str:
             rows.append(
                 (
                     f"Training step, MiniLM-L6, {step['settings']['batch_size']} x {step['settings']['seq_len']} "
-                    "tokens: MSD K=8 vs the stock head",
+                    "tokens: MSD K=8 vs the upstream head",
                     f"**{r['time_ratio_to_plain']:.3f}x** time, **{r['peak_total_ratio_to_plain']:.3f}x** peak memory",
                     _run_cell(step),
                 )
@@ -173,7 +173,7 @@ def summary(results_dir: Path) -> str:
             rows.append(
                 (
                     "Training step, a Llama-shaped decoder (6 layers, hidden 384): MSD K=8 on the last token vs the "
-                    "stock `score` head",
+                    "upstream `score` head",
                     f"**{r['time_ratio_to_plain']:.3f}x** time, **{r['peak_total_ratio_to_plain']:.3f}x** peak memory",
                     _run_cell(step),
                 )
@@ -186,7 +186,7 @@ def summary(results_dir: Path) -> str:
                     rows.append(
                         (
                             f"Training step, token classification, {st['model']}, {st['batch_size']} x "
-                            f"{st['seq_len']} tokens: {title} vs the stock token head",
+                            f"{st['seq_len']} tokens: {title} vs the upstream token head",
                             f"**{r['time_ratio_to_plain']:.3f}x** time, **{r['peak_step_ratio_to_plain']:.3f}x** "
                             "peak step memory",
                             _run_cell(step),
@@ -220,7 +220,7 @@ def summary(results_dir: Path) -> str:
         if lines:
             rows.append(
                 (
-                    f"Convergence, {res['title']}: equal compute, whole-network variants vs the stock head trained "
+                    f"Convergence, {res['title']}: equal compute, whole-network variants vs the upstream head trained "
                     f"for as many encoder passes ({len(res['seeds'])} seeds)",
                     " ".join(lines),
                     _run_cell(res, added=True),

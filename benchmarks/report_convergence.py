@@ -1,5 +1,5 @@
 """The report's convergence section: per regime, the variants at equal steps and the whole-network variants at equal
-compute (against the stock head trained for as many encoder passes), with mechanical verdicts; and the one-line
+compute (against the upstream head trained for as many encoder passes), with mechanical verdicts; and the one-line
 verdicts of the main README's summary."""
 
 from __future__ import annotations
@@ -102,12 +102,12 @@ def convergence_section(results: list[dict[str, Any]], imgs: list[str]) -> list[
         "*Equal compute.* Compute counts forward+backward passes of the encoder: a step of a whole-network variant "
         "(M passes over the batch: whole network M=8 or M=2, R-Drop M=2) counts M; a step of a head-only variant "
         "(MSD: K samples of the head, one encoder pass) counts 1, and costs about one plain step (the tables give its "
-        "time). Each whole-network variant is compared with the stock head trained for M times the steps "
+        "time). Each whole-network variant is compared with the upstream head trained for M times the steps "
         "(`plain_Mx`: the same batches, then more; the same schedule stretched to its length) at its *best* "
         "evaluation (the smallest eval loss, the largest accuracy / entity F1, each over all its evaluations; ECE at "
         "the evaluation of its smallest eval loss) and at its *last*. The best is chosen on the split it is reported "
         "on (there is no separate test split): what early stopping on that split would give, which favours the "
-        "stock head. Paired differences are variant minus reference, mean ± std (smallest to largest over seeds).",
+        "upstream head. Paired differences are variant minus reference, mean ± std (smallest to largest over seeds).",
         "",
     ]
     s0 = first["settings"]
@@ -256,16 +256,16 @@ def _equal_compute(res: dict[str, Any]) -> list[str]:
     if not rows:
         return []
     out = [
-        "Equal compute: each whole-network variant at its last step against the stock head trained for the same "
+        "Equal compute: each whole-network variant at its last step against the upstream head trained for the same "
         "number of encoder passes.",
         "",
-        "| variant (compute) | metric | variant, final | stock head, best | Δ vs its best | stock head, last "
+        "| variant (compute) | metric | variant, final | upstream head, best | Δ vs its best | upstream head, last "
         "| Δ vs its last |",
         "|---|---|---|---|---|---|---|",
     ]
     for name, row in rows.items():
         ref = row["reference"]
-        head = f"{label(name)} vs `{ref}` ({row['compute']} passes; {row['reference_steps']} stock steps)"
+        head = f"{label(name)} vs `{ref}` ({row['compute']} passes; {row['reference_steps']} upstream steps)"
         for key, what, pct, _higher in COMPUTE_METRICS:
             if key not in row:
                 continue
@@ -297,15 +297,15 @@ def compute_verdicts(res: dict[str, Any], short: bool = False) -> list[str]:
         loss_best = row["eval_loss"]["minus_reference_best"]["per_seed"]
         loss_last = row["eval_loss"]["minus_reference_last"]["per_seed"]
         if all(x < 0 for x in loss_best):
-            parts.append("lower eval loss than the stock head's best on every seed")
+            parts.append("lower eval loss than the upstream head's best on every seed")
         elif all(x > 0 for x in loss_best):
             parts.append(
-                "higher eval loss than the stock head's best on every seed"
+                "higher eval loss than the upstream head's best on every seed"
                 + (" (and than its last)" if all(x > 0 for x in loss_last) else "")
             )
         else:
             lower = sum(x < 0 for x in loss_best)
-            parts.append(f"eval loss below the stock head's best on {lower}/{n} seeds")
+            parts.append(f"eval loss below the upstream head's best on {lower}/{n} seeds")
         for key, what in (("eval_f1", "entity F1"), ("eval_accuracy", "accuracy")):
             if key not in row:
                 continue
@@ -313,11 +313,11 @@ def compute_verdicts(res: dict[str, Any], short: bool = False) -> list[str]:
             last = row[key]["minus_reference_last"]
             lo, hi = 100 * best["min"], 100 * best["max"]
             if all(x <= 0 for x in best["per_seed"]):
-                verdict = f"the stock head's best matched or beat it in {what} ({lo:+.1f} to {hi:+.1f} pp)"
+                verdict = f"the upstream head's best matched or beat it in {what} ({lo:+.1f} to {hi:+.1f} pp)"
             elif all(x > 0 for x in best["per_seed"]):
-                verdict = f"higher {what} than the stock head's best on every seed ({lo:+.1f} to {hi:+.1f} pp)"
+                verdict = f"higher {what} than the upstream head's best on every seed ({lo:+.1f} to {hi:+.1f} pp)"
             else:
-                verdict = f"{what} {lo:+.1f} to {hi:+.1f} pp against the stock head's best"
+                verdict = f"{what} {lo:+.1f} to {hi:+.1f} pp against the upstream head's best"
             if not short:
                 verdict += f", {100 * last['min']:+.1f} to {100 * last['max']:+.1f} pp against its last"
             parts.append(verdict)
@@ -328,17 +328,17 @@ def compute_verdicts(res: dict[str, Any], short: bool = False) -> list[str]:
             ve, rl = e["variant_final"], e["reference_last"]
             lower = sum(x < 0 for x in e["minus_reference_last"]["per_seed"])
             parts.append(
-                f"ECE {ve['min']:.3f}-{ve['max']:.3f} vs {rl['min']:.3f}-{rl['max']:.3f} at the stock head's end "
+                f"ECE {ve['min']:.3f}-{ve['max']:.3f} vs {rl['min']:.3f}-{rl['max']:.3f} at the upstream head's end "
                 f"(lower on {lower}/{n} seeds)"
             )
         who = label(name).split(" (")[0] if short else label(name)
-        lines.append(f"{who} vs the stock head trained {m} times as long: " + "; ".join(parts) + ".")
+        lines.append(f"{who} vs the upstream head trained {m} times as long: " + "; ".join(parts) + ".")
     return lines
 
 
 def overall_verdict(results: list[dict[str, Any]]) -> str:
     """One sentence over every equal-compute comparison of `results`: on how many the whole-network variant's final
-    eval loss, accuracy / entity F1 (against the stock head's best) and ECE (against its end) were better on every
+    eval loss, accuracy / entity F1 (against the upstream head's best) and ECE (against its end) were better on every
     seed, and on how many worse."""
     names, loss, score, ece = [], [0, 0], [0, 0], [0, 0]
     for res in results:
@@ -354,9 +354,10 @@ def overall_verdict(results: list[dict[str, Any]]) -> str:
                 counts[1] += all(x <= 0 for x in values)
     n = len(names)
     return (
-        f"**At equal compute** ({n} comparisons of a whole-network variant with the stock head trained for as many "
-        f"encoder passes: {'; '.join(names)}): the variant's eval loss was below the stock head's best on every seed "
-        f"in {loss[0]}/{n} and not below it on any seed in {loss[1]}/{n}; its accuracy (entity F1 for tokens) was "
-        f"above the stock head's best on every seed in {score[0]}/{n}, and matched or beaten by it on every seed in "
-        f"{score[1]}/{n}; its ECE was below the stock head's at its end on every seed in {ece[0]}/{n}."
+        f"**At equal compute** ({n} comparisons of a whole-network variant with the upstream head trained for as "
+        f"many encoder passes: {'; '.join(names)}): the variant's eval loss was below the upstream head's best on "
+        f"every seed in {loss[0]}/{n} and not below it on any seed in {loss[1]}/{n}; its accuracy (entity F1 for "
+        f"tokens) was above the upstream head's best on every seed in {score[0]}/{n}, and matched or beaten by it on "
+        f"every seed in {score[1]}/{n}; its ECE was below the upstream head's at its end on every seed in "
+        f"{ece[0]}/{n}."
     )

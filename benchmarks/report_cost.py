@@ -59,10 +59,10 @@ def head_section(res: dict[str, Any], img: str) -> list[str]:
     return out
 
 
-TOKEN_TARGETS = {"time": 1.05, "memory": 1.02}  # MSD K=8 against the stock token head: time, peak step memory
+TOKEN_TARGETS = {"time": 1.05, "memory": 1.02}  # MSD K=8 against the upstream token head: time, peak step memory
 MC_TARGET = 1.1  # head-only Monte-Carlo dropout, N=32, against one evaluation
 TOKEN_LABELS = {
-    "plain": "stock token head (`BertForTokenClassification`)",
+    "plain": "upstream token head (`BertForTokenClassification`)",
     "msd8": "MSD K=8, rate 0.1 (`MSDBertForTokenClassification`)",
     "naive8": "naive K-copy recipe, K=8, rate 0.1",
 }
@@ -130,17 +130,17 @@ def step_section(res: dict[str, Any], img: str) -> list[str]:
 
 
 def sequence_step_lines(res: dict[str, Any]) -> list[str]:
-    """The sequence-classification rows: the stock head, MSD K=8, the loop recipe and the whole-network variants."""
+    """The sequence-classification rows: the upstream head, MSD K=8, the loop recipe and the whole-network variants."""
     s = res["settings"]
     out = [
         "### Sequence classification",
         "",
         f"{s['model']}, batch {s['batch_size']} x {s['seq_len']} tokens of real BBC News text (the model's tokenizer, "
         f"truncated/padded), {s['optimizer']}; {s['warmup_rounds']} warm-up rounds, {s['repeats']} repeats. "
-        "Variants: **plain** = stock `BertForSequenceClassification`; "
-        "**MSD K=8** = this package's `MSDBertForSequenceClassification`; **loop recipe K=8** = stock model, a "
+        "Variants: **plain** = upstream `BertForSequenceClassification`; "
+        "**MSD K=8** = this package's `MSDBertForSequenceClassification`; **loop recipe K=8** = upstream model, a "
         "`ModuleList` of 8 `nn.Dropout` on the pooled output, the classifier called 8 times, mean of 8 losses; "
-        "**whole network M=8, batched** = stock model, one forward+backward over `repeat_batch(inputs, 8)`; "
+        "**whole network M=8, batched** = upstream model, one forward+backward over `repeat_batch(inputs, 8)`; "
         "**sequential** = 8 forward+backward passes per optimizer step, each loss / 8.",
         "",
         *step_table(res["rows"], VARIANT_LABELS),
@@ -167,14 +167,14 @@ def sequence_step_lines(res: dict[str, Any]) -> list[str]:
 
 
 def decoder_step_lines(dec: dict[str, Any]) -> list[str]:
-    """The decoder rows of the step benchmark: stock last-token head against MSD K=8 on the same decoder."""
+    """The decoder rows of the step benchmark: upstream last-token head against MSD K=8 on the same decoder."""
     s = dec["settings"]
-    labels = {"plain": "stock head (no dropout)", "msd8": f"MSD K=8, rate {s['msd_dropout']}"}
+    labels = {"plain": "upstream head (no dropout)", "msd8": f"MSD K=8, rate {s['msd_dropout']}"}
     return [
         "### Decoder sequence classification",
         "",
         f"{s['model']} ({s['parameters'] / 1e6:.1f}M parameters), the sequence rows' batch and optimizer. "
-        "**plain** = stock `LlamaForSequenceClassification` (`score` on every position, then the last non-padding "
+        "**plain** = upstream `LlamaForSequenceClassification` (`score` on every position, then the last non-padding "
         "token); **MSD K=8** = `MSDLlamaForSequenceClassification` (the token first, then 8 dropout samples and "
         f"`score` on it), `msd_dropout={s['msd_dropout']}`.",
         "",
@@ -193,9 +193,9 @@ def token_step_lines(token: dict[str, Any]) -> list[str]:
         "`MSDBertForTokenClassification` (`AutoMSDModelForTokenClassification`, `msd_num_samples=8, "
         f"msd_dropout={first['rate']}`): the samples go through `MultiSampleLinear`, one masked copy of the token "
         "states at a time, the masks redrawn in the backward pass from a saved generator state; its loss is the mean "
-        "over the samples of the token cross-entropy. **naive K-copy recipe** = the stock model's encoder output "
+        "over the samples of the token cross-entropy. **naive K-copy recipe** = the upstream model's encoder output "
         "through 8 `nn.Dropout` and the classifier, the mean of the 8 losses (8 masked copies of the token states "
-        f"kept for the backward pass). Targets for MSD K=8: at most {TOKEN_TARGETS['time']}x the stock head's step "
+        f"kept for the backward pass). Targets for MSD K=8: at most {TOKEN_TARGETS['time']}x the upstream head's step "
         f"time and {TOKEN_TARGETS['memory']}x its peak step memory.",
         "",
     ]

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 VARIANT_LABELS = {
-    "plain": "plain dropout (stock head)",
+    "plain": "plain dropout (upstream head)",
     "msd8": "MSD K=8, rate 0.1",
     "msd8_linspace": "MSD K=8, linspace(0.1, 0.5)",
     "msd8_logits": "MSD K=8, logit averaging",
     "whole8": "whole network M=8 (batched)",
-    "rdrop": "R-Drop (stock head, M=2 passes + consistency)",
+    "rdrop": "R-Drop (upstream head, M=2 passes + consistency)",
     "msd8_consistency": "MSD K=8, rate 0.1 + head-only consistency",
     "fp5": "Feedback Prize recipe (MSD K=5, linspace(0.1, 0.5))",
     "whole2": "whole network M=2 (batched)",

@@ -69,7 +69,7 @@ EOS = 3
 _COMMON = dict(vocab_size=VOCAB, hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37)
 
 
-def _tiny_stock_config(model_type: str, dropout: float):
+def _tiny_upstream_config(model_type: str, dropout: float):
     """One tiny config per model type: hidden size 32, 2 layers, every dropout at `dropout`."""
     if model_type == "bert":
         return BertConfig(**_COMMON, hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
@@ -361,7 +361,7 @@ def tiny_config(model_type: str, dropout: float = 0.1, **kwargs):
     if model_type in DECODER_TYPES or model_type in TASK_ONLY_DECODERS:
         cfg = _tiny_decoder_config(model_type, dropout)
     else:
-        cfg = _tiny_stock_config(model_type, dropout)
+        cfg = _tiny_upstream_config(model_type, dropout)
     for key, value in kwargs.items():
         setattr(cfg, key, value)
     return cfg

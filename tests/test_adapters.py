@@ -164,7 +164,7 @@ def docstring_example(obj, marker: str) -> str:
     return "\n".join(line[4:] for line in block.splitlines() if line.startswith((">>> ", "... ")))
 
 
-def test_stock_reload_of_a_decoder_adapter_needs_the_trained_pad_token(tmp_path, monkeypatch):
+def test_upstream_reload_of_a_decoder_adapter_needs_the_trained_pad_token(tmp_path, monkeypatch):
     """A Qwen2 checkpoint names no padding token; training set `pad_token_id` in the MSD config, which is saved
     beside the adapter only. `AutoMSDPeftModelForSequenceClassification` reads it; PEFT's own auto class builds the
     base from the checkpoint and fails at batch > 1 unless it is given, as the adapters module's docstring says and

@@ -71,7 +71,7 @@ def test_token_variants(data: bt.TokenData) -> None:
 
 
 def test_eval_loss_is_upstreams_loss_of_the_split(data: bt.TokenData) -> None:
-    """The eval loss of the length-sorted validation batches equals the stock model's loss of all validation tweets
+    """The eval loss of the length-sorted validation batches equals the upstream model's loss of all validation tweets
     as one padded batch (the cross-entropy averaged over every labelled token)."""
     model = bt.build_token_model("plain", data, tiny=True, seed=0)
     with torch.no_grad():

@@ -242,7 +242,7 @@ def test_convergence_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
 def _check_convergence_summary(result: dict) -> None:
     """The summaries against the raw runs: paired final differences to plain, and each whole-network variant at
-    equal compute against the stock head trained for its passes (best and last over the reference's evaluations)."""
+    equal compute against the upstream head trained for its passes (best and last over the reference's evaluations)."""
     seeds = [str(s) for s in result["seeds"]]
     runs = {name: v["per_seed"] for name, v in result["variants"].items()}
     for name, v in result["variants"].items():
@@ -427,5 +427,5 @@ def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert f"({loss['min']:+.4f} to {loss['max']:+.4f})" in text
     small = json.loads((quick_dir / "convergence-small.json").read_text())["equal_compute"]["whole8"]["eval_loss"]
     assert f"{small['variant_final']['mean']:.4f} ± {small['variant_final']['std']:.4f}" in text
-    assert "equal compute, whole-network variants vs the stock head" in summary
+    assert "equal compute, whole-network variants vs the upstream head" in summary
     assert "**At equal compute** (5 comparisons" in summary  # full: R-Drop; small: M=8, R-Drop; token: M=2, R-Drop

@@ -209,7 +209,7 @@ def test_logit_averaging_sees_the_samples_before_averaging(tmp_path):
     torch.testing.assert_close(loss, direct, atol=1e-6, rtol=1e-6)
 
 
-def test_stock_model_two_passes_is_r_drop(tmp_path):
+def test_upstream_model_two_passes_is_r_drop(tmp_path):
     """A upstream model, msd_forward_passes=2: (CE1 + CE2) / 2 + w * (KL(P1||P2) + KL(P2||P1)) / 2, i.e. half of the
     paper's NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2 with alpha = 2 w."""
     model = sharpened(upstream_model(dropout=0.2))

@@ -171,7 +171,7 @@ def test_single_sample_and_zero_rate_match_upstream_training(model_type):
         torch.testing.assert_close(out.sample_logits[k], ref.logits, atol=1e-6, rtol=0)
 
 
-def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
+def test_upstream_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
     arch = row(model_type)
     upstream = arch.model_class(tiny_config(model_type, num_labels=3)).eval()
     upstream.save_pretrained(tmp_path / "upstream")
@@ -199,7 +199,7 @@ def test_stock_checkpoint_loads_into_msd_and_back(model_type, tmp_path):
 
 
 @pytest.mark.parametrize("model_type", REPRESENTATIVE_TYPES)
-def test_save_reload_through_stock_auto_class(model_type, tmp_path):
+def test_save_reload_through_upstream_auto_class(model_type, tmp_path):
     model = build(model_type, msd_num_samples=6, msd_dropout="linspace(0.1, 0.6)", msd_average="logits").eval()
     model.save_pretrained(tmp_path)
     saved = json.loads((tmp_path / "config.json").read_text())

@@ -26,7 +26,7 @@ def tokenizer(path):
     return AutoTokenizer.from_pretrained(path)
 
 
-def test_minilm_loads_matches_stock_and_trains(path, tokenizer):
+def test_minilm_loads_matches_upstream_and_trains(path, tokenizer):
     model, info = msd.AutoMSDModelForSequenceClassification.from_pretrained(
         path, num_labels=5, msd_num_samples=8, msd_dropout="linspace(0.1, 0.5)", output_loading_info=True
     )

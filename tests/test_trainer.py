@@ -274,7 +274,7 @@ def test_mc_evaluation_errors_name_the_fields_set(tmp_path, fields, says):
     assert "layers=" not in message.replace("msd_eval_layers=", ""), message
 
 
-def test_evaluate_and_predict_like_stock(tmp_path):
+def test_evaluate_and_predict_like_upstream(tmp_path):
     model = msd_model(msd_num_samples=4, msd_dropout=0.4)
     ds = make_dataset(n=10)
     trainer = MSDTrainer(model=model, args=trainer_args(tmp_path, per_device_eval_batch_size=4), eval_dataset=ds)

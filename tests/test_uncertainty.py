@@ -249,7 +249,7 @@ def test_dropout_analysis_of_upstream_sources():
     assert not uses_functional_dropout(Mixed) and uses_functional_dropout(Functional)
 
 
-def test_stock_decoder_top_layers_and_attention_dropout():
+def test_upstream_decoder_top_layers_and_attention_dropout():
     """A decoder (last non-pad token pooled from input_ids of the N * B rows), right and left padding, no cache."""
     cfg = LlamaConfig(
         vocab_size=99, hidden_size=32, num_hidden_layers=3, num_attention_heads=4, num_key_value_heads=2,
@@ -442,7 +442,7 @@ def test_bad_arguments(kwargs, match):
     assert modes(model) == [False] * len(modes(model)) and no_hooks(model)
 
 
-def test_stock_model_needs_num_samples_and_a_depth():
+def test_upstream_model_needs_num_samples_and_a_depth():
     model = upstream_model("bert")
     with pytest.raises(ValueError, match="layers='all'"):
         mc_dropout(model, num_samples=4).__enter__()
