@@ -2,6 +2,8 @@
 `train` extra installs). The example that registers a family of one's own ("Adding an architecture") runs in
 `tests/test_registration.py::test_readme_example_runs_as_written`, on a family that test defines."""
 
+from pathlib import Path
+
 import torch
 from conftest import readme_python_blocks
 
@@ -21,3 +23,10 @@ def test_readme_python_examples_run_as_written(tmp_path, monkeypatch):
     assert namespace["out"].sample_logits.shape[0] == 8 and type(namespace["model"]).__name__.startswith("MSDBert")
     assert type(namespace["upstream"]).__name__ == "BertForSequenceClassification"
     assert namespace["u"].probs.shape == (2, 2) and torch.all(namespace["u"].mutual_information >= 0)
+
+
+def test_readme_stays_a_short_read():
+    """The README keeps to a five-minute read: at most 350 lines (the family tables live in
+    `msd_transformers/architectures.md`, the benchmark tables in `benchmarks/README.md`)."""
+    lines = (Path(__file__).resolve().parents[1] / "README.md").read_text().splitlines()
+    assert len(lines) <= 350, f"README.md has {len(lines)} lines; move detail to benchmarks/README.md or the docs"
