@@ -287,8 +287,8 @@ def _equal_compute(res: dict[str, Any]) -> list[str]:
     return [*out, ""]
 
 
-def compute_verdicts(res: dict[str, Any], short: bool = False) -> list[str]:
-    """One plain-words verdict per whole-network variant of a regime at equal compute (`short`: for the README)."""
+def compute_verdicts(res: dict[str, Any]) -> list[str]:
+    """One plain-words verdict per whole-network variant of a regime at equal compute."""
     lines = []
     for name, row in (res.get("equal_compute") or {}).items():
         n = len(row["eval_loss"]["variant_final"]["per_seed"])
@@ -318,11 +318,8 @@ def compute_verdicts(res: dict[str, Any], short: bool = False) -> list[str]:
                 verdict = f"higher {what} than the upstream head's best on every seed ({lo:+.1f} to {hi:+.1f} pp)"
             else:
                 verdict = f"{what} {lo:+.1f} to {hi:+.1f} pp against the upstream head's best"
-            if not short:
-                verdict += f", {100 * last['min']:+.1f} to {100 * last['max']:+.1f} pp against its last"
+            verdict += f", {100 * last['min']:+.1f} to {100 * last['max']:+.1f} pp against its last"
             parts.append(verdict)
-            if short:
-                break  # the README names one score: entity F1 for tokens, accuracy for sequences
         if "eval_ece" in row:
             e = row["eval_ece"]
             ve, rl = e["variant_final"], e["reference_last"]
@@ -331,8 +328,7 @@ def compute_verdicts(res: dict[str, Any], short: bool = False) -> list[str]:
                 f"ECE {ve['min']:.3f}-{ve['max']:.3f} vs {rl['min']:.3f}-{rl['max']:.3f} at the upstream head's end "
                 f"(lower on {lower}/{n} seeds)"
             )
-        who = label(name).split(" (")[0] if short else label(name)
-        lines.append(f"{who} vs the upstream head trained {m} times as long: " + "; ".join(parts) + ".")
+        lines.append(f"{label(name)} vs the upstream head trained {m} times as long: " + "; ".join(parts) + ".")
     return lines
 
 
@@ -359,5 +355,23 @@ def overall_verdict(results: list[dict[str, Any]]) -> str:
         f"every seed in {loss[0]}/{n} and not below it on any seed in {loss[1]}/{n}; its accuracy (entity F1 for "
         f"tokens) was above the upstream head's best on every seed in {score[0]}/{n}, and matched or beaten by it on "
         f"every seed in {score[1]}/{n}; its ECE was below the upstream head's at its end on every seed in "
-        f"{ece[0]}/{n}."
+        f"{ece[0]}/{n}." + _in_words(n, loss, score)
     )
+
+
+def _in_words(n: int, loss: list[int], score: list[int]) -> str:
+    """The equal-compute counts as a conclusion a user can act on, when every comparison points one way."""
+    if loss[1] == n and score[0] == 0:
+        return (
+            " **In words: in every comparison the compute of the extra whole-network passes was better spent on more "
+            "steps of the upstream head** (its eval loss lower on every seed, its accuracy or F1 never below the "
+            "variant's on every seed); these regimes "
+            "stop before convergence, where more steps are worth most."
+        )
+    if loss[0] == n and score[1] == 0:
+        return (
+            " **In words: in every comparison the extra whole-network passes beat more steps of the upstream head at "
+            "the same compute** in eval loss on every seed, their accuracy or F1 never below the upstream head's on "
+            "every seed."
+        )
+    return ""

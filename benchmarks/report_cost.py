@@ -246,7 +246,7 @@ def import_section(res: dict[str, Any]) -> list[str]:
     """The import cost: each command's median seconds and the median per-round ratio to the baseline."""
     med = res["median_seconds"]
     q1, q3 = res["ratio_quartiles"]
-    out = ["## Import cost", ""]
+    out = ["## 5. Import cost", ""]
     out += [
         "Each command runs as a fresh `python -c` process; every round runs all of them in a shuffled order, after "
         f"2 warm-up rounds (the file cache); {res['rounds']} rounds. The ratio is the median over rounds of the "

@@ -401,7 +401,7 @@ def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
         "### Head-only Monte-Carlo dropout on a token head",
         "## 3. Convergence",
         "## 4. Calibration",
-        "## Import cost",
+        "## 5. Import cost",
     ):
         assert heading in text
     imp = json.loads((quick_dir / "import.json").read_text())
@@ -427,5 +427,16 @@ def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert f"({loss['min']:+.4f} to {loss['max']:+.4f})" in text
     small = json.loads((quick_dir / "convergence-small.json").read_text())["equal_compute"]["whole8"]["eval_loss"]
     assert f"{small['variant_final']['mean']:.4f} ± {small['variant_final']['std']:.4f}" in text
-    assert "equal compute, whole-network variants vs the upstream head" in summary
+    token_row = next(line for line in summary.splitlines() if line.startswith("| Training step, token classification"))
+    assert "MSD K=8 **" in token_row and "the naive K-copy recipe **" in token_row  # one row per shape, both heads
     assert "**At equal compute** (5 comparisons" in summary  # full: R-Drop; small: M=8, R-Drop; token: M=2, R-Drop
+
+
+def test_equal_compute_verdict_in_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The README's equal-compute sentence names a winner only when every comparison points one way."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    in_words = importlib.import_module("report_convergence")._in_words
+    assert "better spent on more steps of the upstream head" in in_words(5, [0, 5], [0, 4])
+    assert "beat more steps of the upstream head" in in_words(3, [3, 0], [2, 0])
+    assert in_words(5, [0, 4], [0, 4]) == ""  # one comparison with a mixed eval loss: no sentence
+    assert in_words(5, [0, 5], [1, 3]) == ""  # the variant had the higher accuracy on every seed once
