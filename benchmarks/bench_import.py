@@ -47,8 +47,10 @@ def run_import(args: Any) -> dict[str, Any]:
         rng.shuffle(order)
         for name in order:
             times[name].append(_seconds(COMMANDS[name]))
-    ratios = sorted(p / b for p, b in zip(times["package"], times["baseline"], strict=True))
-    trainer_ratios = sorted(p / b for p, b in zip(times["package_trainer"], times["baseline"], strict=True))
+    ratios, trainer_ratios = (
+        sorted(p / b for p, b in zip(times[name], times["baseline"], strict=True))
+        for name in ("package", "package_trainer")
+    )
     return {
         "benchmark": "import",
         "commands": COMMANDS,
