@@ -79,6 +79,12 @@ class MSDTrainingArguments(TrainingArguments):
     )
 
     def __post_init__(self):
+        self.check_msd_fields()
+        super().__post_init__()
+
+    def check_msd_fields(self) -> None:
+        """Check the `msd_*` fields and normalise them in place (run at construction, and by [`MSDTrainer`] at each
+        use, so that a field changed afterwards is checked too). Raises `ValueError` naming the field and the value."""
         samples = self.msd_eval_samples
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 0:
             raise ValueError(f"msd_eval_samples must be an int >= 0 (0 = off), got {samples!r}.")
@@ -104,7 +110,6 @@ class MSDTrainingArguments(TrainingArguments):
             if not any(weights):
                 raise ValueError(f"msd_class_weights must have a weight > 0, got {weights!r}.")
             self.msd_class_weights = [float(w) for w in weights]
-        super().__post_init__()
 
 
 @dataclass(frozen=True)
@@ -123,6 +128,7 @@ class MSDOptions:
     def from_args(cls, args: TrainingArguments) -> MSDOptions:
         if not isinstance(args, MSDTrainingArguments):
             return cls()
+        args.check_msd_fields()
         return cls(
             class_weights=args.msd_class_weights,
             forward_passes=args.msd_forward_passes,
