@@ -81,7 +81,8 @@ class MSDTrainer(Trainer):
             uncertainty of each example, in dataset order (see [`predictive_uncertainty`]): `probs`, `entropy` and
             `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression.
             Token classification: `entropy` and `mutual_information` per token, `(num_examples, max_len)`, NaN at
-            the tokens that do not count (labelled -100 when the batch has labels, else padding) and where a batch
+            the tokens that do not count (labelled -100 when the batch has labels, else padding and the special
+            tokens of the trainer's `processing_class`) and where a batch
             was padded to a shorter length than the longest; plus `entropy_mean`, `entropy_max`,
             `mutual_information_mean`, `mutual_information_max` per sequence, over the tokens that count. Question
             answering: `start_entropy`, `start_mutual_information`, `end_entropy`, `end_mutual_information` per
@@ -403,13 +404,19 @@ class MSDTrainer(Trainer):
                 values.update({f"{prefix}_entropy": u.entropy, f"{prefix}_mutual_information": u.mutual_information})
         elif task == TOKEN_CLASSIFICATION:
             targets = labels.get("labels")
-            mask = targets.ne(IGNORE_INDEX) if targets is not None else features.get("attention_mask")
-            if mask is None:
-                mask = torch.ones(samples["logits"].shape[1:3], dtype=torch.bool, device=samples["logits"].device)
-            u = predictive_uncertainty(samples["logits"], "single_label_classification", attention_mask=mask)
+            logits = samples["logits"]
+            if targets is not None:  # the labelled tokens
+                masks = {"attention_mask": targets.ne(IGNORE_INDEX)}
+            else:  # the real tokens that are not special tokens
+                masks = {"attention_mask": features.get("attention_mask"), "special_tokens_mask": None}
+                if masks["attention_mask"] is None:
+                    masks["attention_mask"] = torch.ones(logits.shape[1:3], dtype=torch.bool, device=logits.device)
+                special_ids = getattr(self.processing_class, "all_special_ids", None)
+                if special_ids and features.get("input_ids") is not None:
+                    ids = features["input_ids"]
+                    masks["special_tokens_mask"] = torch.isin(ids, torch.tensor(special_ids, device=ids.device))
+            u = predictive_uncertainty(logits, "single_label_classification", **masks)
             values = {k: v for k, v in u.items() if k != "probs"}  # probs per token: as large as the logits
-            values["entropy"] = torch.where(mask.bool(), values["entropy"], float("nan"))
-            values["mutual_information"] = torch.where(mask.bool(), values["mutual_information"], float("nan"))
         else:
             values = dict(predictive_uncertainty(samples["logits"], problem_type).items())
         for name, value in values.items():

