@@ -16,6 +16,7 @@ upstream classes, with no missing or unexpected keys. `msd_transformers.registry
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections.abc import Mapping
 from dataclasses import fields
@@ -39,17 +40,36 @@ MSD_CONFIG_FIELDS: tuple[str, ...] = ("msd_num_samples", "msd_dropout", "msd_ave
 
 def validate_msd_fields(
     msd_num_samples: Any, msd_dropout: Any, msd_average: Any
-) -> tuple[int, float | list[float] | None, str]:
-    """Check the three MSD config fields and resolve `msd_dropout` (a float stays a float, a list or
-    `"linspace(a, b)"` becomes the list of rates). Raises `ValueError` naming the bad value and what is allowed."""
+) -> tuple[int, float | list[float] | str | None, str]:
+    """Check the three MSD config fields and normalise `msd_dropout`: a float stays a float, a list of rates a list
+    (of `msd_num_samples` rates), and `"linspace(a, b)"` stays the spec, checked here and expanded to
+    `msd_num_samples` rates by the model, so that a checkpoint loads with another `msd_num_samples`. Raises
+    `ValueError` naming the bad value and what is allowed."""
     msd_num_samples = check_positive_int(msd_num_samples, "msd_num_samples")
-    if isinstance(msd_dropout, (str, list, tuple)):
+    if isinstance(msd_dropout, str):
+        resolve_dropout(msd_dropout, msd_num_samples)  # the spec must parse
+        msd_dropout = msd_dropout.strip()
+    elif isinstance(msd_dropout, (list, tuple)):
         msd_dropout = resolve_dropout(msd_dropout, msd_num_samples)
     elif msd_dropout is not None:
         msd_dropout = resolve_dropout(msd_dropout, msd_num_samples)[0]
     if msd_average not in MSD_AVERAGES:
         raise ValueError(f"msd_average must be one of {MSD_AVERAGES}, got {msd_average!r}.")
     return msd_num_samples, msd_dropout, msd_average
+
+
+def check_msd_names(names: Any) -> None:
+    """`ValueError` for a keyword that starts with `msd_` but is no MSD config field (`msd_num_sample=4`), with the
+    closest field: a misspelt field must not fall through to a model's `__init__` (TypeError) or be dropped."""
+    unknown = sorted(name for name in names if name.startswith("msd_") and name not in MSD_CONFIG_FIELDS)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, MSD_CONFIG_FIELDS, n=1)
+            hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+        raise ValueError(
+            f"Unknown multi-sample dropout argument(s) {', '.join(hints)}; the fields are {list(MSD_CONFIG_FIELDS)}."
+        )
 
 
 class MSDConfigMixin:
@@ -59,7 +79,8 @@ class MSDConfigMixin:
 
     - `msd_num_samples` (`int`, defaults to 8): the number of dropout samples K, >= 1.
     - `msd_dropout` (`float`, `list[float]`, `str` or `None`, defaults to `None`): one rate in [0, 1) for every sample,
-      a list of `msd_num_samples` rates, or `"linspace(a, b)"` (resolved here to the list of rates). `None` means the
+      a list of `msd_num_samples` rates, or `"linspace(a, b)"` (kept as the spec and expanded to `msd_num_samples`
+      evenly spaced rates by the model, so a checkpoint loads with another `msd_num_samples`). `None` means the
       rate of the dropout the samples replace; heads without one (decoder LLMs' sequence heads, most question-answering
       heads) require a value (the model classes raise a `ValueError` otherwise).
     - `msd_average` (`str`, defaults to `"loss"`): `"loss"` averages the per-sample losses (the paper); `"logits"`
@@ -71,10 +92,27 @@ class MSDConfigMixin:
     upstream_model_type: ClassVar[str]
 
     def __post_init__(self, **kwargs: Any) -> None:
+        check_msd_names(kwargs)
         super().__post_init__(**kwargs)
+        self.validate_msd_fields()
+
+    def validate_msd_fields(self) -> None:
+        """Check the MSD fields (see [`validate_msd_fields`]) and normalise them in place: at construction, at every
+        load (`from_pretrained` keyword arguments included, on the MSD and on the upstream Auto route) and when a
+        model is built from the config."""
         self.msd_num_samples, self.msd_dropout, self.msd_average = validate_msd_fields(
             self.msd_num_samples, self.msd_dropout, self.msd_average
         )
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> Any:
+        """Upstream's `from_dict`, with the `msd_*` keyword arguments (`from_pretrained(path, msd_num_samples=3)`,
+        through any Auto class) set before the fields are validated, together with those of `config_dict`: a
+        `"linspace(a, b)"` spec re-expands for the new `msd_num_samples`, and a bad value or a misspelt field is a
+        `ValueError` naming the field, whichever class loads the checkpoint."""
+        check_msd_names(kwargs)
+        fields = {name: kwargs.pop(name) for name in MSD_CONFIG_FIELDS if name in kwargs}
+        return super().from_dict({**config_dict, **fields}, **kwargs)
 
     @classmethod
     def get_config_dict(cls, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -138,6 +176,7 @@ class MSDModelMixin:
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         arch = self.msd_architecture
+        config.validate_msd_fields()  # a field set on the config after it was made is checked too
         check_msd_dropout(arch, config)  # before the backbone is built
         super().__init__(config, *args, **kwargs)
         check_modules(arch, self)

@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from transformers import TrainingArguments
@@ -110,6 +112,29 @@ class MSDTrainingArguments(TrainingArguments):
             if not any(weights):
                 raise ValueError(f"msd_class_weights must have a weight > 0, got {weights!r}.")
             self.msd_class_weights = [float(w) for w in weights]
+
+
+def _check_names_init(init: Any) -> Any:
+    """The dataclass `__init__` of [`MSDTrainingArguments`], with a misspelt `msd_*` keyword a `ValueError` that
+    suggests the field (`msd_eval_sample=4` -> `msd_eval_samples`) instead of Python's TypeError."""
+
+    @functools.wraps(init)
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        names = [f.name for f in fields(MSDTrainingArguments) if f.name.startswith("msd_")]
+        unknown = sorted(k for k in kwargs if k.startswith("msd_") and k not in names)
+        if unknown:
+            hints = [
+                f"{name!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(name, names, n=1))
+                else repr(name)
+                for name in unknown
+            ]
+            raise ValueError(f"Unknown MSDTrainingArguments field(s) {', '.join(hints)}; the msd fields are {names}.")
+        init(self, *args, **kwargs)
+
+    return __init__
+
+
+MSDTrainingArguments.__init__ = _check_names_init(MSDTrainingArguments.__init__)
 
 
 @dataclass(frozen=True)

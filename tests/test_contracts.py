@@ -217,3 +217,100 @@ def test_mc_predict_without_labels_leaves_special_tokens_out(tmp_path, minilm_to
     entropy = trainer.mc_uncertainty["entropy"]  # (2, 5)
     assert np.isnan(entropy).tolist() == [[True, False, False, False, True], [True, False, False, True, True]]
     np.testing.assert_allclose(trainer.mc_uncertainty["entropy_mean"], np.nanmean(entropy, axis=-1), rtol=1e-5)
+
+
+# ------------------------------------------------------------------------- the msd fields on every load route
+
+
+@pytest.fixture
+def token_checkpoint(tmp_path):
+    """A saved tiny MSD token classifier, K = 5 at `linspace(0.1, 0.5)`."""
+    from conftest import tiny_config
+
+    model = msd.AutoMSDModelForTokenClassification.from_config(
+        tiny_config("bert"), num_labels=3, msd_num_samples=5, msd_dropout="linspace(0.1, 0.5)"
+    )
+    model.save_pretrained(tmp_path / "ckpt")
+    return tmp_path / "ckpt"
+
+
+def load_routes():
+    """Every route that loads an MSD checkpoint with msd keyword arguments."""
+    from transformers import AutoConfig, AutoModelForTokenClassification
+
+    return {
+        "upstream Auto": AutoModelForTokenClassification.from_pretrained,
+        "MSD Auto": msd.AutoMSDModelForTokenClassification.from_pretrained,
+        "MSD class": lambda path, **kw: msd.MSDBertForTokenClassification.from_pretrained(path, **kw),
+        "AutoConfig": AutoConfig.from_pretrained,
+        "msd_config": msd.msd_config,
+    }
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"msd_average": "mean"}, r"msd_average must be one of \('loss', 'logits'\), got 'mean'"),
+        ({"msd_num_samples": 0}, r"^msd_num_samples must be an int >= 1, got 0"),
+        ({"msd_dropout": 1.5}, r"^msd_dropout must be in \[0, 1\), got 1.5"),
+        ({"msd_dropout": [0.1, 0.2]}, r"msd_dropout lists 2 rates .* but msd_num_samples is 5"),
+        ({"msd_num_sample": 4}, r"'msd_num_sample' \(did you mean 'msd_num_samples'\?\)"),
+    ],
+)
+def test_every_load_route_validates_the_msd_fields_alike(token_checkpoint, kwargs, match):
+    """The upstream Auto route, the MSD Auto class, the MSD class, AutoConfig and msd_config refuse a bad or misspelt
+    msd field at load with one ValueError naming the user-facing field (so no route writes a checkpoint another
+    refuses)."""
+    for route, load in load_routes().items():
+        with pytest.raises(ValueError, match=match):
+            load(token_checkpoint, **kwargs)
+            pytest.fail(f"{route} accepted {kwargs}")
+
+
+def test_misspelt_msd_keyword_is_a_value_error_on_every_entry_point(tmp_path):
+    from conftest import tiny_config
+
+    cfg = tiny_config("bert")
+    calls = {
+        "from_config": lambda: msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_dropot=0.1),
+        "config class": lambda: msd.MSDBertConfig(msd_dropot=0.1),
+        "training arguments": lambda: MSDTrainingArguments(output_dir=str(tmp_path), msd_eval_sample=4),
+    }
+    for name, call in calls.items():
+        with pytest.raises(ValueError, match=r"'msd_(dropot|eval_sample)' \(did you mean 'msd_(dropout|eval_samples)'"):
+            call()
+            pytest.fail(name)
+
+
+def test_msd_field_set_on_a_config_is_checked_when_a_model_is_built():
+    from conftest import tiny_config
+    from transformers import AutoModelForTokenClassification
+
+    cfg = msd.msd_config(tiny_config("bert"), num_labels=3)
+    cfg.msd_average = "mean"
+    with pytest.raises(ValueError, match="msd_average must be one of"):
+        AutoModelForTokenClassification.from_config(cfg)
+
+
+def test_linspace_checkpoint_loads_with_another_num_samples(token_checkpoint):
+    """The `linspace` spec is kept in config.json and re-expands for another K on every route; an explicit list of
+    rates (what older checkpoints stored) loads with its own K and stays an error with another."""
+    import json
+
+    saved = json.loads((token_checkpoint / "config.json").read_text())
+    assert saved["msd_dropout"] == "linspace(0.1, 0.5)" and saved["msd_num_samples"] == 5
+    for route, load in load_routes().items():
+        if route in ("AutoConfig", "msd_config"):
+            assert load(token_checkpoint, msd_num_samples=3).msd_num_samples == 3
+            continue
+        model = load(token_checkpoint, msd_num_samples=3)
+        assert model.msd.rates == pytest.approx((0.1, 0.3, 0.5)), route
+    assert load_routes()["upstream Auto"](token_checkpoint).msd.rates == pytest.approx((0.1, 0.2, 0.3, 0.4, 0.5))
+    saved["msd_dropout"] = [0.1, 0.2, 0.3, 0.4, 0.5]  # an older checkpoint: the expanded rates
+    (token_checkpoint / "config.json").write_text(json.dumps(saved))
+    for route, load in load_routes().items():
+        loaded = load(token_checkpoint)
+        if route not in ("AutoConfig", "msd_config"):
+            assert loaded.msd.rates == pytest.approx((0.1, 0.2, 0.3, 0.4, 0.5)), route
+        with pytest.raises(ValueError, match=r"msd_dropout lists 5 rates .* but msd_num_samples is 3"):
+            load(token_checkpoint, msd_num_samples=3)
