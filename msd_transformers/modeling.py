@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import inspect
+import logging
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, ClassVar
@@ -32,7 +33,10 @@ from .architectures import MULTIPLE_CHOICE, MSDArchitecture
 from .dropout import check_positive_int, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
 from .sampled_linear import MultiSampleLinear
+from .loss import IGNORE_INDEX
 from .tasks import SAMPLE_FIELDS, TaskSpec, get_task, loss_labels, task_sample_losses
+
+logger = logging.getLogger(__name__)
 
 MSD_AVERAGES: tuple[str, ...] = ("loss", "logits")
 MSD_CONFIG_FIELDS: tuple[str, ...] = ("msd_num_samples", "msd_dropout", "msd_average")
@@ -169,9 +173,10 @@ class MSDModelMixin:
 
     msd_architecture: ClassVar[MSDArchitecture]
     msd_task: ClassVar[TaskSpec]
-    # The loss is a per-batch mean that ignores `num_items_in_batch`: the Trainer must scale it for gradient
-    # accumulation (see transformers#37766).
-    accepts_loss_kwargs = False
+    # `forward` takes the Trainer's `num_items_in_batch` (the labelled items of the whole accumulated batch) and
+    # normalises the loss by it, as upstream's loss functions do: gradient accumulation under the plain
+    # `transformers.Trainer` is exact (see transformers#37766). MSDTrainer computes the loss itself.
+    accepts_loss_kwargs = True
     _upstream_signature: ClassVar[inspect.Signature]
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
@@ -222,14 +227,16 @@ class MSDModelMixin:
         return_dict = bound.pop("return_dict", None)
         return bound, labels, self.config.return_dict if return_dict is None else return_dict
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
+    def forward(self, *args: Any, num_items_in_batch: torch.Tensor | int | None = None, **kwargs: Any) -> Any:
         inputs, labels, return_dict = self._bind(args, kwargs)
+        if num_items_in_batch is not None and not labels and self.training:
+            warn_loss_outside_model(type(self).__name__)
         labels = loss_labels(labels, inputs, self.msd_architecture.loss_mask)
         takes_cache = "use_cache" in self._upstream_signature.parameters
         if self.msd_architecture.pooling == "last_token":
             if takes_cache:
                 inputs.setdefault("use_cache", False)  # no generation here: a key/value cache would only cost memory
-            return self._last_token_forward(inputs, labels, return_dict)
+            return self._last_token_forward(inputs, labels, return_dict, num_items_in_batch)
         if labels and takes_cache:
             inputs["use_cache"] = False  # as upstream with labels (the encoder-decoders), which it does not see here
         outputs = super().forward(**inputs, return_dict=True)
@@ -238,9 +245,15 @@ class MSDModelMixin:
         if self.msd_task.name == MULTIPLE_CHOICE:  # upstream's view(-1, num_choices): (S * B, n) -> (S, B, n)
             b = batch_size_of(inputs)
             samples = {k: v.view(-1, b, v.shape[-1]) for k, v in samples.items()}
-        return self._msd_output(samples, labels, outputs, return_dict)
+        return self._msd_output(samples, labels, outputs, return_dict, num_items_in_batch)
 
-    def _last_token_forward(self, inputs: dict[str, Any], labels: dict[str, torch.Tensor], return_dict: bool) -> Any:
+    def _last_token_forward(
+        self,
+        inputs: dict[str, Any],
+        labels: dict[str, torch.Tensor],
+        return_dict: bool,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> Any:
         """The decoder sequence head: backbone, then the last non-padding token, then samples and classifier on
         `(B, H)` only. All arguments but the labels and `return_dict` go to the backbone, as upstream."""
         arch = self.msd_architecture
@@ -250,29 +263,50 @@ class MSDModelMixin:
         if arch.pooled_head:
             x = self.get_submodule(arch.pooled_head)(x)  # (B, H)
         sample_logits = self.get_submodule(arch.classifier)(x)  # (S, B, C): S = K in training, 1 in eval
-        return self._msd_output({"logits": sample_logits}, labels, outputs, return_dict)
+        return self._msd_output({"logits": sample_logits}, labels, outputs, return_dict, num_items_in_batch)
 
-    def msd_loss(self, samples: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The model's loss from the sample tensors: the upstream semantics, averaged per `msd_average`."""
+    def msd_loss(
+        self,
+        samples: dict[str, torch.Tensor],
+        labels: dict[str, torch.Tensor],
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
+        """The model's loss from the sample tensors: the upstream semantics, averaged per `msd_average`.
+
+        With `num_items_in_batch` (the Trainer's count of the labelled items, `labels != -100`, of the whole
+        accumulated batch) the per-batch mean becomes its share of the mean over the accumulated batch (times the
+        batch's labelled items, over `num_items_in_batch`), so that the gradients of the micro-batches add up to
+        the full batch's. Question answering has no such count (the Trainer divides by the accumulation steps)."""
         if self.config.msd_average == "logits":
             samples = {k: v.mean(0, keepdim=True) for k, v in samples.items()}  # (1, ...)
         losses = task_sample_losses(
             self.msd_task.name, samples, labels, self.config, loss_style=self.msd_architecture.loss_style
         )
-        return losses.mean()
+        loss = losses.mean()
+        if num_items_in_batch is not None and labels.get("labels") is not None:
+            local = labels["labels"].ne(IGNORE_INDEX).sum().to(loss.device)
+            loss = loss * local / torch.as_tensor(num_items_in_batch, device=loss.device)
+        return loss
 
     def _msd_output(
-        self, samples: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], outputs: Any, return_dict: bool
+        self,
+        samples: dict[str, torch.Tensor],
+        labels: dict[str, torch.Tensor],
+        outputs: Any,
+        return_dict: bool,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         """The model output from the head's sample tensors `(S, ...)` (S = K in training, 1 in eval; inside
         [`mc_dropout`], as its sampler lays them out): the upstream fields hold the mean over the samples, `loss` their
         loss when labels are given, and the `sample_*` fields the samples in training and in Monte-Carlo dropout.
-        `outputs` supplies the other fields (`hidden_states`, `attentions`, an encoder-decoder's encoder states)."""
+        `outputs` supplies the other fields (`hidden_states`, `attentions`, an encoder-decoder's encoder states);
+        `num_items_in_batch` normalises the loss for gradient accumulation (see [`msd_loss`])."""
         returned = samples if self.training else None
         sampler = self.__dict__.get("_msd_monte_carlo")  # set only inside `mc_dropout`
         if sampler is not None:
             samples, returned = sampler.split(samples)
-        loss = self.msd_loss(samples, labels) if len(labels) == len(self.msd_task.label_fields) else None
+        counted = len(labels) == len(self.msd_task.label_fields)
+        loss = self.msd_loss(samples, labels, num_items_in_batch) if counted else None
         task = self.msd_task
         seq2seq = isinstance(outputs, (Seq2SeqSequenceClassifierOutput, Seq2SeqQuestionAnsweringModelOutput))
         output_class = task.seq2seq_output_class if seq2seq else task.output_class
@@ -285,6 +319,24 @@ class MSDModelMixin:
         sampled = {f"sample_{name}": returned[name] if returned is not None else None for name in task.logit_fields}
         output = output_class(loss=loss, **means, **sampled, **passed)
         return output if return_dict else output.to_tuple()
+
+
+_WARNED_LOSS_OUTSIDE: set[str] = set()
+
+
+def warn_loss_outside_model(class_name: str) -> None:
+    """Warn once per class that the plain `transformers.Trainer` computes the loss from the mean logits (it pops the
+    labels and passes `num_items_in_batch` only for its `label_smoothing_factor` or a `compute_loss_func`)."""
+    if class_name in _WARNED_LOSS_OUTSIDE:
+        return
+    _WARNED_LOSS_OUTSIDE.add(class_name)
+    logger.warning(
+        "%s: the Trainer computes the loss outside the model (label_smoothing_factor's LabelSmoother, or a "
+        "compute_loss_func) from `logits`, the mean of the dropout samples: label smoothing then applies to the mean "
+        "logits, not to each sample's loss as multi-sample dropout trains. Use msd_transformers.MSDTrainer (a drop-in "
+        "Trainer), which applies label smoothing to each sample; the samples are in `sample_logits`.",
+        class_name,
+    )
 
 
 def check_msd_dropout(arch: MSDArchitecture, config: PretrainedConfig) -> None:

@@ -314,3 +314,84 @@ def test_linspace_checkpoint_loads_with_another_num_samples(token_checkpoint):
             assert loaded.msd.rates == pytest.approx((0.1, 0.2, 0.3, 0.4, 0.5)), route
         with pytest.raises(ValueError, match=r"msd_dropout lists 5 rates .* but msd_num_samples is 3"):
             load(token_checkpoint, msd_num_samples=3)
+
+
+# ------------------------------------------------------------------- an MSD model under the plain transformers.Trainer
+
+
+def plain_trainer_update(model, ds, tmp_path, collator=None, **kwargs):
+    """The update of the classifier's weights after one plain-`Trainer` SGD step (learning rate 1, no clipping)."""
+    from transformers import Trainer, TrainingArguments
+
+    init = {k: v.clone() for k, v in model.state_dict().items()}
+    defaults = dict(
+        output_dir=str(tmp_path), max_steps=1, learning_rate=1.0, optim="sgd", lr_scheduler_type="constant",
+        weight_decay=0.0, max_grad_norm=0.0, report_to=[], save_strategy="no", use_cpu=True, disable_tqdm=True,
+        seed=0, data_seed=0,
+    )  # fmt: skip
+    args = TrainingArguments(**{**defaults, **kwargs})
+    Trainer(model=model, args=args, train_dataset=ds, data_collator=collator).train()
+    return torch.cat([(model.state_dict()[k] - init[k]).flatten() for k in init if "classifier" in k])
+
+
+@pytest.mark.parametrize("task", ["token", "sequence"])
+def test_plain_trainer_gradient_accumulation_is_exact(tmp_path, task):
+    """Plain `transformers.Trainer`: 2 x 3 accumulation (micro-batches with different numbers of labelled tokens;
+    sequences 4 + 2) gives the full batch's update, as the model normalises its loss by the Trainer's
+    `num_items_in_batch`. Upstream's BertForTokenClassification under the same Trainer gives about twice it
+    (it ignores the count, and the Trainer then does not divide by the accumulation steps)."""
+    from conftest import tiny_config
+    from token_batches import pad_collator
+    from transformers import AutoModelForTokenClassification
+
+    def make(kind):
+        torch.manual_seed(0)
+        cfg = tiny_config("bert", dropout=0.0, num_labels=3)
+        if kind == "upstream":
+            return AutoModelForTokenClassification.from_config(cfg)
+        if task == "token":
+            return msd.AutoMSDModelForTokenClassification.from_config(cfg, msd_num_samples=3, msd_dropout=0.0)
+        return msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_num_samples=3, msd_dropout=0.0)
+
+    if task == "token":
+        ds, collator, sizes = token_dataset([4, 5, 4, 9, 12, 11]), pad_collator(), [(6, 1), (3, 2)]
+    else:
+        ds, collator, sizes = make_dataset(6), None, [(6, 1), (4, 2)]
+    (full_bs, _), (bs, ga) = sizes
+    full = plain_trainer_update(make("msd"), ds, tmp_path / "a", collator, per_device_train_batch_size=full_bs)
+    accum = plain_trainer_update(
+        make("msd"), ds, tmp_path / "b", collator, per_device_train_batch_size=bs, gradient_accumulation_steps=ga
+    )
+    assert full.abs().max() > 1e-3
+    torch.testing.assert_close(accum, full, atol=1e-6, rtol=1e-5)
+    if task == "token":  # the upstream class, measured under the same Trainer
+        up_full = plain_trainer_update(make("upstream"), ds, tmp_path / "c", collator, per_device_train_batch_size=6)
+        up_accum = plain_trainer_update(
+            make("upstream"), ds, tmp_path / "d", collator, per_device_train_batch_size=3, gradient_accumulation_steps=2
+        )
+        assert up_accum.norm() / up_full.norm() > 1.5
+
+
+def test_plain_trainer_label_smoothing_warns_once_with_the_fix(tmp_path, caplog):
+    """The plain Trainer's label smoothing works on the mean logits (not per sample): one warning naming MSDTrainer;
+    none without label smoothing, none under MSDTrainer (which smooths each sample)."""
+    import logging
+
+    from msd_transformers import modeling
+
+    ds = make_dataset(8)
+    modeling._WARNED_LOSS_OUTSIDE.clear()
+    with caplog.at_level(logging.WARNING, logger="msd_transformers.modeling"):
+        plain_trainer_update(msd_model(), ds, tmp_path / "a", per_device_train_batch_size=4, max_steps=2)
+        assert "MSDTrainer" not in caplog.text
+        plain_trainer_update(
+            msd_model(), ds, tmp_path / "b", per_device_train_batch_size=4, max_steps=2, label_smoothing_factor=0.1
+        )
+        assert caplog.text.count("Use msd_transformers.MSDTrainer") == 1
+        assert "label smoothing then applies to the mean logits" in caplog.text
+        modeling._WARNED_LOSS_OUTSIDE.clear()
+        caplog.clear()
+        MSDTrainer(
+            model=msd_model(), args=trainer_args(tmp_path / "c", label_smoothing_factor=0.1), train_dataset=ds
+        ).train()
+        assert "MSDTrainer" not in caplog.text
