@@ -395,3 +395,46 @@ def test_plain_trainer_label_smoothing_warns_once_with_the_fix(tmp_path, caplog)
             model=msd_model(), args=trainer_args(tmp_path / "c", label_smoothing_factor=0.1), train_dataset=ds
         ).train()
         assert "MSDTrainer" not in caplog.text
+
+
+# ------------------------------------------------------------------------------------------ the first documentation
+
+
+def msd_fields(cls):
+    import dataclasses
+
+    return [f for f in dataclasses.fields(cls) if f.name.startswith("msd_")]
+
+
+def test_help_of_msd_training_arguments_describes_every_msd_field():
+    """`help(MSDTrainingArguments)` has an Args entry per msd field (its type and default, as Transformers'
+    `TrainingArguments` documents its own), and each field's `--help` text says its range and default."""
+    import pydoc
+
+    text = pydoc.render_doc(MSDTrainingArguments, renderer=pydoc.plaintext)
+    assert "Args:" in text
+    for f in msd_fields(MSDTrainingArguments):
+        default = f.default if not isinstance(f.default, str) else f'"{f.default}"'
+        default = "`None`" if f.default is None else (f"`{default}`" if isinstance(f.default, str) else str(default))
+        assert f"{f.name} (`" in text and f"defaults to {default}" in text, f.name
+        help_text = f.metadata["help"]
+        assert "default" in help_text.lower() and (">=" in help_text or "'all'" in help_text), f.name
+
+
+def test_train_script_help_describes_every_msd_field():
+    """`python scripts/train.py --help` (its parser, built in-process): every msd field of the model and of the
+    training arguments with a help text that gives its range and default."""
+    from conftest import load_train_script
+    from transformers import HfArgumentParser
+
+    script = load_train_script()
+    parser = HfArgumentParser((script.ModelArguments, MSDTrainingArguments))
+    actions = {a.dest: a for a in parser._actions}
+    names = [f.name for cls in (script.ModelArguments, MSDTrainingArguments) for f in msd_fields(cls)]
+    assert {"msd_num_samples", "msd_dropout", "msd_average", "msd_eval_samples"} <= set(names)
+    for name in names:
+        help_text = actions[name].help or ""
+        assert "default" in help_text.lower(), name
+        assert any(word in help_text for word in (">=", "[0, 1)", "One of")), name
+    formatted = " ".join(parser.format_help().split())  # as --help prints it, the line breaks undone
+    assert "dropout samples K of the head, an int >= 1" in formatted and "one of 'loss', 'logits'" in formatted.lower()
