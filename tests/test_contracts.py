@@ -438,3 +438,36 @@ def test_train_script_help_describes_every_msd_field():
         assert any(word in help_text for word in (">=", "[0, 1)", "One of")), name
     formatted = " ".join(parser.format_help().split())  # as --help prints it, the line breaks undone
     assert "dropout samples K of the head, an int >= 1" in formatted and "one of 'loss', 'logits'" in formatted.lower()
+
+
+def test_readme_names_every_offline_metric_and_how_to_add_one():
+    """The README lists every metric the script computes (the keys of `METRIC_NAMES` and the token metrics), says
+    they are computed offline, and how to add one."""
+    from pathlib import Path
+
+    from msd_transformers.finetune.metrics import METRIC_NAMES
+    from msd_transformers.finetune.token_metrics import TOKEN_METRIC_NAMES
+
+    readme = " ".join((Path(__file__).resolve().parents[1] / "README.md").read_text().split())
+    start = readme.index("Metrics, all computed offline")
+    part = readme[start : readme.index("- Bad input stops the run", start)]
+    for name in [n for names in METRIC_NAMES.values() for n in names] + TOKEN_METRIC_NAMES:
+        assert f"`{name}`" in part, name
+    for needed in ("no `evaluate.load`", "To add one, subclass `evaluate.Metric`", "`_METRIC_CLASSES`",
+                   "`GREATER_IS_BETTER`"):  # fmt: skip
+        assert needed in part, needed
+
+
+def test_package_description_names_every_task():
+    """pyproject.toml's description names every task the package serves (each word of the task's name: "image and
+    audio classification" names two)."""
+    import tomllib
+    from pathlib import Path
+
+    from msd_transformers.tasks import TASK_SPECS
+
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    description = pyproject["project"]["description"].lower()
+    for task in TASK_SPECS:
+        words = task.split("-")
+        assert all(word in description for word in words), task
