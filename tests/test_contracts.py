@@ -471,3 +471,32 @@ def test_package_description_names_every_task():
     for task in TASK_SPECS:
         words = task.split("-")
         assert all(word in description for word in words), task
+
+
+def test_benchmark_modules_import_one_way():
+    """No import circle among the benchmark modules (imports inside functions included): the sequence and token
+    convergence regimes share `bench_convergence_common`, and only `bench_convergence` imports the token regime."""
+    import ast
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    local = {p.stem for p in folder.glob("*.py")}
+    graph = {}
+    for path in folder.glob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module.split(".")[0])
+        graph[path.stem] = names & local - {path.stem}
+
+    def cycle_from(start, node, seen):
+        for nxt in graph[node]:
+            if nxt == start or (nxt not in seen and cycle_from(start, nxt, seen | {nxt})):
+                return True
+        return False
+
+    assert [m for m in graph if cycle_from(m, m, {m})] == []
+    assert "bench_convergence_common" in graph["bench_convergence_token"] & graph["bench_convergence"]
+    assert "bench_convergence" not in graph["bench_convergence_token"]
