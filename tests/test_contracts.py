@@ -500,3 +500,60 @@ def test_benchmark_modules_import_one_way():
     assert [m for m in graph if cycle_from(m, m, {m})] == []
     assert "bench_convergence_common" in graph["bench_convergence_token"] & graph["bench_convergence"]
     assert "bench_convergence" not in graph["bench_convergence_token"]
+
+
+# ----------------------------------------------------------------------------------- the MC token pipeline
+
+
+@pytest.fixture(scope="module")
+def mc_tagger_parts(minilm_tokenizer):
+    from transformers import BertConfig
+
+    cfg = BertConfig(
+        vocab_size=minilm_tokenizer.vocab_size, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+        intermediate_size=37, max_position_embeddings=64, id2label={0: "O", 1: "B-X", 2: "I-X"},
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = msd.AutoMSDModelForTokenClassification.from_config(cfg, msd_num_samples=4, msd_dropout=0.5).eval()
+    with torch.no_grad():
+        model.classifier.weight.normal_(0, 3.0)
+    return model, minilm_tokenizer
+
+
+@pytest.mark.parametrize("strategy", ["none", "simple", "first"])
+def test_mc_token_pipeline_uncertainty_leaves_special_tokens_out(mc_tagger_parts, strategy):
+    """`MCDropoutTokenClassificationPipeline`: each token's score is the mean of the samples' probabilities and its
+    uncertainty the samples' (special tokens and padding out); per word the first sub-token's; per group the mean."""
+    from transformers import pipeline
+
+    model, tokenizer = mc_tagger_parts
+    text = "tokenization works well"
+    tagger = pipeline(
+        "token-classification", model=model, tokenizer=tokenizer, device="cpu", ignore_labels=[],
+        pipeline_class=msd.MCDropoutTokenClassificationPipeline, num_samples=6, aggregation_strategy=strategy,
+    )  # fmt: skip
+    enc = tokenizer(text, return_special_tokens_mask=True, return_tensors="pt")
+    special = enc.pop("special_tokens_mask")
+    captured = []
+    handle = model.register_forward_hook(lambda m, a, out: captured.append(out.sample_logits))
+    torch.manual_seed(3)
+    results = tagger(text)
+    handle.remove()
+    u = predictive_uncertainty(captured[0], special_tokens_mask=special)
+    entropy, probs = u.entropy[0], u.probs[0]  # (T,), (T, C): NaN at [CLS] and [SEP]
+    assert torch.isnan(entropy[[0, -1]]).all() and not torch.isnan(entropy[1:-1]).any()
+    assert all(np.isfinite(r["entropy"]) and r["mutual_information"] >= 0 for r in results)
+    if strategy == "none":  # one result per word token, [CLS] and [SEP] left out
+        assert [r["index"] for r in results] == [1, 2, 3, 4]
+        for r in results:
+            assert r["entropy"] == pytest.approx(entropy[r["index"]].item(), abs=1e-6)
+            assert r["score"] == pytest.approx(probs[r["index"]].max().item(), abs=1e-5)
+    elif strategy == "first":  # words: "tokenization" is token ##ization, scored at "token" (index 1)
+        words = [{"tokenization": 1, "works": 3, "well": 4}[w] for r in results for w in r["word"].split()]
+        per_word = [entropy[i].item() for i in words]
+        assert sum(r["entropy"] * len(r["word"].split()) for r in results) == pytest.approx(sum(per_word), abs=1e-5)
+    else:  # groups of tokens: the mean over the group's tokens
+        offsets = tokenizer(text, return_offsets_mapping=True)["offset_mapping"]
+        for r in results:
+            inside = [i for i, (a, b) in enumerate(offsets) if b > a and a >= r["start"] and b <= r["end"]]
+            assert r["entropy"] == pytest.approx(entropy[inside].mean().item(), abs=1e-5)
