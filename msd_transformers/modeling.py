@@ -32,8 +32,8 @@ from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput, S
 from .architectures import MULTIPLE_CHOICE, MSDArchitecture
 from .dropout import check_positive_int, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
-from .sampled_linear import MultiSampleLinear
 from .loss import IGNORE_INDEX
+from .sampled_linear import MultiSampleLinear
 from .tasks import SAMPLE_FIELDS, TaskSpec, get_task, loss_labels, task_sample_losses
 
 logger = logging.getLogger(__name__)

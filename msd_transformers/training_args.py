@@ -29,9 +29,9 @@ class MSDTrainingArguments(TrainingArguments):
 
     Every field of Transformers' `TrainingArguments` applies as there; the `msd_*` fields below set the multi-sample
     dropout options (on the command line of `scripts/train.py` too: `--msd_eval_samples 16`). They are checked at
-    construction and again by [`MSDTrainer`] at each use, so that one changed afterwards (`trainer.args.msd_eval_samples
-    = 16`) takes effect at the next step or evaluation. A misspelt `msd_*` keyword is a `ValueError` naming the closest
-    field.
+    construction and again by [`MSDTrainer`] at each use, so that one changed afterwards
+    (`trainer.args.msd_eval_samples = 16`) takes effect at the next step or evaluation. A misspelt `msd_*` keyword is
+    a `ValueError` naming the closest field.
 
     Args:
         msd_class_weights (`list[float]`, *optional*, defaults to `None`):
@@ -50,8 +50,9 @@ class MSDTrainingArguments(TrainingArguments):
         msd_consistency (`float`, *optional*, defaults to 0.0):
             Weight (a number >= 0) of the consistency term added to the loss: the mean divergence over ordered pairs
             of the step's samples (KL for classification, squared difference for regression; per labelled token for
-            tokens, over the start and end distributions for question answering). R-Drop's alpha is `2 *
-            msd_consistency`. Needs more than one sample (an MSD model with K > 1, or `msd_forward_passes` > 1). 0: off.
+            tokens, over the start and end distributions for question answering). R-Drop's alpha is
+            `2 * msd_consistency`. Needs more than one sample (an MSD model with K > 1, or `msd_forward_passes` > 1).
+            0: off.
         msd_eval_samples (`int`, *optional*, defaults to 0):
             Monte-Carlo dropout in `evaluate()` and `predict()`: N > 0 dropout samples per example at the depth
             `msd_eval_layers`; the predictions are the MC predictive logits, the loss theirs, and the per-example
@@ -67,8 +68,8 @@ class MSDTrainingArguments(TrainingArguments):
         metadata={
             "help": "Class weights, one per label, applied to each dropout sample's loss: a weighted mean for "
             "cross-entropy (as CrossEntropyLoss(weight=...)), per-label weights for multi-label BCE. Sequence and "
-            "token classification; not for regression. Numbers >= 0 (at least one > 0), as many as num_labels. Default: "
-            "None (unweighted)."
+            "token classification; not for regression. Numbers >= 0 (at least one > 0), as many as num_labels. "
+            "Default: None (unweighted)."
         },
     )
     msd_forward_passes: int = field(
@@ -76,7 +77,8 @@ class MSDTrainingArguments(TrainingArguments):
         metadata={
             "help": "Whole-network multi-sample dropout: every dropout in the network is sampled this many times per "
             "example and the losses are averaged, for one optimizer step. Run as one batched forward over the batch "
-            "repeated M times (see msd_forward_chunk_size). Works for upstream models too. An int >= 1; default 1 = off."
+            "repeated M times (see msd_forward_chunk_size). Works for upstream models too. An int >= 1; default 1 = "
+            "off."
         },
     )
     msd_forward_chunk_size: int | None = field(
@@ -96,8 +98,8 @@ class MSDTrainingArguments(TrainingArguments):
             "squared difference for regression; per labelled token for token classification, over the start and end "
             "distributions for question answering). An upstream model with msd_forward_passes=2 is R-Drop: the "
             "paper's alpha (NLL1 + NLL2 + alpha * symmetric KL) is 2 * msd_consistency. An MSD model with one pass: "
-            "head-only consistency. With msd_average='logits' the term sees the samples before averaging. A number >= 0; "
-            "default 0 = off."
+            "head-only consistency. With msd_average='logits' the term sees the samples before averaging. A number "
+            ">= 0; default 0 = off."
         },
     )
     msd_eval_samples: int = field(
@@ -162,7 +164,8 @@ def _check_names_init(init: Any) -> Any:
         unknown = sorted(k for k in kwargs if k.startswith("msd_") and k not in names)
         if unknown:
             hints = [
-                f"{name!r} (did you mean {close[0]!r}?)" if (close := difflib.get_close_matches(name, names, n=1))
+                f"{name!r} (did you mean {close[0]!r}?)"
+                if (close := difflib.get_close_matches(name, names, n=1))
                 else repr(name)
                 for name in unknown
             ]

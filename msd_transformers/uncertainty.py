@@ -93,7 +93,9 @@ def as_tensor(value: Any, what: str) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     try:  # numpy keeps its dtype; Python floats become float32, as torch.tensor makes them
-        return torch.from_numpy(np.ascontiguousarray(value)) if isinstance(value, np.ndarray) else torch.as_tensor(value)
+        if isinstance(value, np.ndarray):
+            return torch.from_numpy(np.ascontiguousarray(value))
+        return torch.as_tensor(value)
     except (TypeError, ValueError, RuntimeError) as error:
         raise ValueError(
             f"{what} must be a torch tensor, a numpy array or a (nested) list of numbers, got {type(value).__name__}: "
