@@ -76,7 +76,8 @@ class MSDTrainer(Trainer):
 
     Attributes:
         msd_args ([`MSDOptions`]): The multi-sample dropout options of the run (all off with plain
-            `TrainingArguments`).
+            `TrainingArguments`), read from `args` at each use: `trainer.args.msd_eval_samples = 16` after
+            construction applies to the next `evaluate()`, checked as at construction.
         mc_uncertainty (`dict[str, np.ndarray]`, *optional*): After a Monte-Carlo `evaluate()` or `predict()`, the
             uncertainty of each example, in dataset order (see [`predictive_uncertainty`]): `probs`, `entropy` and
             `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression.
