@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from bench_common import MODEL_NAME, seed_everything, tiny_bert_config
-from bench_convergence import (
+from bench_convergence_common import (
     BASE_RATE,
     CONSISTENCY,
     LINSPACE,

@@ -15,7 +15,7 @@ from .architectures import (
     SEQUENCE_CLASSIFICATION,
     TOKEN_CLASSIFICATION,
 )
-from .modeling import MSD_CONFIG_FIELDS, MSDModelMixin, check_msd_dropout
+from .modeling import MSD_CONFIG_FIELDS, MSDModelMixin, check_msd_dropout, check_msd_names
 from .registry import get_architecture, msd_config_class, msd_model_class
 
 # Keyword arguments of `from_pretrained` that locate files: they go to the config *and* to the model loading.
@@ -36,12 +36,8 @@ FROM_CONFIG_KWARGS: tuple[str, ...] = ("dtype", "torch_dtype", "attn_implementat
 
 def split_msd_kwargs(kwargs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """Split keyword arguments into the `msd_*` config fields and the rest; unknown `msd_*` names are an error."""
+    check_msd_names(kwargs)
     msd = {k: v for k, v in kwargs.items() if k.startswith("msd_")}
-    unknown = sorted(set(msd) - set(MSD_CONFIG_FIELDS))
-    if unknown:
-        raise ValueError(
-            f"Unknown multi-sample dropout argument(s) {unknown}; the fields are {list(MSD_CONFIG_FIELDS)}."
-        )
     return msd, {k: v for k, v in kwargs.items() if k not in msd}
 
 

@@ -66,6 +66,16 @@ def resolve_problem_type(
     return problem_type
 
 
+def check_class_ids(targets: torch.Tensor, what: str) -> None:
+    """`RuntimeError` (the type upstream's `CrossEntropyLoss` raises for them) for floating-point class ids or
+    positions: upstream refuses them, and a silent `.long()` would truncate 1.7 to 1."""
+    if targets.is_floating_point() or targets.is_complex():
+        raise RuntimeError(
+            f"{what} must be integer class ids or positions (torch.long), as upstream's CrossEntropyLoss takes them; "
+            f"got {targets.dtype}. Convert them with .long() if they hold whole numbers."
+        )
+
+
 def _cross_entropy(
     logits: torch.Tensor,
     targets: torch.Tensor,
@@ -223,6 +233,7 @@ def token_sample_losses(
     logits = sample_logits if sample_logits.dtype == torch.float64 else sample_logits.float()
     if class_weights is not None:
         class_weights = class_weights.to(device=logits.device, dtype=logits.dtype)
+    check_class_ids(labels, "token labels")
     targets = labels.to(logits.device).reshape(b * t).long()
     return _cross_entropy(
         logits.reshape(k, b * t, c), targets, label_smoothing=label_smoothing, class_weights=class_weights
@@ -254,7 +265,11 @@ def span_sample_losses(
         )
     k, b, t = sample_start_logits.shape
     losses = []
-    for logits, positions in ((sample_start_logits, start_positions), (sample_end_logits, end_positions)):
+    for logits, positions, name in (
+        (sample_start_logits, start_positions, "start_positions"),
+        (sample_end_logits, end_positions, "end_positions"),
+    ):
+        check_class_ids(positions, name)
         positions = positions.to(logits.device).reshape(-1).long()
         if positions.numel() != b:
             raise ValueError(f"Answer positions must have one entry per example ({b}), got {positions.numel()}.")

@@ -16,7 +16,9 @@ upstream classes, with no missing or unexpected keys. `msd_transformers.registry
 
 from __future__ import annotations
 
+import difflib
 import inspect
+import logging
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any, ClassVar
@@ -30,8 +32,11 @@ from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput, S
 from .architectures import MULTIPLE_CHOICE, MSDArchitecture
 from .dropout import check_positive_int, resolve_dropout
 from .heads import MSDDenseClassificationHead, pool_last_token
+from .loss import IGNORE_INDEX
 from .sampled_linear import MultiSampleLinear
 from .tasks import SAMPLE_FIELDS, TaskSpec, get_task, loss_labels, task_sample_losses
+
+logger = logging.getLogger(__name__)
 
 MSD_AVERAGES: tuple[str, ...] = ("loss", "logits")
 MSD_CONFIG_FIELDS: tuple[str, ...] = ("msd_num_samples", "msd_dropout", "msd_average")
@@ -39,17 +44,36 @@ MSD_CONFIG_FIELDS: tuple[str, ...] = ("msd_num_samples", "msd_dropout", "msd_ave
 
 def validate_msd_fields(
     msd_num_samples: Any, msd_dropout: Any, msd_average: Any
-) -> tuple[int, float | list[float] | None, str]:
-    """Check the three MSD config fields and resolve `msd_dropout` (a float stays a float, a list or
-    `"linspace(a, b)"` becomes the list of rates). Raises `ValueError` naming the bad value and what is allowed."""
+) -> tuple[int, float | list[float] | str | None, str]:
+    """Check the three MSD config fields and normalise `msd_dropout`: a float stays a float, a list of rates a list
+    (of `msd_num_samples` rates), and `"linspace(a, b)"` stays the spec, checked here and expanded to
+    `msd_num_samples` rates by the model, so that a checkpoint loads with another `msd_num_samples`. Raises
+    `ValueError` naming the bad value and what is allowed."""
     msd_num_samples = check_positive_int(msd_num_samples, "msd_num_samples")
-    if isinstance(msd_dropout, (str, list, tuple)):
+    if isinstance(msd_dropout, str):
+        resolve_dropout(msd_dropout, msd_num_samples)  # the spec must parse
+        msd_dropout = msd_dropout.strip()
+    elif isinstance(msd_dropout, (list, tuple)):
         msd_dropout = resolve_dropout(msd_dropout, msd_num_samples)
     elif msd_dropout is not None:
         msd_dropout = resolve_dropout(msd_dropout, msd_num_samples)[0]
     if msd_average not in MSD_AVERAGES:
         raise ValueError(f"msd_average must be one of {MSD_AVERAGES}, got {msd_average!r}.")
     return msd_num_samples, msd_dropout, msd_average
+
+
+def check_msd_names(names: Any) -> None:
+    """`ValueError` for a keyword that starts with `msd_` but is no MSD config field (`msd_num_sample=4`), with the
+    closest field: a misspelt field must not fall through to a model's `__init__` (TypeError) or be dropped."""
+    unknown = sorted(name for name in names if name.startswith("msd_") and name not in MSD_CONFIG_FIELDS)
+    if unknown:
+        hints = []
+        for name in unknown:
+            close = difflib.get_close_matches(name, MSD_CONFIG_FIELDS, n=1)
+            hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+        raise ValueError(
+            f"Unknown multi-sample dropout argument(s) {', '.join(hints)}; the fields are {list(MSD_CONFIG_FIELDS)}."
+        )
 
 
 class MSDConfigMixin:
@@ -59,7 +83,8 @@ class MSDConfigMixin:
 
     - `msd_num_samples` (`int`, defaults to 8): the number of dropout samples K, >= 1.
     - `msd_dropout` (`float`, `list[float]`, `str` or `None`, defaults to `None`): one rate in [0, 1) for every sample,
-      a list of `msd_num_samples` rates, or `"linspace(a, b)"` (resolved here to the list of rates). `None` means the
+      a list of `msd_num_samples` rates, or `"linspace(a, b)"` (kept as the spec and expanded to `msd_num_samples`
+      evenly spaced rates by the model, so a checkpoint loads with another `msd_num_samples`). `None` means the
       rate of the dropout the samples replace; heads without one (decoder LLMs' sequence heads, most question-answering
       heads) require a value (the model classes raise a `ValueError` otherwise).
     - `msd_average` (`str`, defaults to `"loss"`): `"loss"` averages the per-sample losses (the paper); `"logits"`
@@ -71,10 +96,27 @@ class MSDConfigMixin:
     upstream_model_type: ClassVar[str]
 
     def __post_init__(self, **kwargs: Any) -> None:
+        check_msd_names(kwargs)
         super().__post_init__(**kwargs)
+        self.validate_msd_fields()
+
+    def validate_msd_fields(self) -> None:
+        """Check the MSD fields (see [`validate_msd_fields`]) and normalise them in place: at construction, at every
+        load (`from_pretrained` keyword arguments included, on the MSD and on the upstream Auto route) and when a
+        model is built from the config."""
         self.msd_num_samples, self.msd_dropout, self.msd_average = validate_msd_fields(
             self.msd_num_samples, self.msd_dropout, self.msd_average
         )
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> Any:
+        """Upstream's `from_dict`, with the `msd_*` keyword arguments (`from_pretrained(path, msd_num_samples=3)`,
+        through any Auto class) set before the fields are validated, together with those of `config_dict`: a
+        `"linspace(a, b)"` spec re-expands for the new `msd_num_samples`, and a bad value or a misspelt field is a
+        `ValueError` naming the field, whichever class loads the checkpoint."""
+        check_msd_names(kwargs)
+        fields = {name: kwargs.pop(name) for name in MSD_CONFIG_FIELDS if name in kwargs}
+        return super().from_dict({**config_dict, **fields}, **kwargs)
 
     @classmethod
     def get_config_dict(cls, *args: Any, **kwargs: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -131,13 +173,15 @@ class MSDModelMixin:
 
     msd_architecture: ClassVar[MSDArchitecture]
     msd_task: ClassVar[TaskSpec]
-    # The loss is a per-batch mean that ignores `num_items_in_batch`: the Trainer must scale it for gradient
-    # accumulation (see transformers#37766).
-    accepts_loss_kwargs = False
+    # `forward` takes the Trainer's `num_items_in_batch` (the labelled items of the whole accumulated batch) and
+    # normalises the loss by it, as upstream's loss functions do: gradient accumulation under the plain
+    # `transformers.Trainer` is exact (see transformers#37766). MSDTrainer computes the loss itself.
+    accepts_loss_kwargs = True
     _upstream_signature: ClassVar[inspect.Signature]
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         arch = self.msd_architecture
+        config.validate_msd_fields()  # a field set on the config after it was made is checked too
         check_msd_dropout(arch, config)  # before the backbone is built
         super().__init__(config, *args, **kwargs)
         check_modules(arch, self)
@@ -183,14 +227,16 @@ class MSDModelMixin:
         return_dict = bound.pop("return_dict", None)
         return bound, labels, self.config.return_dict if return_dict is None else return_dict
 
-    def forward(self, *args: Any, **kwargs: Any) -> Any:
+    def forward(self, *args: Any, num_items_in_batch: torch.Tensor | int | None = None, **kwargs: Any) -> Any:
         inputs, labels, return_dict = self._bind(args, kwargs)
+        if num_items_in_batch is not None and not labels and self.training:
+            warn_loss_outside_model(type(self).__name__)
         labels = loss_labels(labels, inputs, self.msd_architecture.loss_mask)
         takes_cache = "use_cache" in self._upstream_signature.parameters
         if self.msd_architecture.pooling == "last_token":
             if takes_cache:
                 inputs.setdefault("use_cache", False)  # no generation here: a key/value cache would only cost memory
-            return self._last_token_forward(inputs, labels, return_dict)
+            return self._last_token_forward(inputs, labels, return_dict, num_items_in_batch)
         if labels and takes_cache:
             inputs["use_cache"] = False  # as upstream with labels (the encoder-decoders), which it does not see here
         outputs = super().forward(**inputs, return_dict=True)
@@ -199,9 +245,15 @@ class MSDModelMixin:
         if self.msd_task.name == MULTIPLE_CHOICE:  # upstream's view(-1, num_choices): (S * B, n) -> (S, B, n)
             b = batch_size_of(inputs)
             samples = {k: v.view(-1, b, v.shape[-1]) for k, v in samples.items()}
-        return self._msd_output(samples, labels, outputs, return_dict)
+        return self._msd_output(samples, labels, outputs, return_dict, num_items_in_batch)
 
-    def _last_token_forward(self, inputs: dict[str, Any], labels: dict[str, torch.Tensor], return_dict: bool) -> Any:
+    def _last_token_forward(
+        self,
+        inputs: dict[str, Any],
+        labels: dict[str, torch.Tensor],
+        return_dict: bool,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> Any:
         """The decoder sequence head: backbone, then the last non-padding token, then samples and classifier on
         `(B, H)` only. All arguments but the labels and `return_dict` go to the backbone, as upstream."""
         arch = self.msd_architecture
@@ -211,29 +263,50 @@ class MSDModelMixin:
         if arch.pooled_head:
             x = self.get_submodule(arch.pooled_head)(x)  # (B, H)
         sample_logits = self.get_submodule(arch.classifier)(x)  # (S, B, C): S = K in training, 1 in eval
-        return self._msd_output({"logits": sample_logits}, labels, outputs, return_dict)
+        return self._msd_output({"logits": sample_logits}, labels, outputs, return_dict, num_items_in_batch)
 
-    def msd_loss(self, samples: dict[str, torch.Tensor], labels: dict[str, torch.Tensor]) -> torch.Tensor:
-        """The model's loss from the sample tensors: the upstream semantics, averaged per `msd_average`."""
+    def msd_loss(
+        self,
+        samples: dict[str, torch.Tensor],
+        labels: dict[str, torch.Tensor],
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor:
+        """The model's loss from the sample tensors: the upstream semantics, averaged per `msd_average`.
+
+        With `num_items_in_batch` (the Trainer's count of the labelled items, `labels != -100`, of the whole
+        accumulated batch) the per-batch mean becomes its share of the mean over the accumulated batch (times the
+        batch's labelled items, over `num_items_in_batch`), so that the gradients of the micro-batches add up to
+        the full batch's. Question answering has no such count (the Trainer divides by the accumulation steps)."""
         if self.config.msd_average == "logits":
             samples = {k: v.mean(0, keepdim=True) for k, v in samples.items()}  # (1, ...)
         losses = task_sample_losses(
             self.msd_task.name, samples, labels, self.config, loss_style=self.msd_architecture.loss_style
         )
-        return losses.mean()
+        loss = losses.mean()
+        if num_items_in_batch is not None and labels.get("labels") is not None:
+            local = labels["labels"].ne(IGNORE_INDEX).sum().to(loss.device)
+            loss = loss * local / torch.as_tensor(num_items_in_batch, device=loss.device)
+        return loss
 
     def _msd_output(
-        self, samples: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], outputs: Any, return_dict: bool
+        self,
+        samples: dict[str, torch.Tensor],
+        labels: dict[str, torch.Tensor],
+        outputs: Any,
+        return_dict: bool,
+        num_items_in_batch: torch.Tensor | int | None = None,
     ) -> Any:
         """The model output from the head's sample tensors `(S, ...)` (S = K in training, 1 in eval; inside
         [`mc_dropout`], as its sampler lays them out): the upstream fields hold the mean over the samples, `loss` their
         loss when labels are given, and the `sample_*` fields the samples in training and in Monte-Carlo dropout.
-        `outputs` supplies the other fields (`hidden_states`, `attentions`, an encoder-decoder's encoder states)."""
+        `outputs` supplies the other fields (`hidden_states`, `attentions`, an encoder-decoder's encoder states);
+        `num_items_in_batch` normalises the loss for gradient accumulation (see [`msd_loss`])."""
         returned = samples if self.training else None
         sampler = self.__dict__.get("_msd_monte_carlo")  # set only inside `mc_dropout`
         if sampler is not None:
             samples, returned = sampler.split(samples)
-        loss = self.msd_loss(samples, labels) if len(labels) == len(self.msd_task.label_fields) else None
+        counted = len(labels) == len(self.msd_task.label_fields)
+        loss = self.msd_loss(samples, labels, num_items_in_batch) if counted else None
         task = self.msd_task
         seq2seq = isinstance(outputs, (Seq2SeqSequenceClassifierOutput, Seq2SeqQuestionAnsweringModelOutput))
         output_class = task.seq2seq_output_class if seq2seq else task.output_class
@@ -246,6 +319,24 @@ class MSDModelMixin:
         sampled = {f"sample_{name}": returned[name] if returned is not None else None for name in task.logit_fields}
         output = output_class(loss=loss, **means, **sampled, **passed)
         return output if return_dict else output.to_tuple()
+
+
+_WARNED_LOSS_OUTSIDE: set[str] = set()
+
+
+def warn_loss_outside_model(class_name: str) -> None:
+    """Warn once per class that the plain `transformers.Trainer` computes the loss from the mean logits (it pops the
+    labels and passes `num_items_in_batch` only for its `label_smoothing_factor` or a `compute_loss_func`)."""
+    if class_name in _WARNED_LOSS_OUTSIDE:
+        return
+    _WARNED_LOSS_OUTSIDE.add(class_name)
+    logger.warning(
+        "%s: the Trainer computes the loss outside the model (label_smoothing_factor's LabelSmoother, or a "
+        "compute_loss_func) from `logits`, the mean of the dropout samples: label smoothing then applies to the mean "
+        "logits, not to each sample's loss as multi-sample dropout trains. Use msd_transformers.MSDTrainer (a drop-in "
+        "Trainer), which applies label smoothing to each sample; the samples are in `sample_logits`.",
+        class_name,
+    )
 
 
 def check_msd_dropout(arch: MSDArchitecture, config: PretrainedConfig) -> None:

@@ -1,16 +1,20 @@
-"""A `text-classification` pipeline whose results carry the Monte-Carlo dropout uncertainty of each prediction."""
+"""`text-classification` and `token-classification` pipelines whose results carry the Monte-Carlo dropout
+uncertainty of each prediction."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from transformers.pipelines.text_classification import ClassificationFunction, TextClassificationPipeline
+from transformers.pipelines.token_classification import AggregationStrategy, TokenClassificationPipeline
 
 from .montecarlo import Layers, mc_dropout
 from .uncertainty import predictive_logits, predictive_uncertainty
 
 UNCERTAINTY_KEYS: tuple[str, ...] = ("entropy", "mutual_information", "std")
+TOKEN_UNCERTAINTY_KEYS: tuple[str, ...] = ("entropy", "mutual_information")
 
 # The per-sample scores of each score function, read as the problem type whose uncertainty they have: softmax
 # probabilities (one distribution per example), sigmoid probabilities (one Bernoulli per output), raw values.
@@ -21,7 +25,23 @@ _PROBLEM_TYPE_OF_SCORES: dict[ClassificationFunction, str] = {
 }
 
 
-class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
+class _MCDropoutParameters:
+    """The Monte-Carlo parameters (`num_samples`, `layers`, `chunk_size`) of a pipeline: to the constructor or to each
+    call, passed on to `_forward`."""
+
+    def _sanitize_parameters(
+        self,
+        num_samples: int | None = None,
+        layers: Layers | None = None,
+        chunk_size: int | None = None,
+        **kwargs: Any,
+    ) -> tuple[dict, dict, dict]:
+        preprocess_params, _, postprocess_params = super()._sanitize_parameters(**kwargs)
+        forward_params = {"num_samples": num_samples, "layers": layers, "chunk_size": chunk_size}
+        return preprocess_params, {k: v for k, v in forward_params.items() if v is not None}, postprocess_params
+
+
+class MCDropoutTextClassificationPipeline(_MCDropoutParameters, TextClassificationPipeline):
     """`text-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty.
 
     The model runs inside `mc_dropout(model, num_samples, layers, chunk_size)`, which gives N sets of outputs per
@@ -56,17 +76,6 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
     [{'label': 'business', 'score': 0.91, 'entropy': 0.37, 'mutual_information': 0.02}]
     ```
     """
-
-    def _sanitize_parameters(
-        self,
-        num_samples: int | None = None,
-        layers: Layers | None = None,
-        chunk_size: int | None = None,
-        **kwargs: Any,
-    ) -> tuple[dict, dict, dict]:
-        preprocess_params, _, postprocess_params = super()._sanitize_parameters(**kwargs)
-        forward_params = {"num_samples": num_samples, "layers": layers, "chunk_size": chunk_size}
-        return preprocess_params, {k: v for k, v in forward_params.items() if v is not None}, postprocess_params
 
     def _forward(
         self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
@@ -117,3 +126,85 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
                 value = u[key][0]  # () for the example, or (C,) per output
                 result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
         return results
+
+
+class MCDropoutTokenClassificationPipeline(_MCDropoutParameters, TokenClassificationPipeline):
+    """`token-classification` with Monte-Carlo dropout ([`mc_dropout`]): every entity carries its uncertainty.
+
+    The model runs inside `mc_dropout(model, num_samples, layers, chunk_size)`; each token's `score` is the mean of
+    the N samples' softmax probabilities (its tag the argmax of that mean), and [`predictive_uncertainty`] of the
+    same samples gives each token's `entropy` and `mutual_information`, with the special tokens (`[CLS]`, `[SEP]`,
+    ..., which the pipeline leaves out of its results) and the padding left out. The pipeline's own
+    `aggregation_strategy` applies: per token (`"none"`), per word (`"first"`, `"average"`, `"max"`: the word's
+    uncertainty is its first sub-token's, the token training labels) and per entity group (`"simple"` and the word
+    strategies: the mean over the group's tokens or words).
+
+    Use it through `pipeline("token-classification", ..., pipeline_class=...)`; `num_samples`, `layers` and
+    `chunk_size` go to the constructor or to each call.
+
+    Example:
+
+    ```python
+    >>> tagger = pipeline(
+    ...     "token-classification", model=model, tokenizer=tokenizer,
+    ...     pipeline_class=msd.MCDropoutTokenClassificationPipeline, num_samples=32, aggregation_strategy="first",
+    ... )
+    >>> tagger("Ada Lovelace lived in London")[0]
+    {'entity_group': 'PER', 'score': 0.93, 'word': 'ada lovelace', 'start': 0, 'end': 12, 'entropy': 0.31,
+     'mutual_information': 0.04}
+    ```
+    """
+
+    def _forward(
+        self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
+    ) -> dict[str, Any]:
+        special_tokens_mask = model_inputs["special_tokens_mask"]
+        attention_mask = model_inputs.get("attention_mask")
+        captured = []  # the samples of the pipeline's own forward
+        handle = self.model.register_forward_hook(lambda module, args, out: captured.append(out["sample_logits"]))
+        try:
+            with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
+                outputs = super()._forward(model_inputs)
+        finally:
+            handle.remove()
+        samples = captured[0].float()  # (N, B, T, C)
+        u = predictive_uncertainty(samples, attention_mask=attention_mask, special_tokens_mask=special_tokens_mask)
+        # Logits whose softmax is the mean of the samples' probabilities; the uncertainty batch first, (B, T).
+        outputs["logits"] = predictive_logits(samples, "single_label_classification")
+        return {**outputs, **{key: u[key] for key in TOKEN_UNCERTAINTY_KEYS}}
+
+    def postprocess(
+        self, all_outputs: list[dict[str, Any]], aggregation_strategy=AggregationStrategy.NONE, ignore_labels=None
+    ) -> list[dict[str, Any]]:
+        # One (T,) array per key and chunk, taken by `gather_pre_entities` in the chunks' order.
+        self._mc_chunks = [{key: out[key][0].numpy() for key in TOKEN_UNCERTAINTY_KEYS} for out in all_outputs]
+        return super().postprocess(all_outputs, aggregation_strategy=aggregation_strategy, ignore_labels=ignore_labels)
+
+    def gather_pre_entities(self, *args: Any, **kwargs: Any) -> list[dict]:
+        self._mc_current = self._mc_chunks.pop(0)
+        pre_entities = super().gather_pre_entities(*args, **kwargs)
+        for entity in pre_entities:
+            entity.update(self._token_uncertainty(entity["index"]))
+        return pre_entities
+
+    def _token_uncertainty(self, index: int) -> dict[str, float]:
+        return {key: float(self._mc_current[key][index]) for key in TOKEN_UNCERTAINTY_KEYS}
+
+    def aggregate(self, pre_entities: list[dict], aggregation_strategy: AggregationStrategy) -> list[dict]:
+        entities = super().aggregate(pre_entities, aggregation_strategy)
+        if aggregation_strategy == AggregationStrategy.NONE:  # per token
+            for entity in entities:
+                entity.update(self._token_uncertainty(entity["index"]))
+        return entities
+
+    def aggregate_word(self, entities: list[dict], aggregation_strategy: AggregationStrategy) -> dict:
+        word = super().aggregate_word(entities, aggregation_strategy)
+        word.update({key: entities[0][key] for key in TOKEN_UNCERTAINTY_KEYS})  # the first sub-token's
+        return word
+
+    def group_sub_entities(self, entities: list[dict]) -> dict:
+        group = super().group_sub_entities(entities)
+        for key in TOKEN_UNCERTAINTY_KEYS:
+            values = [e[key] if key in e else self._token_uncertainty(e["index"])[key] for e in entities]
+            group[key] = float(np.mean(values))
+        return group

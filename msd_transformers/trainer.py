@@ -76,12 +76,14 @@ class MSDTrainer(Trainer):
 
     Attributes:
         msd_args ([`MSDOptions`]): The multi-sample dropout options of the run (all off with plain
-            `TrainingArguments`).
+            `TrainingArguments`), read from `args` at each use: `trainer.args.msd_eval_samples = 16` after
+            construction applies to the next `evaluate()`, checked as at construction.
         mc_uncertainty (`dict[str, np.ndarray]`, *optional*): After a Monte-Carlo `evaluate()` or `predict()`, the
             uncertainty of each example, in dataset order (see [`predictive_uncertainty`]): `probs`, `entropy` and
             `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression.
             Token classification: `entropy` and `mutual_information` per token, `(num_examples, max_len)`, NaN at
-            the tokens that do not count (labelled -100 when the batch has labels, else padding) and where a batch
+            the tokens that do not count (labelled -100 when the batch has labels, else padding and the special
+            tokens of the trainer's `processing_class`) and where a batch
             was padded to a shorter length than the longest; plus `entropy_mean`, `entropy_max`,
             `mutual_information_mean`, `mutual_information_max` per sequence, over the tokens that count. Question
             answering: `start_entropy`, `start_mutual_information`, `end_entropy`, `end_mutual_information` per
@@ -105,21 +107,22 @@ class MSDTrainer(Trainer):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.msd_args = options = MSDOptions.from_args(self.args)
         model = self._unwrapped_model()
         self._task = task = task_of(model)
         self._loss_style = loss_style_of(model)
         self._loss_mask = loss_mask_of(model)
         config = model.config
-        if options.eval_samples:  # the depth against the model, before any training
-            MonteCarloDropout.for_evaluation(model, options.eval_samples, options.eval_layers)
+        self._msd_options: MSDOptions | None = None
+        self._logged: dict[str, list[torch.Tensor]] = {"msd_loss_std": [], "msd_consistency_loss": []}
+        self._mc_container: EvalLoopContainer | None = None
+        self.mc_uncertainty: dict[str, Any] | None = None
+        self.msd_args  # noqa: B018  (checks the options against the model, before any training)
         # We compute the loss ourselves from the logits: have the Trainer count the labelled items of every
         # accumulated batch (`num_items_in_batch`), which it only does for models that "accept loss kwargs". The
         # count is used here, never passed to the model.
         self.model_accepts_loss_kwargs = True
         self.label_smoother = None  # label smoothing is applied per sample in `compute_loss`
         problem_type = resolve_problem_type(config) if task.name == SEQUENCE_CLASSIFICATION else None
-        self._check_class_weights(config, problem_type)
         if self.args.label_smoothing_factor and (
             task.name == QUESTION_ANSWERING or problem_type in ("regression", "multi_label_classification")
         ):
@@ -129,24 +132,40 @@ class MSDTrainer(Trainer):
                 self.args.label_smoothing_factor,
                 problem_type or task.name,
             )
+
+    @property
+    def msd_args(self) -> MSDOptions:
+        """The multi-sample dropout options, read from `self.args` at each use: a change to `trainer.args.msd_*`
+        after construction (e.g. `trainer.args.msd_eval_samples = 16` before `evaluate()`) takes effect at the next
+        step or evaluation, checked as at construction (`ValueError` for a bad value or one the model cannot take)."""
+        options = MSDOptions.from_args(self.args)
+        if options != self._msd_options:
+            self._configure(options)
+        return options
+
+    def _configure(self, options: MSDOptions) -> None:
+        """Check `options` against the model and set what depends on them."""
+        model = self._unwrapped_model()
+        config = model.config
+        if options.eval_samples:  # the depth against the model, before any training
+            MonteCarloDropout.for_evaluation(model, options.eval_samples, options.eval_layers)
         if options.consistency and getattr(config, "msd_num_samples", 1) * options.forward_passes == 1:
             raise ValueError(
                 f"msd_consistency={options.consistency} compares the dropout samples of each example, but this model "
                 "gives one (msd_num_samples=1 or an upstream model) and msd_forward_passes=1: nothing to compare. Use "
                 "msd_forward_passes=2 (R-Drop) or an MSD model with msd_num_samples > 1 (head-only consistency)."
             )
+        problem_type = resolve_problem_type(config) if self._task.name == SEQUENCE_CLASSIFICATION else None
+        self._check_class_weights(options.class_weights, config, problem_type)
         weights = options.class_weights
         self._class_weights = torch.tensor(weights) if weights is not None else None  # moved to the model's device
-        self._logged: dict[str, list[torch.Tensor]] = {"msd_loss_std": [], "msd_consistency_loss": []}
-        self._mc_container: EvalLoopContainer | None = None
-        self.mc_uncertainty: dict[str, Any] | None = None
+        self._msd_options = options
 
     def _unwrapped_model(self) -> nn.Module:
         model = self.accelerator.unwrap_model(self.model)
         return model.get_base_model() if is_msd_peft_model(model) else model
 
-    def _check_class_weights(self, config: Any, problem_type: str | None) -> None:
-        weights = self.msd_args.class_weights
+    def _check_class_weights(self, weights: list[float] | None, config: Any, problem_type: str | None) -> None:
         if weights is None:
             return
         if self._task.name not in (SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION):
@@ -353,9 +372,10 @@ class MSDTrainer(Trainer):
             mean = {name: v.unsqueeze(0) for name, v in predictive.items()}
             counted = loss_labels(labels, features, self._loss_mask)
             loss = task_sample_losses(task.name, mean, counted, config, loss_style=self._loss_style)[0].detach()
+        # Recorded on every path: `evaluate()` without `compute_metrics` asks for the loss only.
+        self._record_uncertainty(samples, problem_type, labels, features)
         if prediction_loss_only:
             return loss, None, None
-        self._record_uncertainty(samples, problem_type, labels, features)
         predictions = tuple(predictive[name] for name in task.logit_fields)
         label_tensors = tuple(labels[name] for name in task.label_fields if name in labels)
         return (
@@ -385,13 +405,19 @@ class MSDTrainer(Trainer):
                 values.update({f"{prefix}_entropy": u.entropy, f"{prefix}_mutual_information": u.mutual_information})
         elif task == TOKEN_CLASSIFICATION:
             targets = labels.get("labels")
-            mask = targets.ne(IGNORE_INDEX) if targets is not None else features.get("attention_mask")
-            if mask is None:
-                mask = torch.ones(samples["logits"].shape[1:3], dtype=torch.bool, device=samples["logits"].device)
-            u = predictive_uncertainty(samples["logits"], "single_label_classification", attention_mask=mask)
+            logits = samples["logits"]
+            if targets is not None:  # the labelled tokens
+                masks = {"attention_mask": targets.ne(IGNORE_INDEX)}
+            else:  # the real tokens that are not special tokens
+                masks = {"attention_mask": features.get("attention_mask"), "special_tokens_mask": None}
+                if masks["attention_mask"] is None:
+                    masks["attention_mask"] = torch.ones(logits.shape[1:3], dtype=torch.bool, device=logits.device)
+                special_ids = getattr(self.processing_class, "all_special_ids", None)
+                if special_ids and features.get("input_ids") is not None:
+                    ids = features["input_ids"]
+                    masks["special_tokens_mask"] = torch.isin(ids, torch.tensor(special_ids, device=ids.device))
+            u = predictive_uncertainty(logits, "single_label_classification", **masks)
             values = {k: v for k, v in u.items() if k != "probs"}  # probs per token: as large as the logits
-            values["entropy"] = torch.where(mask.bool(), values["entropy"], float("nan"))
-            values["mutual_information"] = torch.where(mask.bool(), values["mutual_information"], float("nan"))
         else:
             values = dict(predictive_uncertainty(samples["logits"], problem_type).items())
         for name, value in values.items():

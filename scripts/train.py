@@ -58,19 +58,27 @@ class ModelArguments:
         default=True,
         metadata={"help": "Put a multi-sample dropout head on the model. False: the upstream head (a baseline)."},
     )
-    msd_num_samples: int = field(default=8, metadata={"help": "The number of dropout samples K (>= 1)."})
+    msd_num_samples: int = field(
+        default=8,
+        metadata={
+            "help": "The number of dropout samples K of the head, an int >= 1 (the paper's gains level off around 8). "
+            "Default 8."
+        },
+    )
     msd_dropout: str | None = field(
         default=None,
         metadata={
             "help": "The sample dropout rates: a float in [0, 1) for every sample, a list of msd_num_samples floats "
             "(JSON on the command line, e.g. '[0.1, 0.3]'), or 'linspace(a, b)'. Default: the architecture's own "
-            "classifier dropout rate (decoder LLMs have none: set it)."
+            "classifier dropout rate (decoder LLMs have none: set it). A 'linspace' spec re-expands for another "
+            "msd_num_samples when the checkpoint is loaded again."
         },
     )
     msd_average: str = field(
         default="loss",
         metadata={
-            "help": "'loss': the mean of the per-sample losses (the paper); 'logits': one loss on the mean logits.",
+            "help": "'loss': the mean of the per-sample losses (the paper); 'logits': one loss on the mean logits. "
+            "One of 'loss', 'logits'; default 'loss'.",
             "choices": ["loss", "logits"],
         },
     )

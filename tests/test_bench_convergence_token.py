@@ -59,7 +59,7 @@ def test_token_variants(data: bt.TokenData) -> None:
     consistency term, which is positive (the passes' dropout masks differ)."""
     msd8, fp5 = (bt.build_token_model(v, data, tiny=True, seed=0) for v in ("msd8", "fp5"))
     assert (msd8.config.msd_num_samples, msd8.config.msd_dropout) == (8, 0.1)
-    assert fp5.config.msd_num_samples == 5 and fp5.config.msd_dropout == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])
+    assert fp5.config.msd_num_samples == 5 and fp5.msd.rates == pytest.approx((0.1, 0.2, 0.3, 0.4, 0.5))
     model = bt.build_token_model("rdrop", data, tiny=True, seed=0).train()
     batch = data.collate(data.train[:6])
     labels = batch.pop("labels")

@@ -178,7 +178,9 @@ def test_msd_dropout_is_required_without_an_architecture_rate():
         msd.AutoMSDModelForSequenceClassification.from_config(cfg, msd_num_samples=4)
     with pytest.raises(ValueError, match=match):  # a model from an MSD config without a rate
         AutoModelForSequenceClassification.from_config(msd.MSDLlamaConfig(**cfg.to_dict()))
-    assert msd.msd_config(cfg, msd_dropout="linspace(0.1, 0.3)", msd_num_samples=3).msd_dropout == [0.1, 0.2, 0.3]
+    spec = msd.msd_config(cfg, msd_dropout="linspace(0.1, 0.3)", msd_num_samples=3)
+    assert spec.msd_dropout == "linspace(0.1, 0.3)"  # the spec is kept; the model expands it to K rates
+    assert AutoModelForSequenceClassification.from_config(spec).msd.rates == pytest.approx((0.1, 0.2, 0.3))
     # ModernBERT-decoder has a dropout before its classifier: its rate is the default.
     model = decoder("modernbert-decoder", dropout=0.25, msd_dropout=None)
     assert model.msd.rates == (0.25,) * 8 and model.msd is model.classifier
