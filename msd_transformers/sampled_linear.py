@@ -52,6 +52,7 @@ plain `F.linear` in eval mode; `MultiSampleLinear.from_linear` wraps an existing
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -215,6 +216,12 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype
 
 
+def _any_dtensor(*tensors: torch.Tensor | None) -> bool:
+    """Whether one of `tensors` is a DTensor (none can be before `torch.distributed.tensor` is imported)."""
+    dtensor = getattr(sys.modules.get("torch.distributed.tensor"), "DTensor", None)
+    return dtensor is not None and any(isinstance(t, dtensor) for t in tensors)
+
+
 def sampled_linear(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rates: Sequence[float]
 ) -> torch.Tensor:
@@ -258,6 +265,10 @@ def sampled_linear(
             f"x is {x.dtype} but weight is {weight.dtype} and bias {None if bias is None else bias.dtype}: "
             "use one dtype (or autocast)."
         )
+    if _any_dtensor(x, weight, bias):  # tensor parallelism: the same masks, on each rank's shard
+        from .sampled_linear_dtensor import sampled_linear_dtensor
+
+        return sampled_linear_dtensor(x, weight, bias, rates, dtype)  # (S, *x.shape[:-1], out), a DTensor
     out = _SampledLinear.apply(x, weight, bias, rates, dtype)  # (S, N, out); no graph, nothing saved under no_grad
     return out.view(len(rates), *x.shape[:-1], weight.shape[0])  # (S, *x.shape[:-1], out)
 
