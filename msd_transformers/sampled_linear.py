@@ -349,6 +349,15 @@ class MultiSampleLinear(nn.Linear):
         return module.train(linear.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if (self.training or self.monte_carlo is not None) and x.shape[-1] == self.weight.shape[
+            -1
+        ] != self.in_features:
+            raise ValueError(  # the local shards of a row-sharded head: the masks of its columns would be wrong
+                f"{type(self).__name__} got an input of {x.shape[-1]} features and a weight of as many, but has "
+                f"in_features={self.in_features}: a row-sharded head run on local tensors (as Transformers' rowwise "
+                "tp styles run without gradients) cannot draw the unsharded head's masks. Sample it with gradients "
+                "enabled (torch.enable_grad()), where it runs on DTensors, or shard it by columns."
+            )
         if self.monte_carlo is not None:  # inside `mc_dropout`: see `MonteCarloDropout.sample`
             return self.monte_carlo.sample(self, x)
         if not self.training:

@@ -19,7 +19,7 @@ from torch.distributed.device_mesh import init_device_mesh
 from torch.distributed.tensor import DTensor, Replicate, Shard, distribute_tensor
 from tp_checks import STYLES, TASKS, TP_PLANS, compare_function, compare_model, compare_tp_plan, save_llama
 
-from msd_transformers.sampled_linear import sampled_linear
+from msd_transformers.sampled_linear import MultiSampleLinear, sampled_linear
 
 TOL = 1e-6  # relative to the largest absolute value (at least 1)
 LAYOUTS = [(x, w) for x in ("replicate", "shard-1", "shard0") for w in ("replicate", "shard0", "shard1")]
@@ -159,8 +159,22 @@ def test_two_processes_function_equals_plain(two_processes, x_placement, w_place
 def test_two_processes_tp_plan_equals_unsharded(two_processes, plan):
     """`from_pretrained(..., distributed_config=DistributedConfig(tp_plan=...))` on two processes: the decoder is
     sharded by Llama's own plan, which leaves `score` whole (no family's plan in Transformers 5.24 names `score` or
-    `classifier`); the head is sharded where the plan adds it."""
+    `classifier`); the head is sharded where the plan adds it (by column, gathered, or by row)."""
     for rank in two_processes:
         result = rank[f"tp_plan/{plan}"]
         assert result["info"]["decoder sharded"] and result["info"]["head sharded"] == (plan != "auto")
         assert_equal_to_unsharded(result)
+        # Without gradients Transformers runs a rowwise head on local tensors: Monte-Carlo sampling refuses them
+        # (the check above sampled it with gradients enabled).
+        assert result["info"].get("local rowwise refused", False) == ("rowwise" in plan)
+
+
+def test_local_row_shard_refused_for_sampling():
+    """A head whose input and weight hold 4 of its 8 features (Transformers' rowwise styles run it on such local
+    shards without gradients): sampling it is refused, the plain eval forward is not."""
+    head = MultiSampleLinear(8, 3, num_samples=2)
+    head.weight = torch.nn.Parameter(head.weight.detach()[:, :4])  # this rank's columns
+    x = torch.randn(2, 4)
+    with pytest.raises(ValueError, match="in_features=8: a row-sharded head run on local tensors"):
+        head.train()(x)
+    assert head.eval()(x).shape == (1, 2, 3)

@@ -28,6 +28,7 @@ from transformers import AutoModelForSequenceClassification  # noqa: E402
 from transformers.distributed import DistributedConfig  # noqa: E402
 
 import msd_transformers.sampled_linear as sampled_linear_module  # noqa: E402
+from msd_transformers import mc_dropout  # noqa: E402
 from msd_transformers.sampled_linear import sampled_linear  # noqa: E402
 
 # The head's layouts: the logits come back whole on every rank, as the loss needs them.
@@ -72,13 +73,21 @@ def labels_for(task: str, inputs: dict) -> torch.Tensor:
     return labels.masked_fill(inputs["attention_mask"] == 0, -100)
 
 
-def train_and_compare(reference: torch.nn.Module, model: torch.nn.Module, labels: torch.Tensor, parameters) -> dict:
-    """`model` (sharded) against `reference`: eval logits, and in training (the same seed) the loss, the sample
-    logits and the gradients of `parameters`."""
+def train_and_compare(
+    reference: torch.nn.Module, model: torch.nn.Module, labels: torch.Tensor, parameters, mc_grad: bool = False
+) -> dict:
+    """`model` (sharded) against `reference`: eval logits, Monte-Carlo samples of the head (with gradients enabled
+    if `mc_grad`), and in training (the same seed) the loss, the sample logits and the gradients of `parameters`."""
     inputs = make_inputs(config=reference.config)
     result = {}
     with torch.no_grad():
         result["eval_logits"] = largest(reference.eval()(**inputs).logits, model.eval()(**inputs).logits)
+    mc = []
+    for m in (reference, model):  # Monte-Carlo sampling of the head (6 samples)
+        torch.manual_seed(2)
+        with torch.set_grad_enabled(mc_grad), mc_dropout(m.eval(), num_samples=6):
+            mc.append(m(**inputs).sample_logits)
+    result["mc_sample_logits"] = largest(*mc)
     outputs = []
     for m in (reference.train(), model.train()):
         torch.manual_seed(1)
@@ -119,7 +128,15 @@ def compare_tp_plan(path: str, tp_plan) -> dict[str, float]:
         path, distributed_config=DistributedConfig(tp_plan=tp_plan)
     )
     parameters = ("score.weight", "model.layers.1.mlp.down_proj.weight", "model.embed_tokens.weight")
-    result = train_and_compare(reference, model, torch.tensor([0, 2, 1, 2]), parameters)
+    # Transformers runs a rowwise head on local tensors without gradients: Monte-Carlo sampling refuses them.
+    rowwise = tp_plan != "auto" and tp_plan["score"].startswith("rowwise") and dist.get_world_size() > 1
+    result = train_and_compare(reference, model, torch.tensor([0, 2, 1, 2]), parameters, mc_grad=rowwise)
+    if rowwise:
+        try:
+            with torch.no_grad(), mc_dropout(model.eval(), num_samples=6):
+                model(**make_inputs(config=model.config))
+        except ValueError as error:
+            result["info"]["local rowwise refused"] = "cannot draw the unsharded head's masks" in str(error)
     result["info"]["head sharded"] = isinstance(model.score.weight, DTensor)
     result["info"]["decoder sharded"] = isinstance(model.get_parameter(parameters[1]), DTensor)
     return result
