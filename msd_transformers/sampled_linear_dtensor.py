@@ -21,6 +21,14 @@ Layouts, on a 1-D device mesh (the input is first redistributed to the layout it
   product of its columns, plus its part of the bias (DTensor's `Partial() + Replicate()`: `bias / n` on each of the
   n ranks); the caller reduces it (`RowwiseParallel` all-reduces to its `output_layouts`).
 
+Transformers (5.24) tp plans: no family's own plan names `score` or `classifier` (the head stays whole and sees plain
+tensors), and no plan is applied at `tp_size=1`; a plan that adds the head (`DistributedConfig(tp_plan={"score":
+"colwise_gather_output"})`, or `"rowwise_split_input"`) runs it on DTensors with gradients enabled, and here. Without
+gradients Transformers runs a sharded Linear on its local shards as plain tensors: by column that is the path of
+`sampled_linear` on the replicated input (the same masks); by row the input holds only the rank's columns, and
+`MultiSampleLinear` refuses to sample it (training or Monte-Carlo) with a `ValueError`: sample it under
+`torch.enable_grad()`.
+
 Memory per rank: as on one device, one chunk of the *global* input's width for the mask and its random bits (on CPU
 about 2**19 elements, elsewhere all rows), plus, with `Shard(1)`, one local chunk for the masked copy; saved for
 backward: the local input, the local weight and the generator state. Anything else (a mesh of more than one dim,
