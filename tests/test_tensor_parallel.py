@@ -178,3 +178,28 @@ def test_local_row_shard_refused_for_sampling():
     with pytest.raises(ValueError, match="in_features=8: a row-sharded head run on local tensors"):
         head.train()(x)
     assert head.eval()(x).shape == (1, 2, 3)
+
+
+@pytest.mark.parametrize("w_placement", [Replicate(), Shard(0), Shard(1)])
+def test_one_process_autocast(mesh, w_placement):
+    """Under bf16 autocast the DTensor samples are bf16 and the gradients come back in float32, as on plain tensors,
+    equal to them within bf16's precision (by row, the bias is added to the rounded product: one rounding more)."""
+    g = torch.Generator().manual_seed(0)
+    x, w, b = (torch.randn(*shape, generator=g).requires_grad_() for shape in ((4, 6, 8), (5, 8), (5,)))
+    placements = (Replicate(), w_placement, Shard(0) if w_placement == Shard(0) else Replicate())
+    dx, dw, db = (
+        distribute_tensor(t.detach(), mesh, [p]).requires_grad_() for t, p in zip((x, w, b), placements, strict=True)
+    )
+    outs = []
+    for args in ((x, w, b), (dx, dw, db)):
+        torch.manual_seed(3)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = sampled_linear(*args, (0.2, 0.3))
+        y = y.full_tensor() if isinstance(y, DTensor) else y
+        y.float().sum().backward()
+        outs.append(y)
+    assert outs[0].dtype == outs[1].dtype == torch.bfloat16
+    torch.testing.assert_close(outs[1], outs[0], rtol=1.6e-2, atol=1e-2)
+    for plain, sharded in ((x, dx), (w, dw), (b, db)):
+        assert sharded.grad.dtype == torch.float32
+        torch.testing.assert_close(sharded.grad.full_tensor(), plain.grad, rtol=1.6e-2, atol=1e-2)
