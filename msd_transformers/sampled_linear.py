@@ -369,9 +369,8 @@ class MultiSampleLinear(nn.Linear):
         return module.train(linear.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.training or self.monte_carlo is not None) and x.shape[-1] == self.weight.shape[
-            -1
-        ] != self.in_features:
+        local_row_shard = x.shape[-1] == self.weight.shape[-1] != self.in_features  # Transformers' rowwise, no grad
+        if local_row_shard and (self.training or self.monte_carlo is not None):
             raise ValueError(  # the local shards of a row-sharded head: the masks of its columns would be wrong
                 f"{type(self).__name__} got an input of {x.shape[-1]} features and a weight of as many, but has "
                 f"in_features={self.in_features}: a row-sharded head run on local tensors (as Transformers' rowwise "
