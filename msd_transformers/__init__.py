@@ -14,7 +14,8 @@ Where things live:
 - `modeling`: the config and model mixins and the class factory; `tasks`: what differs between the tasks (outputs,
   losses).
 - `dropout`: `MultiSampleDropout` and the rate specifications; `sampled_linear`: `MultiSampleLinear`, the K samples
-  through one Linear without K copies of the input; `heads`: the RoBERTa-style head, last-token pooling.
+  through one Linear without K copies of the input (`sampled_linear_dtensor`: the same under tensor parallelism);
+  `heads`: the RoBERTa-style head, last-token pooling.
 - `loss`: per-sample losses of every task, `consistency_loss`, the problem-type rule.
 - `auto`: `msd_config`, `AutoMSDModelFor<Task>`, `to_vanilla`; `adapters`: PEFT adapters on MSD models.
 - `trainer`, `training_args`: `MSDTrainer`, `MSDTrainingArguments`.

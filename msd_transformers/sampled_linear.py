@@ -48,10 +48,17 @@ inputs, summed over samples in those dtypes (float32 for float32 parameters).
 
 `MultiSampleLinear` is an `nn.Linear` (same `weight` and `bias`) that returns the K samples in training mode and one
 plain `F.linear` in eval mode; `MultiSampleLinear.from_linear` wraps an existing Linear's parameters.
+
+Tensor parallelism: when `x`, `weight` or `bias` is a DTensor (a head sharded by `parallelize_module` with
+`ColwiseParallel` or `RowwiseParallel`, or by a Transformers tp plan that names it), `sampled_linear` hands them to
+`sampled_linear_dtensor`, which draws every mask for the global shape of `x` in the order above and uses each rank's
+part of it: the masks, outputs and gradients are the unsharded head's (see that module for the layouts, the memory
+and the errors).
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 
 import torch
@@ -215,6 +222,12 @@ def _compute_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype
 
 
+def _any_dtensor(*tensors: torch.Tensor | None) -> bool:
+    """Whether one of `tensors` is a DTensor (none can be before `torch.distributed.tensor` is imported)."""
+    dtensor = getattr(sys.modules.get("torch.distributed.tensor"), "DTensor", None)
+    return dtensor is not None and any(isinstance(t, dtensor) for t in tensors)
+
+
 def sampled_linear(
     x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rates: Sequence[float]
 ) -> torch.Tensor:
@@ -225,6 +238,14 @@ def sampled_linear(
     docstring). Masks are independent across samples, elements and calls, and drawn from torch's default generator
     of `x.device`, so `torch.manual_seed` makes them reproducible. The backward pass redraws them from a saved
     generator state instead of keeping them.
+
+    DTensors (tensor parallelism, 1-D device mesh): `weight` `Replicate()`, `Shard(0)` (`ColwiseParallel`; output
+    `Shard(-1)`) or `Shard(1)` (`RowwiseParallel`; output `Partial()`), the bias `Shard(0)` with a `Shard(0)` weight
+    and `Replicate()` otherwise; `x` in any placement is redistributed to the one its weight needs (`Replicate()`,
+    or `Shard(-1)` for a `Shard(1)` weight). Every rank draws each mask for the global shape of `x` (one chunk of
+    it at a time, as above) and uses its shard's part, so with the default generator in the same state on every
+    rank (one `torch.manual_seed` for all) the samples and gradients are the unsharded ones. Memory per rank: the
+    local `x` and weight saved, and one global-width chunk of mask and random bits at a time.
 
     Args:
         x (`torch.Tensor`): The input, `(*, in_features)`, floating point.
@@ -237,7 +258,9 @@ def sampled_linear(
         `torch.Tensor`: `(S, *x.shape[:-1], out_features)`, in the autocast dtype under autocast.
 
     Raises:
-        `ValueError`: for an empty or invalid `rates`, a non-floating `x`, or shapes / dtypes that do not match.
+        `ValueError`: for an empty or invalid `rates`, a non-floating `x`, or shapes / dtypes that do not match; for
+            DTensors mixed with plain tensors, on different meshes or a mesh of more than one dim, or placed
+            otherwise than above.
     """
     if isinstance(rates, (str, bytes)) or not isinstance(rates, Sequence) or len(rates) == 0:
         raise ValueError(f"rates must be a non-empty sequence of floats in [0, 1), got {rates!r}.")
@@ -258,6 +281,10 @@ def sampled_linear(
             f"x is {x.dtype} but weight is {weight.dtype} and bias {None if bias is None else bias.dtype}: "
             "use one dtype (or autocast)."
         )
+    if _any_dtensor(x, weight, bias):  # tensor parallelism: the same masks, on each rank's shard
+        from .sampled_linear_dtensor import sampled_linear_dtensor
+
+        return sampled_linear_dtensor(x, weight, bias, rates, dtype)  # (S, *x.shape[:-1], out), a DTensor
     out = _SampledLinear.apply(x, weight, bias, rates, dtype)  # (S, N, out); no graph, nothing saved under no_grad
     return out.view(len(rates), *x.shape[:-1], weight.shape[0])  # (S, *x.shape[:-1], out)
 
@@ -268,7 +295,9 @@ class MultiSampleLinear(nn.Linear):
     The fused form of `MultiSampleDropout` followed by a Linear (see `sampled_linear`): the K samples cost the memory
     of one, which matters for token states `(B, T, H)`. The parameters are `nn.Linear`'s (state-dict keys `weight`
     and `bias`); the rates are plain Python floats (no buffers, so meta-device loading cannot corrupt them). In eval
-    mode dropout is the identity and `forward` returns the single sample `F.linear(x).unsqueeze(0)`.
+    mode dropout is the identity and `forward` returns the single sample `F.linear(x).unsqueeze(0)`. Sharded by
+    `ColwiseParallel` / `RowwiseParallel` (DTensor weights), it draws the unsharded layer's samples (see
+    `sampled_linear`).
 
     Args:
         in_features (`int`): Size of each input sample.
@@ -281,7 +310,9 @@ class MultiSampleLinear(nn.Linear):
         dtype (`torch.dtype`, *optional*): Dtype of the parameters.
 
     Raises:
-        `ValueError`: for a bad `num_samples` or `dropout`.
+        `ValueError`: for a bad `num_samples` or `dropout`; in `forward`, when sampling (training, or Monte-Carlo)
+            the local shards of a row-sharded layer as plain tensors (input and weight narrower than `in_features`:
+            Transformers' rowwise tp styles run so without gradients), whose masks cannot be the unsharded ones.
 
     Example:
 
@@ -338,6 +369,14 @@ class MultiSampleLinear(nn.Linear):
         return module.train(linear.training)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        local_row_shard = x.shape[-1] == self.weight.shape[-1] != self.in_features  # Transformers' rowwise, no grad
+        if local_row_shard and (self.training or self.monte_carlo is not None):
+            raise ValueError(  # the local shards of a row-sharded head: the masks of its columns would be wrong
+                f"{type(self).__name__} got an input of {x.shape[-1]} features and a weight of as many, but has "
+                f"in_features={self.in_features}: a row-sharded head run on local tensors (as Transformers' rowwise "
+                "tp styles run without gradients) cannot draw the unsharded head's masks. Sample it with gradients "
+                "enabled (torch.enable_grad()), where it runs on DTensors, or shard it by columns."
+            )
         if self.monte_carlo is not None:  # inside `mc_dropout`: see `MonteCarloDropout.sample`
             return self.monte_carlo.sample(self, x)
         if not self.training:
