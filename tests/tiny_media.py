@@ -39,7 +39,7 @@ def _wav2vec2_like(d: float, **kwargs) -> dict:
         hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37, conv_dim=(16, 16),
         conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4,
         hidden_dropout=d, attention_dropout=d, activation_dropout=d, feat_proj_dropout=d, final_dropout=d,
-        classifier_proj_size=16, mask_time_prob=0.0,
+        classifier_proj_size=16, mask_time_prob=0.0, layerdrop=d,
     )  # fmt: skip
     return {**common, **kwargs}
 
@@ -153,11 +153,13 @@ TINY_AUDIO = {
     "wav2vec2-bert": lambda d: dict(
         hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=37,
         feature_projection_input_dim=16, hidden_dropout=d, attention_dropout=d, activation_dropout=d,
-        feat_proj_dropout=d, final_dropout=d, classifier_proj_size=16, mask_time_prob=0.0,
-        conv_depthwise_kernel_size=3, position_embeddings_type="relative_key",
+        feat_proj_dropout=d, final_dropout=d, classifier_proj_size=16, mask_time_prob=0.0, layerdrop=d,
+        conv_depthwise_kernel_size=3, position_embeddings_type="relative_key", conformer_conv_dropout=d,
         left_max_position_embeddings=8, right_max_position_embeddings=8,
     ),
-    "wav2vec2-conformer": lambda d: _wav2vec2_like(d, conv_depthwise_kernel_size=3, position_embeddings_type="rotary"),
+    "wav2vec2-conformer": lambda d: _wav2vec2_like(
+        d, conv_depthwise_kernel_size=3, position_embeddings_type="rotary", conformer_conv_dropout=d
+    ),
     "wavlm": lambda d: _wav2vec2_like(d, num_buckets=8, max_bucket_distance=16),
     "whisper": lambda d: dict(
         d_model=32, encoder_layers=2, decoder_layers=1, encoder_attention_heads=4, decoder_attention_heads=4,
