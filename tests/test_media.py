@@ -288,3 +288,26 @@ def test_trainer_loss_is_the_direct_computation(task, model_type, tmp_path):
     samples = model(**inputs).sample_logits
     direct = torch.stack([F.cross_entropy(s, labels, weight=weights, label_smoothing=0.1) for s in samples]).mean()
     torch.testing.assert_close(loss, direct, atol=1e-6, rtol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------- LoRA
+def test_lora_on_an_image_model(tmp_path):
+    """LoRA on ViT with PEFT's default targets and the head kept trainable: the adapter trains the head's samples, and
+    a convolutional family (ResNet) gets one clear error (nothing to target)."""
+    from peft import LoraConfig, get_peft_model
+
+    config = tiny_media_config(IMAGE_CLASSIFICATION, "vit", num_labels=NUM_LABELS)
+    model = msd.AutoMSDModelForImageClassification.from_config(config, msd_dropout=0.3, msd_num_samples=K)
+    targets = msd.lora_target_modules(model.config)
+    assert targets == "all-linear"  # PEFT has no ViT default: every Linear but the head
+    assert msd.lora_modules_to_save(model.config, IMAGE_CLASSIFICATION) == ["classifier"]
+    lora = LoraConfig(r=4, target_modules=targets, modules_to_save=["classifier"])
+    peft_model = get_peft_model(model, lora)
+    inputs = media_inputs(IMAGE_CLASSIFICATION, "vit", config)
+    out = peft_model.train()(**inputs, labels=torch.tensor([0, 1, 2, 0]))
+    assert out.sample_logits.shape == (K, BATCH, NUM_LABELS)
+    out.loss.backward()
+    trained = {n for n, p in peft_model.named_parameters() if p.requires_grad and p.grad is not None}
+    assert any("lora_A" in n for n in trained) and any("classifier" in n and "lora" not in n for n in trained)
+    with pytest.raises(ValueError, match="'resnet' models have no Linear layer outside the head"):
+        msd.lora_target_modules(msd.msd_config(tiny_media_config(IMAGE_CLASSIFICATION, "resnet"), msd_dropout=0.1))
