@@ -73,6 +73,7 @@ _PUBLIC: dict[str, str] = {
     "brier_score": "calibration",
     "aurc": "calibration",
     "MCDropoutTextClassificationPipeline": "pipelines",
+    "MCDropoutImageClassificationPipeline": "pipelines",
     # adapters
     "AutoMSDPeftModelForSequenceClassification": "adapters",
     "AutoMSDPeftModelForTokenClassification": "adapters",
@@ -111,7 +112,7 @@ if TYPE_CHECKING:
     from .generated import *  # noqa: F403  (the generated classes, declared in generated.pyi)
     from .loss import consistency_loss, sample_losses, span_sample_losses, token_sample_losses
     from .montecarlo import mc_dropout
-    from .pipelines import MCDropoutTextClassificationPipeline
+    from .pipelines import MCDropoutImageClassificationPipeline, MCDropoutTextClassificationPipeline
     from .registry import get_architecture, register_architecture, supported_model_types
     from .sampled_linear import MultiSampleLinear
     from .trainer import MSDTrainer

@@ -1,10 +1,12 @@
-"""A `text-classification` pipeline whose results carry the Monte-Carlo dropout uncertainty of each prediction."""
+"""`text-classification` and `image-classification` pipelines whose results carry the Monte-Carlo dropout uncertainty
+of each prediction."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import torch
+from transformers.pipelines.image_classification import ImageClassificationPipeline
 from transformers.pipelines.text_classification import ClassificationFunction, TextClassificationPipeline
 
 from .montecarlo import Layers, mc_dropout
@@ -116,4 +118,68 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
                     continue
                 value = u[key][0]  # () for the example, or (C,) per output
                 result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
+        return results
+
+
+class MCDropoutImageClassificationPipeline(ImageClassificationPipeline):
+    """`image-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty, as
+    [`MCDropoutTextClassificationPipeline`] does for text.
+
+    Each image's N sets of logits are scored as Transformers' `image-classification` pipeline scores its logits
+    (`function_to_apply`: softmax for several outputs, sigmoid for one output or multi-label, none for regression),
+    once per sample; `score` is the mean per-sample score and `entropy` and `mutual_information` (softmax, sigmoid) or
+    `std` (none) its uncertainty. `num_samples`, `layers` and `chunk_size` go to the constructor or to each call, with
+    the pipeline's own `top_k` (default 5) and `function_to_apply`.
+
+    Example:
+
+    ```python
+    >>> classifier = pipeline(
+    ...     "image-classification", model=model, image_processor=processor,
+    ...     pipeline_class=msd.MCDropoutImageClassificationPipeline, num_samples=32,
+    ... )
+    >>> classifier(image, top_k=1)
+    [{'label': 'cat', 'score': 0.88, 'entropy': 0.41, 'mutual_information': 0.03}]
+    ```
+    """
+
+    def _sanitize_parameters(
+        self,
+        num_samples: int | None = None,
+        layers: Layers | None = None,
+        chunk_size: int | None = None,
+        **kwargs: Any,
+    ) -> tuple[dict, dict, dict]:
+        preprocess_params, _, postprocess_params = super()._sanitize_parameters(**kwargs)
+        forward_params = {"num_samples": num_samples, "layers": layers, "chunk_size": chunk_size}
+        return preprocess_params, {k: v for k, v in forward_params.items() if v is not None}, postprocess_params
+
+    def _forward(
+        self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
+    ) -> dict[str, torch.Tensor]:
+        with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
+            outputs = super()._forward(model_inputs)
+        return {"sample_logits": outputs["sample_logits"].transpose(0, 1)}  # (N, B, C) -> (B, N, C)
+
+    def postprocess(self, model_outputs: dict[str, torch.Tensor], function_to_apply: Any = None, top_k: int = 5):
+        config = self.model.config
+        if function_to_apply is None:  # the upstream pipeline's rules
+            if config.problem_type == "regression":
+                function_to_apply = "none"
+            elif config.problem_type == "multi_label_classification" or config.num_labels == 1:
+                function_to_apply = "sigmoid"
+            else:
+                function_to_apply = "softmax"
+        function = ClassificationFunction(getattr(function_to_apply, "value", function_to_apply).lower())
+        samples = model_outputs["sample_logits"][0].float().unsqueeze(1)  # (N, C) -> (N, 1, C)
+        problem_type = _PROBLEM_TYPE_OF_SCORES[function]
+        u = predictive_uncertainty(samples, problem_type)
+        mean = {"logits": predictive_logits(samples, problem_type)}  # (1, C): its score is the mean score
+        results = super().postprocess(mean, function_to_apply=function.value, top_k=top_k)
+        label_ids = {name: i for i, name in config.id2label.items()}
+        for result in results:
+            for key in UNCERTAINTY_KEYS:
+                if u.get(key) is not None:
+                    value = u[key][0]  # () for the image, or (C,) per output
+                    result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
         return results

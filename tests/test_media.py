@@ -311,3 +311,31 @@ def test_lora_on_an_image_model(tmp_path):
     assert any("lora_A" in n for n in trained) and any("classifier" in n and "lora" not in n for n in trained)
     with pytest.raises(ValueError, match="'resnet' models have no Linear layer outside the head"):
         msd.lora_target_modules(msd.msd_config(tiny_media_config(IMAGE_CLASSIFICATION, "resnet"), msd_dropout=0.1))
+
+
+def test_mc_dropout_image_pipeline():
+    """The Monte-Carlo image pipeline: each image's score is the mean of its N samples' softmax probabilities (from
+    `mc_dropout` on the same batch, same seed), with their entropy and mutual information."""
+    labels = {0: "cat", 1: "dog", 2: "bird"}
+    config = tiny_media_config(IMAGE_CLASSIFICATION, "vit", num_labels=3, id2label=labels,
+                               label2id={v: k for k, v in labels.items()})  # fmt: skip
+    model = lively(msd.AutoMSDModelForImageClassification.from_config(config, msd_dropout=0.5)).eval()
+    processor = ViTImageProcessor(size={"height": 32, "width": 32})
+    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 48, 3), dtype=np.uint8))
+    classify = pipeline(
+        "image-classification", model=model, image_processor=processor,
+        pipeline_class=msd.MCDropoutImageClassificationPipeline, num_samples=16,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    results = classify(image, top_k=3)
+    torch.manual_seed(0)
+    with torch.no_grad(), msd.mc_dropout(model, num_samples=16):
+        samples = model(**processor(image, return_tensors="pt")).sample_logits  # (16, 1, 3)
+    probs = samples.softmax(-1).mean(0)[0]
+    u = msd.predictive_uncertainty(samples, "single_label_classification")
+    assert [r["label"] for r in results] == [labels[i] for i in probs.argsort(descending=True).tolist()]
+    for r in results:
+        assert r["score"] == pytest.approx(probs[model.config.label2id[r["label"]]].item(), abs=1e-6)
+        assert r["entropy"] == pytest.approx(u.entropy[0].item(), abs=1e-6)
+        assert r["mutual_information"] == pytest.approx(u.mutual_information[0].item(), abs=1e-6)
+    assert results[0]["mutual_information"] > 0
