@@ -23,7 +23,31 @@ _PROBLEM_TYPE_OF_SCORES: dict[ClassificationFunction, str] = {
 }
 
 
-class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
+class _MonteCarloForward:
+    """The pipelines' Monte-Carlo forward: `num_samples`, `layers` and `chunk_size` (from the constructor or each call)
+    go to [`mc_dropout`], and the forward gives the samples batch first, `sample_logits` `(B, N, C)`."""
+
+    def _sanitize_parameters(
+        self,
+        num_samples: int | None = None,
+        layers: Layers | None = None,
+        chunk_size: int | None = None,
+        **kwargs: Any,
+    ) -> tuple[dict, dict, dict]:
+        preprocess_params, _, postprocess_params = super()._sanitize_parameters(**kwargs)
+        forward_params = {"num_samples": num_samples, "layers": layers, "chunk_size": chunk_size}
+        return preprocess_params, {k: v for k, v in forward_params.items() if v is not None}, postprocess_params
+
+    def _forward(
+        self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
+    ) -> dict[str, torch.Tensor]:
+        with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
+            outputs = super()._forward(model_inputs)
+        # Batch first, so that the pipeline's unbatching splits the samples by example.
+        return {"sample_logits": outputs["sample_logits"].transpose(0, 1)}  # (N, B, C) -> (B, N, C)
+
+
+class MCDropoutTextClassificationPipeline(_MonteCarloForward, TextClassificationPipeline):
     """`text-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty.
 
     The model runs inside `mc_dropout(model, num_samples, layers, chunk_size)`, which gives N sets of outputs per
@@ -58,25 +82,6 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
     [{'label': 'business', 'score': 0.91, 'entropy': 0.37, 'mutual_information': 0.02}]
     ```
     """
-
-    def _sanitize_parameters(
-        self,
-        num_samples: int | None = None,
-        layers: Layers | None = None,
-        chunk_size: int | None = None,
-        **kwargs: Any,
-    ) -> tuple[dict, dict, dict]:
-        preprocess_params, _, postprocess_params = super()._sanitize_parameters(**kwargs)
-        forward_params = {"num_samples": num_samples, "layers": layers, "chunk_size": chunk_size}
-        return preprocess_params, {k: v for k, v in forward_params.items() if v is not None}, postprocess_params
-
-    def _forward(
-        self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
-    ) -> dict[str, torch.Tensor]:
-        with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
-            outputs = super()._forward(model_inputs)
-        # Batch first, so that the pipeline's unbatching splits the samples by example.
-        return {"sample_logits": outputs["sample_logits"].transpose(0, 1)}  # (N, B, C) -> (B, N, C)
 
     def _score_function(self, function_to_apply: ClassificationFunction | str | None = None) -> ClassificationFunction:
         """The function that turns an output into a score: `function_to_apply` when given, else Transformers'
@@ -121,7 +126,7 @@ class MCDropoutTextClassificationPipeline(TextClassificationPipeline):
         return results
 
 
-class MCDropoutImageClassificationPipeline(ImageClassificationPipeline):
+class MCDropoutImageClassificationPipeline(_MonteCarloForward, ImageClassificationPipeline):
     """`image-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty, as
     [`MCDropoutTextClassificationPipeline`] does for text.
 
@@ -142,24 +147,6 @@ class MCDropoutImageClassificationPipeline(ImageClassificationPipeline):
     [{'label': 'cat', 'score': 0.88, 'entropy': 0.41, 'mutual_information': 0.03}]
     ```
     """
-
-    def _sanitize_parameters(
-        self,
-        num_samples: int | None = None,
-        layers: Layers | None = None,
-        chunk_size: int | None = None,
-        **kwargs: Any,
-    ) -> tuple[dict, dict, dict]:
-        preprocess_params, _, postprocess_params = super()._sanitize_parameters(**kwargs)
-        forward_params = {"num_samples": num_samples, "layers": layers, "chunk_size": chunk_size}
-        return preprocess_params, {k: v for k, v in forward_params.items() if v is not None}, postprocess_params
-
-    def _forward(
-        self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
-    ) -> dict[str, torch.Tensor]:
-        with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
-            outputs = super()._forward(model_inputs)
-        return {"sample_logits": outputs["sample_logits"].transpose(0, 1)}  # (N, B, C) -> (B, N, C)
 
     def postprocess(self, model_outputs: dict[str, torch.Tensor], function_to_apply: Any = None, top_k: int = 5):
         config = self.model.config
