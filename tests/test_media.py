@@ -347,3 +347,26 @@ def test_mc_dropout_image_pipeline():
         assert r["entropy"] == pytest.approx(u.entropy[0].item(), abs=1e-6)
         assert r["mutual_information"] == pytest.approx(u.mutual_information[0].item(), abs=1e-6)
     assert results[0]["mutual_information"] > 0
+
+
+def test_config_route_and_auto_classes(tmp_path):
+    """The config route (`AutoModelForImageClassification` / `AutoModelForAudioClassification` with an MSD config) and
+    the upstream Auto class on a saved MSD checkpoint give the MSD classes; `msd_config(..., task=...)` checks the
+    required rate early."""
+    from transformers import AutoModelForAudioClassification, AutoModelForImageClassification
+
+    for task, model_type, auto in (
+        (IMAGE_CLASSIFICATION, "vit", AutoModelForImageClassification),
+        (AUDIO_CLASSIFICATION, "wav2vec2", AutoModelForAudioClassification),
+    ):
+        config = tiny_media_config(task, model_type, num_labels=NUM_LABELS)
+        with pytest.raises(ValueError, match="msd_dropout must be set"):
+            msd.msd_config(config, task=task)
+        arch = msd.get_architecture(model_type, task)
+        arch.model_class(config).save_pretrained(tmp_path / model_type)
+        model = auto.from_pretrained(tmp_path / model_type, config=msd.msd_config(config, task=task, msd_dropout=0.2))
+        assert type(model).__name__ == f"MSD{arch.model_class.__name__}" and model.msd.rates == (0.2,) * 8
+        model.save_pretrained(tmp_path / f"{model_type}-msd")
+        assert type(auto.from_pretrained(tmp_path / f"{model_type}-msd")) is type(model)
+    assert "vit" in msd.supported_model_types("image-classification")
+    assert "wav2vec2" in msd.supported_model_types("audio-classification")
