@@ -2,7 +2,8 @@
 
 Importing the package lets the Transformers Auto classes find an `MSD<Upstream>Config` for every supported family
 (model type `msd-<upstream model_type>`) and its `MSD<Upstream>For<Task>` classes (sequence classification, token
-classification, question answering, multiple choice). A class is made the first time it is used (see `registry`);
+classification, question answering, multiple choice; image, audio and video classification). A class is made the
+first time it is used (see `registry`);
 the classes are attributes of this package (`msd_transformers.MSDBertForTokenClassification`), declared in
 `generated.pyi` for editors.
 
@@ -41,6 +42,9 @@ _PUBLIC: dict[str, str] = {
     "AutoMSDModelForTokenClassification": "auto",
     "AutoMSDModelForQuestionAnswering": "auto",
     "AutoMSDModelForMultipleChoice": "auto",
+    "AutoMSDModelForImageClassification": "auto",
+    "AutoMSDModelForAudioClassification": "auto",
+    "AutoMSDModelForVideoClassification": "auto",
     "msd_config": "auto",
     "to_vanilla": "auto",
     "is_msd_model": "auto",
@@ -71,6 +75,7 @@ _PUBLIC: dict[str, str] = {
     "aurc": "calibration",
     "MCDropoutTextClassificationPipeline": "pipelines",
     "MCDropoutTokenClassificationPipeline": "pipelines",
+    "MCDropoutImageClassificationPipeline": "pipelines",
     # adapters
     "AutoMSDPeftModelForSequenceClassification": "adapters",
     "AutoMSDPeftModelForTokenClassification": "adapters",
@@ -93,10 +98,13 @@ if TYPE_CHECKING:
     )
     from .architectures import TASKS, MSDArchitecture
     from .auto import (
+        AutoMSDModelForAudioClassification,
+        AutoMSDModelForImageClassification,
         AutoMSDModelForMultipleChoice,
         AutoMSDModelForQuestionAnswering,
         AutoMSDModelForSequenceClassification,
         AutoMSDModelForTokenClassification,
+        AutoMSDModelForVideoClassification,
         is_msd_model,
         msd_config,
         to_vanilla,
@@ -106,7 +114,11 @@ if TYPE_CHECKING:
     from .generated import *  # noqa: F403  (the generated classes, declared in generated.pyi)
     from .loss import consistency_loss, sample_losses, span_sample_losses, token_sample_losses
     from .montecarlo import mc_dropout
-    from .pipelines import MCDropoutTextClassificationPipeline, MCDropoutTokenClassificationPipeline
+    from .pipelines import (
+        MCDropoutImageClassificationPipeline,
+        MCDropoutTextClassificationPipeline,
+        MCDropoutTokenClassificationPipeline,
+    )
     from .registry import get_architecture, register_architecture, supported_model_types
     from .sampled_linear import MultiSampleLinear
     from .trainer import MSDTrainer

@@ -73,6 +73,10 @@ def lora_target_modules(config: PretrainedConfig) -> list[str] | str:
         `list[str]` or `str`: module names for `LoraConfig(target_modules=...)`, or `"all-linear"` (every linear layer
         but the head) where PEFT has no default for the architecture.
 
+    Raises:
+        `ValueError`: the architecture has no PEFT default and its backbone no Linear layer (the convolutional image
+        families: ResNet, ConvNeXt, EfficientNet, MobileNet, ...), so LoRA has nothing to target.
+
     Example:
 
     ```python
@@ -85,7 +89,34 @@ def lora_target_modules(config: PretrainedConfig) -> list[str] | str:
 
     model_type = config.model_type.removeprefix(MODEL_TYPE_PREFIX)
     targets = TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING.get(model_type)
-    return list(targets) if targets is not None else "all-linear"
+    if targets is not None:
+        return list(targets)
+    if not _backbone_has_linear(config):
+        raise ValueError(
+            f"{model_type!r} models have no Linear layer outside the head (a convolutional backbone), so LoRA has "
+            "nothing to target: fine-tune the model itself, or name its convolutions in "
+            "LoraConfig(target_modules=...)."
+        )
+    return "all-linear"
+
+
+def _backbone_has_linear(config: PretrainedConfig) -> bool:
+    """Whether the upstream backbone of `config` (built on the meta device, no memory, no init) has an `nn.Linear`;
+    `True` where it does not build from the config (nothing known against "all-linear")."""
+    import torch
+    from transformers import AutoModel
+    from transformers.initialization import no_init_weights
+    from transformers.models.auto.configuration_auto import CONFIG_MAPPING
+
+    model_type = config.model_type.removeprefix(MODEL_TYPE_PREFIX)
+    values = {k: v for k, v in config.to_dict().items() if not k.startswith("msd_") and k != "model_type"}
+    try:
+        upstream = CONFIG_MAPPING[model_type].from_dict(values)
+        with torch.device("meta"), no_init_weights():
+            backbone = AutoModel.from_config(upstream)
+    except Exception:  # noqa: BLE001  (a family without a backbone class, or a config it refuses)
+        return True
+    return any(isinstance(m, torch.nn.Linear) for m in backbone.modules())
 
 
 def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFICATION) -> list[str]:

@@ -45,6 +45,20 @@ LAYER_LISTS: dict[str, str | None] = {
     # once, deterministically, also with every decoder layer sampled.
     **dict.fromkeys(("bart", "bigbird_pegasus", "mbart", "mvp", "plbart"), "decoder.layers"),
     **dict.fromkeys(("mt5", "t5", "umt5"), "decoder.block"),
+    # Speech encoders: the transformer layers, not the convolutional feature extractor's layers (which a small config
+    # can make as many).
+    **dict.fromkeys(
+        ("data2vec-audio", "hubert", "sew", "unispeech", "unispeech-sat", "wav2vec2", "wav2vec2-conformer"),
+        "encoder.layers",
+    ),
+    "sew-d": "encoder.encoder.layer",
+    # Each layer hands the next a relative position bias of shape (batch * heads, T, T), which is not per example.
+    "wavlm": None,
+    # The backbone reshapes the top layer's output to the shape of its input ids: the top layers cannot run on rows
+    # repeated past the embeddings.
+    "imagegpt": None,
+    # Convolutional blocks, which `num_hidden_layers` counts (a multiple of the blocks' repeats), not a layer list.
+    "efficientnet": None,
 }
 
 #: Keyword arguments of a transformer layer that are not per example although their first dimension may equal the
@@ -144,7 +158,12 @@ def find_layers(model: PreTrainedModel) -> tuple[nn.Module, nn.ModuleList]:
                 f"msd_transformers.mc_layers.LAYER_LISTS), so layers=k does not apply; use {options}."
             )
         return backbone, backbone.get_submodule(path)
-    n = model.config.get_text_config().num_hidden_layers
+    n = getattr(model.config.get_text_config(), "num_hidden_layers", None)
+    if not isinstance(n, int):  # ResNet, ConvNeXt, EfficientNet, ...: stages of blocks, no num_hidden_layers
+        raise ValueError(
+            f"{type(model).__name__} has no stack of transformer layers to count (its config has no "
+            f"num_hidden_layers), so layers=k does not apply; use {options}."
+        )
     found = [(name, m) for name, m in backbone.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n]
     found = [(name, m) for name, m in found if not any(name.startswith(f"{other}.") for other, _ in found)]
     if len(found) != 1:

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
-from .architectures import SEQUENCE_CLASSIFICATION
+from .architectures import POOLED_TASKS
 from .dropout import check_positive_int, dropout_samples, repeat_batch
 from .loss import resolve_problem_type
 from .mc_layers import SHARED_LAYER_ARGUMENTS, dropout_rate_fields, dropout_rates, find_layers, is_dropout_module
@@ -48,8 +48,9 @@ def _unwrap(model: nn.Module) -> PreTrainedModel:
         model = get_base_model()
     if not isinstance(model, PreTrainedModel):
         raise ValueError(
-            "mc_dropout takes a Transformers model of a classification, token classification, question answering or "
-            f"multiple choice task (or a PEFT model around one), got {type(model).__name__}."
+            "mc_dropout takes a Transformers model of a classification (sequence, image, audio, video), token "
+            "classification, question answering or multiple choice task (or a PEFT model around one), got "
+            f"{type(model).__name__}."
         )
     return model
 
@@ -293,7 +294,7 @@ class MonteCarloDropout:
         samples = {name: torch.cat(parts) for name, parts in chunks.items()}  # (N, B, ...)
         config = model.config
         problem_type = "single_label_classification"
-        if task.name == SEQUENCE_CLASSIFICATION:
+        if task.name in POOLED_TASKS:
             problem_type = resolve_problem_type(config, labels.get("labels"), loss_style=loss_style_of(model))
         # (B, ...), in the samples' dtype: the logit fields keep the model's output dtype at every depth
         predictive = {name: predictive_logits(v, problem_type).to(v.dtype) for name, v in samples.items()}

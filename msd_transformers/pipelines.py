@@ -1,5 +1,5 @@
-"""`text-classification` and `token-classification` pipelines whose results carry the Monte-Carlo dropout
-uncertainty of each prediction."""
+"""`text-classification`, `token-classification` and `image-classification` pipelines whose results carry the
+Monte-Carlo dropout uncertainty of each prediction."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers.pipelines.image_classification import ImageClassificationPipeline
 from transformers.pipelines.text_classification import ClassificationFunction, TextClassificationPipeline
 from transformers.pipelines.token_classification import AggregationStrategy, TokenClassificationPipeline
 
@@ -41,7 +42,20 @@ class _MCDropoutParameters:
         return preprocess_params, {k: v for k, v in forward_params.items() if v is not None}, postprocess_params
 
 
-class MCDropoutTextClassificationPipeline(_MCDropoutParameters, TextClassificationPipeline):
+class _MonteCarloForward(_MCDropoutParameters):
+    """The pipelines' Monte-Carlo forward: the parameters go to [`mc_dropout`], and the forward gives the samples batch
+    first, `sample_logits` `(B, N, C)`."""
+
+    def _forward(
+        self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
+    ) -> dict[str, torch.Tensor]:
+        with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
+            outputs = super()._forward(model_inputs)
+        # Batch first, so that the pipeline's unbatching splits the samples by example.
+        return {"sample_logits": outputs["sample_logits"].transpose(0, 1)}  # (N, B, C) -> (B, N, C)
+
+
+class MCDropoutTextClassificationPipeline(_MonteCarloForward, TextClassificationPipeline):
     """`text-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty.
 
     The model runs inside `mc_dropout(model, num_samples, layers, chunk_size)`, which gives N sets of outputs per
@@ -76,14 +90,6 @@ class MCDropoutTextClassificationPipeline(_MCDropoutParameters, TextClassificati
     [{'label': 'business', 'score': 0.91, 'entropy': 0.37, 'mutual_information': 0.02}]
     ```
     """
-
-    def _forward(
-        self, model_inputs: dict[str, Any], num_samples: int | None = None, layers: Layers = 0, chunk_size=None
-    ) -> dict[str, torch.Tensor]:
-        with mc_dropout(self.model, num_samples=num_samples, layers=layers, chunk_size=chunk_size):
-            outputs = super()._forward(model_inputs)
-        # Batch first, so that the pipeline's unbatching splits the samples by example.
-        return {"sample_logits": outputs["sample_logits"].transpose(0, 1)}  # (N, B, C) -> (B, N, C)
 
     def _score_function(self, function_to_apply: ClassificationFunction | str | None = None) -> ClassificationFunction:
         """The function that turns an output into a score: `function_to_apply` when given, else Transformers'
@@ -125,6 +131,52 @@ class MCDropoutTextClassificationPipeline(_MCDropoutParameters, TextClassificati
                     continue
                 value = u[key][0]  # () for the example, or (C,) per output
                 result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
+        return results
+
+
+class MCDropoutImageClassificationPipeline(_MonteCarloForward, ImageClassificationPipeline):
+    """`image-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty, as
+    [`MCDropoutTextClassificationPipeline`] does for text.
+
+    Each image's N sets of logits are scored as Transformers' `image-classification` pipeline scores its logits
+    (`function_to_apply`: softmax for several outputs, sigmoid for one output or multi-label, none for regression),
+    once per sample; `score` is the mean per-sample score and `entropy` and `mutual_information` (softmax, sigmoid) or
+    `std` (none) its uncertainty. `num_samples`, `layers` and `chunk_size` go to the constructor or to each call, with
+    the pipeline's own `top_k` (default 5) and `function_to_apply`.
+
+    Example:
+
+    ```python
+    >>> classifier = pipeline(
+    ...     "image-classification", model=model, image_processor=processor,
+    ...     pipeline_class=msd.MCDropoutImageClassificationPipeline, num_samples=32,
+    ... )
+    >>> classifier(image, top_k=1)
+    [{'label': 'cat', 'score': 0.88, 'entropy': 0.41, 'mutual_information': 0.03}]
+    ```
+    """
+
+    def postprocess(self, model_outputs: dict[str, torch.Tensor], function_to_apply: Any = None, top_k: int = 5):
+        config = self.model.config
+        if function_to_apply is None:  # the upstream pipeline's rules
+            if config.problem_type == "regression":
+                function_to_apply = "none"
+            elif config.problem_type == "multi_label_classification" or config.num_labels == 1:
+                function_to_apply = "sigmoid"
+            else:
+                function_to_apply = "softmax"
+        function = ClassificationFunction(getattr(function_to_apply, "value", function_to_apply).lower())
+        samples = model_outputs["sample_logits"][0].float().unsqueeze(1)  # (N, C) -> (N, 1, C)
+        problem_type = _PROBLEM_TYPE_OF_SCORES[function]
+        u = predictive_uncertainty(samples, problem_type)
+        mean = {"logits": predictive_logits(samples, problem_type)}  # (1, C): its score is the mean score
+        results = super().postprocess(mean, function_to_apply=function.value, top_k=top_k)
+        label_ids = {name: i for i, name in config.id2label.items()}
+        for result in results:
+            for key in UNCERTAINTY_KEYS:
+                if u.get(key) is not None:
+                    value = u[key][0]  # () for the image, or (C,) per output
+                    result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
         return results
 
 

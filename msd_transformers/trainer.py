@@ -18,7 +18,7 @@ from transformers import Trainer
 from transformers.trainer_pt_utils import EvalLoopContainer, nested_gather
 
 from .adapters import is_msd_peft_model, save_msd_adapter_config
-from .architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
+from .architectures import MULTIPLE_CHOICE, POOLED_TASKS, QUESTION_ANSWERING, TOKEN_CLASSIFICATION
 from .dropout import repeat_batch
 from .loss import IGNORE_INDEX, consistency_loss, resolve_problem_type
 from .montecarlo import MonteCarloDropout
@@ -122,7 +122,7 @@ class MSDTrainer(Trainer):
         # count is used here, never passed to the model.
         self.model_accepts_loss_kwargs = True
         self.label_smoother = None  # label smoothing is applied per sample in `compute_loss`
-        problem_type = resolve_problem_type(config) if task.name == SEQUENCE_CLASSIFICATION else None
+        problem_type = resolve_problem_type(config, loss_style=self._loss_style) if task.name in POOLED_TASKS else None
         if self.args.label_smoothing_factor and (
             task.name == QUESTION_ANSWERING or problem_type in ("regression", "multi_label_classification")
         ):
@@ -155,7 +155,9 @@ class MSDTrainer(Trainer):
                 "gives one (msd_num_samples=1 or an upstream model) and msd_forward_passes=1: nothing to compare. Use "
                 "msd_forward_passes=2 (R-Drop) or an MSD model with msd_num_samples > 1 (head-only consistency)."
             )
-        problem_type = resolve_problem_type(config) if self._task.name == SEQUENCE_CLASSIFICATION else None
+        problem_type = (
+            resolve_problem_type(config, loss_style=self._loss_style) if self._task.name in POOLED_TASKS else None
+        )
         self._check_class_weights(options.class_weights, config, problem_type)
         weights = options.class_weights
         self._class_weights = torch.tensor(weights) if weights is not None else None  # moved to the model's device
@@ -168,8 +170,11 @@ class MSDTrainer(Trainer):
     def _check_class_weights(self, weights: list[float] | None, config: Any, problem_type: str | None) -> None:
         if weights is None:
             return
-        if self._task.name not in (SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION):
-            raise ValueError(f"msd_class_weights apply to sequence and token classes, not to {self._task.name}.")
+        if self._task.name not in (*POOLED_TASKS, TOKEN_CLASSIFICATION):
+            raise ValueError(
+                "msd_class_weights apply to sequence, image, audio, video and token classes, not to "
+                f"{self._task.name}."
+            )
         if problem_type == "regression" or config.num_labels == 1:
             raise ValueError("msd_class_weights apply to classification; this model has one output (regression).")
         if len(weights) != config.num_labels:
@@ -364,7 +369,7 @@ class MSDTrainer(Trainer):
         config = unwrapped.config
         samples = {name: outputs[f"sample_{name}"] for name in task.logit_fields}  # (N, B, ...)
         problem_type = "single_label_classification"
-        if task.name == SEQUENCE_CLASSIFICATION:
+        if task.name in POOLED_TASKS:
             problem_type = resolve_problem_type(config, labels.get("labels"), loss_style=self._loss_style)
         predictive = {name: predictive_logits(v, problem_type).to(v.dtype) for name, v in samples.items()}
         loss = None

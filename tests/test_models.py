@@ -367,12 +367,13 @@ def test_bad_value_on_msd_config_class_directly():
 
 
 def test_unsupported_architecture_lists_supported(tmp_path):
-    from transformers import ViTConfig  # no sequence classifier at all (GPT-2 and T5 have a row or a reason now)
+    from transformers import ViTConfig  # no sequence classifier (an image classifier: the MSD config itself is made)
 
     tiny_vit = ViTConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2, intermediate_size=8)
     with pytest.raises(ValueError, match="does not support model_type 'vit' for sequence-classification. Supported: "
                        "albert, arcee"):  # fmt: skip
-        msd.msd_config(tiny_vit)
+        msd.msd_config(tiny_vit, task="sequence-classification")
+    assert msd.msd_config(tiny_vit).model_type == "msd-vit"  # its image-classification row
     tiny_vit.save_pretrained(tmp_path)
     with pytest.raises(ValueError, match="modernbert"):
         msd.AutoMSDModelForSequenceClassification.from_pretrained(tmp_path)

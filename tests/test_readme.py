@@ -11,7 +11,7 @@ from conftest import readme_python_blocks
 def test_readme_python_examples_run_as_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the examples write `out*` folders
     blocks = [block for block in readme_python_blocks() if "from my_models import" not in block]
-    assert len(blocks) == 6  # use, the pieces, every head, LoRA, MSDTrainer, uncertainty
+    assert len(blocks) == 7  # use, the pieces, every head, images, LoRA, MSDTrainer, uncertainty
     namespace: dict = {}
     for i, block in enumerate(blocks):
         try:
@@ -22,6 +22,7 @@ def test_readme_python_examples_run_as_written(tmp_path, monkeypatch):
     assert namespace["logits"].shape == (8, 4, 2) and namespace["samples"].shape == (8, 4, 384)
     assert namespace["out"].sample_logits.shape[0] == 8 and type(namespace["model"]).__name__.startswith("MSDBert")
     assert type(namespace["upstream"]).__name__ == "BertForSequenceClassification"
+    assert namespace["images"].sample_logits.shape == (8, 4, 10)
     assert namespace["u"].probs.shape == (2, 2) and torch.all(namespace["u"].mutual_information >= 0)
     t = namespace["t"]  # word-level token uncertainty: two words, the special tokens left out
     assert t.word_entropy.shape == (1, 2) and not t.word_entropy.isnan().any()
