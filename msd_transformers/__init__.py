@@ -2,7 +2,8 @@
 
 Importing the package lets the Transformers Auto classes find an `MSD<Upstream>Config` for every supported family
 (model type `msd-<upstream model_type>`) and its `MSD<Upstream>For<Task>` classes (sequence classification, token
-classification, question answering, multiple choice). A class is made the first time it is used (see `registry`);
+classification, question answering, multiple choice; image, audio and video classification). A class is made the
+first time it is used (see `registry`);
 the classes are attributes of this package (`msd_transformers.MSDBertForTokenClassification`), declared in
 `generated.pyi` for editors.
 
@@ -40,6 +41,9 @@ _PUBLIC: dict[str, str] = {
     "AutoMSDModelForTokenClassification": "auto",
     "AutoMSDModelForQuestionAnswering": "auto",
     "AutoMSDModelForMultipleChoice": "auto",
+    "AutoMSDModelForImageClassification": "auto",
+    "AutoMSDModelForAudioClassification": "auto",
+    "AutoMSDModelForVideoClassification": "auto",
     "msd_config": "auto",
     "to_vanilla": "auto",
     "is_msd_model": "auto",
@@ -91,10 +95,13 @@ if TYPE_CHECKING:
     )
     from .architectures import TASKS, MSDArchitecture
     from .auto import (
+        AutoMSDModelForAudioClassification,
+        AutoMSDModelForImageClassification,
         AutoMSDModelForMultipleChoice,
         AutoMSDModelForQuestionAnswering,
         AutoMSDModelForSequenceClassification,
         AutoMSDModelForTokenClassification,
+        AutoMSDModelForVideoClassification,
         is_msd_model,
         msd_config,
         to_vanilla,

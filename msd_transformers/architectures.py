@@ -27,8 +27,18 @@ SEQUENCE_CLASSIFICATION = "sequence-classification"
 TOKEN_CLASSIFICATION = "token-classification"
 QUESTION_ANSWERING = "question-answering"
 MULTIPLE_CHOICE = "multiple-choice"
+IMAGE_CLASSIFICATION = "image-classification"
+AUDIO_CLASSIFICATION = "audio-classification"
+VIDEO_CLASSIFICATION = "video-classification"
 #: The tasks, named as Transformers' pipelines name them.
-TASKS: tuple[str, ...] = (SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, MULTIPLE_CHOICE)
+TASKS: tuple[str, ...] = (
+    SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, QUESTION_ANSWERING, MULTIPLE_CHOICE, IMAGE_CLASSIFICATION,
+    AUDIO_CLASSIFICATION, VIDEO_CLASSIFICATION,
+)  # fmt: skip
+#: The tasks with one set of logits per example and the sequence classifiers' loss rules (`problem_type`).
+POOLED_TASKS: tuple[str, ...] = (
+    SEQUENCE_CLASSIFICATION, IMAGE_CLASSIFICATION, AUDIO_CLASSIFICATION, VIDEO_CLASSIFICATION,
+)  # fmt: skip
 
 MODEL_TYPE_PREFIX = "msd-"
 
@@ -59,7 +69,8 @@ class MSDArchitecture:
             `"pooled"`, a state it uses as given (BART and T5: the decoder state at the last end-of-sequence token;
             LayoutLMv3's sequence head: [CLS]; its question-answering head: every token).
         loss_style (`str`, *optional*, defaults to `"default"`): `"deberta"` for DeBERTa's sequence-classification
-            loss rules where `problem_type` is unset.
+            loss rules where `problem_type` is unset; `"cross_entropy"` for heads whose loss is single-label
+            cross-entropy whatever the `problem_type` (the wav2vec2 family's and Whisper's audio heads).
         pooling (`str`, *optional*): `"last_token"` for decoder sequence heads, which upstream apply `classifier` to
             every position and then pick each sequence's last non-padding token. The MSD class runs the backbone
             (`model_class.base_model_prefix`) itself, picks the token first ([`pool_last_token`]), and applies the
@@ -81,7 +92,7 @@ class MSDArchitecture:
     head: str | None = None
     head_activation: str | None = None
     head_input: Literal["sequence", "pooled"] = "sequence"
-    loss_style: Literal["default", "deberta"] = "default"
+    loss_style: Literal["default", "deberta", "cross_entropy"] = "default"
     pooling: Literal["last_token"] | None = None
     pooled_head: str | None = None
     loss_mask: str | None = None
@@ -238,12 +249,48 @@ MULTIPLE_CHOICE_ROWS: list[MSDArchitecture] = [
     *(_row(model_type, MULTIPLE_CHOICE, classifier="classifier") for model_type in ("mra", "nystromformer", "yoso")),
 ]  # fmt: skip
 
+# Image classification: most families apply `classifier` (a Linear) to the pooled features with no dropout before it
+# (DEFAULT_HEADS: the samples are added, `msd_dropout` required); these differ.
+IMAGE_CLASSIFICATION_ROWS: list[MSDArchitecture] = [
+    # pooled features -> dropout (the classifier rate) -> classifier
+    *_rows(
+        IMAGE_CLASSIFICATION, ("efficientnet", "dropout", "classifier"), ("mobilenet_v1", "dropout", "classifier"),
+        ("mobilenet_v2", "dropout", "classifier"), ("mobilevit", "dropout", "classifier"),
+    ),
+    # classifier = Sequential(Flatten, Linear): the samples go before the Linear
+    *_rows(IMAGE_CLASSIFICATION, ("bit", None, "classifier.1"), ("regnet", None, "classifier.1"),
+           ("resnet", None, "classifier.1")),
+    # classifier = ModuleList(AdaptiveAvgPool2d, Flatten), then the Linear `fc`
+    *_rows(IMAGE_CLASSIFICATION, ("hgnet_v2", None, "fc"), ("textnet", None, "fc")),
+    # classifier = LevitClassificationLayer (BatchNorm1d, then `linear`) on the mean token
+    _row("levit", IMAGE_CLASSIFICATION, classifier="classifier.linear"),
+    # the mean of the token states -> score
+    _row("imagegpt", IMAGE_CLASSIFICATION, classifier="score"),
+]  # fmt: skip
+
+# Audio classification: the wav2vec2 family and Whisper: projector -> mean over the frames (the attention mask) ->
+# classifier, no dropout, and a cross-entropy loss whatever the `problem_type` (DEFAULT_HEADS gives the path).
+AUDIO_CLASSIFICATION_ROWS: list[MSDArchitecture] = [
+    *(
+        _row(model_type, AUDIO_CLASSIFICATION, classifier="classifier", loss_style="cross_entropy")
+        for model_type in (
+            "data2vec-audio", "hubert", "sew", "sew-d", "unispeech", "unispeech-sat", "wav2vec2", "wav2vec2-bert",
+            "wav2vec2-conformer", "wavlm", "whisper",
+        )
+    ),
+    # classifier = ASTMLPHead (LayerNorm, then `dense`) on the mean of the two distillation tokens
+    _row("audio-spectrogram-transformer", AUDIO_CLASSIFICATION, classifier="classifier.dense"),
+]  # fmt: skip
+
 #: The explicit rows of each task.
 ROWS: dict[str, list[MSDArchitecture]] = {
     SEQUENCE_CLASSIFICATION: SEQUENCE_CLASSIFICATION_ROWS,
     TOKEN_CLASSIFICATION: TOKEN_CLASSIFICATION_ROWS,
     QUESTION_ANSWERING: QUESTION_ANSWERING_ROWS,
     MULTIPLE_CHOICE: MULTIPLE_CHOICE_ROWS,
+    IMAGE_CLASSIFICATION: IMAGE_CLASSIFICATION_ROWS,
+    AUDIO_CLASSIFICATION: AUDIO_CLASSIFICATION_ROWS,
+    VIDEO_CLASSIFICATION: [],
 }
 
 #: Per task: Transformers' generic class, and the head of every family built from it.
@@ -260,6 +307,10 @@ DEFAULT_HEADS: dict[str, dict[str, Any] | None] = {
     TOKEN_CLASSIFICATION: dict(dropout="dropout", classifier="classifier"),
     QUESTION_ANSWERING: dict(classifier="qa_outputs"),
     MULTIPLE_CHOICE: dict(dropout="dropout", classifier="classifier"),
+    # pooled features (a [CLS] token, the mean token, pooled feature maps) -> classifier, no dropout
+    IMAGE_CLASSIFICATION: dict(classifier="classifier"),
+    AUDIO_CLASSIFICATION: dict(classifier="classifier"),
+    VIDEO_CLASSIFICATION: dict(classifier="classifier"),
 }
 
 _LAYOUTLMV2 = "needs the detectron2 visual backbone: no model can be built without it"
@@ -296,4 +347,39 @@ EXCLUDED: dict[str, dict[str, str]] = {
         ),
     },
     MULTIPLE_CHOICE: {},
+    IMAGE_CLASSIFICATION: {
+        "dinat": (
+            "needs the natten library (compiled neighbourhood-attention kernels, no wheel for this torch): no model "
+            "can be built without it"
+        ),
+        "perceiver": (
+            "the final Linear (`decoder.decoder.final_layer`) is inside the backbone, which indexes its output by "
+            "position (`logits[:, 0, :]`) before the head sees it: the sample dimension would be taken for the "
+            "batch"
+        ),
+        "pp_lcnet": (
+            "its forward takes no labels and returns the scores as `last_hidden_state` (no `logits`), scaled by "
+            "(1 - hidden_dropout_prob) in place of a dropout: not a classification head"
+        ),
+        "shieldgemma2": (
+            "the scores are a language model's next-token logits of the Yes and No tokens: there is no "
+            "classification Linear"
+        ),
+        "timm_wrapper": (
+            "the head is the timm model's own (`timm_model.forward_head`: pooling, `head_drop`, then a classifier "
+            "whose path differs per timm architecture): no fixed path to a Linear for a row"
+        ),
+        "swiftformer": (
+            "two Linears on the same pooled features (`head` and `dist_head`, averaged) and no dropout before "
+            "them: whether a sample's two Linears see one dropout mask or two is not defined upstream"
+        ),
+    },
+    AUDIO_CLASSIFICATION: {},
+    VIDEO_CLASSIFICATION: {
+        "videoprism_vision_model": (
+            "its logits are `(batch_size, 1, num_labels)` (the attention-pooling head keeps its one query), which "
+            "its regression and multi-label losses broadcast against `(batch_size, num_labels)` labels: no "
+            "per-example loss to give each sample"
+        ),
+    },
 }

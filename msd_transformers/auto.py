@@ -9,11 +9,14 @@ from typing import Any, ClassVar
 from transformers import AutoConfig, PretrainedConfig, PreTrainedModel
 
 from .architectures import (
+    AUDIO_CLASSIFICATION,
+    IMAGE_CLASSIFICATION,
     MODEL_TYPE_PREFIX,
     MULTIPLE_CHOICE,
     QUESTION_ANSWERING,
     SEQUENCE_CLASSIFICATION,
     TOKEN_CLASSIFICATION,
+    VIDEO_CLASSIFICATION,
 )
 from .modeling import MSD_CONFIG_FIELDS, MSDModelMixin, check_msd_dropout
 from .registry import get_architecture, msd_config_class, msd_model_class
@@ -68,7 +71,8 @@ def msd_config(
             A config of a supported architecture, or a Hub name / local folder to load one from.
         task (`str`, *optional*):
             Check now that the family supports this task (`"sequence-classification"`, `"token-classification"`,
-            `"question-answering"`, `"multiple-choice"`) and that `msd_dropout` is set where its head has no
+            `"question-answering"`, `"multiple-choice"`, `"image-classification"`, `"audio-classification"`,
+            `"video-classification"`) and that `msd_dropout` is set where its head has no
             dropout; without it the model class checks this when it is created.
         kwargs:
             `msd_num_samples`, `msd_dropout`, `msd_average` set the MSD fields (see [`MSDConfigMixin`]); the others
@@ -257,6 +261,54 @@ class AutoMSDModelForMultipleChoice(_AutoMSDModel):
     task = MULTIPLE_CHOICE
 
 
+class AutoMSDModelForImageClassification(_AutoMSDModel):
+    """Load an upstream or MSD checkpoint into its `MSD*ForImageClassification` class: the K samples act on the pooled
+    image features before the classifier. Most image heads (ViT, DINOv2, ConvNeXt, ResNet, Swin, ...) have no dropout
+    there: set `msd_dropout`; EfficientNet's and the MobileNets' heads have one, whose rate is the default.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForImageClassification.from_pretrained(
+    ...     "google/vit-base-patch16-224-in21k", num_labels=10, msd_num_samples=8, msd_dropout=0.5
+    ... )
+    ```
+    """
+
+    task = IMAGE_CLASSIFICATION
+
+
+class AutoMSDModelForAudioClassification(_AutoMSDModel):
+    """Load an upstream or MSD checkpoint into its audio classification class (`MSDWav2Vec2ForSequenceClassification`,
+    `MSDWhisperForAudioClassification`, `MSDASTForAudioClassification`, ...): the K samples act on the pooled
+    features before the classifier. None of these heads has a dropout there: set `msd_dropout`.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForAudioClassification.from_pretrained(
+    ...     "facebook/wav2vec2-base", num_labels=12, msd_num_samples=8, msd_dropout=0.3
+    ... )
+    ```
+    """
+
+    task = AUDIO_CLASSIFICATION
+
+
+class AutoMSDModelForVideoClassification(_AutoMSDModel):
+    """Load an upstream or MSD checkpoint into its `MSD*ForVideoClassification` class (VideoMAE, ViViT, TimeSformer,
+    V-JEPA 2, VideoPrism): the K samples act on the pooled clip features before the classifier; set `msd_dropout`.
+
+    Example:
+
+    ```python
+    >>> model = AutoMSDModelForVideoClassification.from_pretrained("MCG-NJU/videomae-base", msd_dropout=0.3)
+    ```
+    """
+
+    task = VIDEO_CLASSIFICATION
+
+
 #: The MSD Auto class of each task.
 AUTO_MSD_CLASSES: dict[str, type[_AutoMSDModel]] = {
     cls.task: cls
@@ -265,5 +317,8 @@ AUTO_MSD_CLASSES: dict[str, type[_AutoMSDModel]] = {
         AutoMSDModelForTokenClassification,
         AutoMSDModelForQuestionAnswering,
         AutoMSDModelForMultipleChoice,
+        AutoMSDModelForImageClassification,
+        AutoMSDModelForAudioClassification,
+        AutoMSDModelForVideoClassification,
     )
 }

@@ -115,6 +115,8 @@ def _row_markdown(arch: MSDArchitecture) -> str:
         replaces += ", on the last non-padding token"
     if arch.loss_mask:
         replaces += f"; loss masked by `{arch.loss_mask}`"
+    if arch.loss_style == "cross_entropy":
+        replaces += "; cross-entropy loss only"
     return (
         f"| `{arch.model_type}` | `MSD{arch.model_class.__name__}` | {replaces} | `{arch.classifier}` | {rate_text} |"
     )
@@ -147,7 +149,9 @@ def architectures_document() -> str:
         "RoBERTa-style head that calls one dropout module before `dense` and before `out_proj`; only the second "
         'becomes the samples. "none (added)": upstream has no dropout there, so `msd_dropout` must be set. '
         '"loss masked by `x`": the upstream token loss leaves out the tokens where the input `x` is 0, and so does '
-        "the MSD loss.\n",
+        "the MSD loss. "
+        '"cross-entropy loss only": the upstream loss is single-label cross-entropy whatever `problem_type`, and so '
+        "is the MSD loss.\n",
     ]
     for task in TASKS:
         parts += [

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 
 ProblemType = Literal["regression", "single_label_classification", "multi_label_classification"]
 PROBLEM_TYPES: tuple[str, ...] = ("regression", "single_label_classification", "multi_label_classification")
-LOSS_STYLES: tuple[str, ...] = ("default", "deberta")
+LOSS_STYLES: tuple[str, ...] = ("default", "deberta", "cross_entropy")
 IGNORE_INDEX = -100  # `CrossEntropyLoss`'s default, as upstream: labels that are not counted
 
 
@@ -43,7 +43,8 @@ def resolve_problem_type(
     `config.problem_type` when set. Else, with `labels`, the upstream rule ([`infer_problem_type`]); with DeBERTa's
     loss rules (`loss_style="deberta"`), which never set the problem type, one label is regression and anything else
     single-label (2-D float labels are soft labels of one class each). Without labels: regression for one output,
-    single-label for more.
+    single-label for more. With `loss_style="cross_entropy"` (heads whose loss is `CrossEntropyLoss` whatever the
+    problem type: the wav2vec2 family's and Whisper's audio heads), single-label.
 
     Args:
         config (`PretrainedConfig`): The model's config (`problem_type`, `num_labels`).
@@ -56,6 +57,8 @@ def resolve_problem_type(
     Returns:
         `str`: One of `PROBLEM_TYPES`.
     """
+    if loss_style == "cross_entropy":  # the wav2vec2 family's audio heads: CrossEntropyLoss, whatever problem_type
+        return "single_label_classification"
     if config.problem_type is not None:
         return config.problem_type
     if labels is None or loss_style == "deberta":
@@ -119,7 +122,8 @@ def sample_losses(
             [`resolve_problem_type`]); `None` only with `loss_style="deberta"`.
         loss_style (`str`, *optional*, defaults to `"default"`):
             `"default"` for the BERT-family rules, `"deberta"` for DeBERTa's rules of a config without
-            `problem_type`: for a single-label task, class ids < 0 are ignored and 2-D float labels are soft labels.
+            `problem_type`: for a single-label task, class ids < 0 are ignored and 2-D float labels are soft labels;
+            `"cross_entropy"`: single-label cross-entropy whatever `problem_type` (the wav2vec2 family's audio heads).
         label_smoothing (`float`, *optional*, defaults to 0.0):
             Applied to cross-entropy targets (single-label and DeBERTa soft labels); ignored for regression and
             multi-label losses.
@@ -136,6 +140,8 @@ def sample_losses(
         )
     if loss_style not in LOSS_STYLES:
         raise ValueError(f"loss_style must be one of {LOSS_STYLES}, got {loss_style!r}.")
+    if loss_style == "cross_entropy":
+        problem_type, loss_style = "single_label_classification", "default"
     k, b, c = sample_logits.shape
     if labels.shape[0] != b:
         raise ValueError(

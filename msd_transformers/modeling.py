@@ -25,7 +25,6 @@ import torch
 from torch import nn
 from transformers import PretrainedConfig, PreTrainedModel
 from transformers.activations import ACT2FN
-from transformers.modeling_outputs import Seq2SeqQuestionAnsweringModelOutput, Seq2SeqSequenceClassifierOutput
 
 from .architectures import MULTIPLE_CHOICE, MSDArchitecture
 from .dropout import check_positive_int, resolve_dropout
@@ -235,8 +234,7 @@ class MSDModelMixin:
             samples, returned = sampler.split(samples)
         loss = self.msd_loss(samples, labels) if len(labels) == len(self.msd_task.label_fields) else None
         task = self.msd_task
-        seq2seq = isinstance(outputs, (Seq2SeqSequenceClassifierOutput, Seq2SeqQuestionAnsweringModelOutput))
-        output_class = task.seq2seq_output_class if seq2seq else task.output_class
+        output_class = task.output_class_for(outputs)
         passed = {
             f.name: getattr(outputs, f.name, None)
             for f in fields(output_class)

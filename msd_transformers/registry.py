@@ -44,6 +44,7 @@ from .architectures import (
     TOKEN_CLASSIFICATION,
     MSDArchitecture,
 )
+from .loss import LOSS_STYLES
 from .modeling import build_config_class, build_model_class, check_modules
 from .tasks import get_task, task_of
 
@@ -353,8 +354,8 @@ def _check_row(arch: MSDArchitecture) -> None:
     if not isinstance(arch.classifier, str) or not arch.classifier:
         raise ValueError(f"classifier of {arch.model_type!r} must be the path of the head's Linear, got "
                          f"{arch.classifier!r}.")  # fmt: skip
-    if arch.loss_style not in ("default", "deberta"):
-        raise ValueError(f"loss_style of {arch.model_type!r} must be 'default' or 'deberta', got {arch.loss_style!r}.")
+    if arch.loss_style not in LOSS_STYLES:
+        raise ValueError(f"loss_style of {arch.model_type!r} must be one of {LOSS_STYLES}, got {arch.loss_style!r}.")
     if arch.head_activation is not None and not (arch.head and isinstance(arch.head_activation, str)):
         raise ValueError(
             f"head_activation of {arch.model_type!r} must be the name of a config attribute (e.g. 'hidden_act') and "

@@ -6,19 +6,29 @@
 | `token-classification` | `*ForTokenClassification` | `sample_logits` `(K, B, T, C)` | [`token_sample_losses`] |
 | `question-answering` | `*ForQuestionAnswering` | `sample_start_logits`, `sample_end_logits` `(K, B, T)` | spans |
 | `multiple-choice` | `*ForMultipleChoice` | `sample_logits` `(K, B, n_choices)` | cross-entropy over the choices |
+| `image-classification` | `*ForImageClassification` | `sample_logits` `(K, B, C)` | [`sample_losses`] |
+| `audio-classification` | `*ForAudioClassification`, wav2vec2's `*ForSequenceClassification` | same | same |
+| `video-classification` | `*ForVideoClassification` | `sample_logits` `(K, B, C)` | [`sample_losses`] |
 
 Spans: [`span_sample_losses`]. Each output class is the upstream one plus the sample fields; the upstream fields
-(`logits`, `start_logits`, ...) hold the mean over the samples in training and the upstream values in eval.
+(`logits`, `start_logits`, ...) hold the mean over the samples in training and the upstream values in eval. The image,
+audio and video heads return many output classes (`ImageClassifierOutputWithNoAttention`, Swin's with
+`reshaped_hidden_states`, ...): their MSD output class is the upstream one plus `sample_logits` ([`msd_output_class`]).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from transformers.modeling_outputs import (
+    ImageClassifierOutput,
+    ImageClassifierOutputWithNoAttention,
+    ModelOutput,
     MultipleChoiceModelOutput,
     QuestionAnsweringModelOutput,
     Seq2SeqQuestionAnsweringModelOutput,
@@ -28,7 +38,15 @@ from transformers.modeling_outputs import (
 )
 from transformers.models.auto import modeling_auto
 
-from .architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
+from .architectures import (
+    AUDIO_CLASSIFICATION,
+    IMAGE_CLASSIFICATION,
+    MULTIPLE_CHOICE,
+    QUESTION_ANSWERING,
+    SEQUENCE_CLASSIFICATION,
+    TOKEN_CLASSIFICATION,
+    VIDEO_CLASSIFICATION,
+)
 from .loss import IGNORE_INDEX, resolve_problem_type, sample_losses, span_sample_losses, token_sample_losses
 
 
@@ -100,6 +118,52 @@ class MSDMultipleChoiceModelOutput(MultipleChoiceModelOutput):
     sample_logits: torch.FloatTensor | None = None
 
 
+@dataclass
+class MSDImageClassifierOutput(ImageClassifierOutput):
+    """`ImageClassifierOutput` plus the logits of every dropout sample.
+
+    Args:
+        sample_logits (`torch.FloatTensor` of shape `(num_samples, batch_size, num_labels)`, *optional*): The logits
+            of each dropout sample: in training mode, and inside [`mc_dropout`] (N Monte-Carlo samples).
+    """
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+@dataclass
+class MSDImageClassifierOutputWithNoAttention(ImageClassifierOutputWithNoAttention):
+    """`ImageClassifierOutputWithNoAttention` (the convolutional families) plus `sample_logits`, as
+    [`MSDImageClassifierOutput`]."""
+
+    sample_logits: torch.FloatTensor | None = None
+
+
+# Upstream output class -> its MSD output class; others are made by `msd_output_class`.
+_OUTPUT_CLASSES: dict[type, type] = {
+    SequenceClassifierOutput: MSDSequenceClassifierOutput,
+    ImageClassifierOutput: MSDImageClassifierOutput,
+    ImageClassifierOutputWithNoAttention: MSDImageClassifierOutputWithNoAttention,
+}
+
+
+@functools.cache
+def msd_output_class(upstream: type[ModelOutput], sample_fields: tuple[str, ...] = ("sample_logits",)) -> type:
+    """The MSD output class of an upstream output class: its fields plus `sample_fields` (`None` by default), named
+    `MSD<upstream name>` (e.g. `MSDSwinImageClassifierOutput`, which keeps `reshaped_hidden_states`)."""
+    known = _OUTPUT_CLASSES.get(upstream)
+    if known is not None and all(f in {f.name for f in dataclasses.fields(known)} for f in sample_fields):
+        return known
+    name = f"MSD{upstream.__name__}"
+    cls = dataclasses.make_dataclass(
+        name,
+        [(field, torch.FloatTensor | None, dataclasses.field(default=None)) for field in sample_fields],
+        bases=(upstream,),
+        namespace={"__doc__": f"`{upstream.__name__}` plus the logits of every dropout sample ({sample_fields})."},
+    )
+    cls.__module__ = __name__
+    return cls
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """What the MSD classes of one task need to know.
@@ -114,6 +178,9 @@ class TaskSpec:
         output_class (`type`): The MSD output class.
         seq2seq_output_class (`type`, *optional*): The MSD output class of encoder-decoders.
         peft_task_type (`str`): PEFT's `task_type` for LoRA on the task.
+        upstream_outputs (`bool`, *optional*, defaults to `False`): Whether the MSD output class is made from the
+            upstream forward's output class ([`msd_output_class`]) instead of `output_class` (the image, audio and
+            video heads, whose output classes differ between families).
     """
 
     name: str
@@ -125,6 +192,7 @@ class TaskSpec:
     output_class: type
     seq2seq_output_class: type | None
     peft_task_type: str
+    upstream_outputs: bool = False
 
     @property
     def sample_fields(self) -> tuple[str, ...]:
@@ -133,8 +201,26 @@ class TaskSpec:
 
     @property
     def mapping_names(self) -> Mapping[str, str]:
-        """Transformers' `{model_type: class name}` of the task."""
-        return getattr(modeling_auto, self.mapping)
+        """Transformers' `{model_type: class name}` of the task (where Transformers lists several classes for one
+        model type, DeiT's and LeViT's with and without a distillation teacher, the first: the one its Auto class
+        loads)."""
+        return _mapping_names(self.mapping)
+
+    def output_class_for(self, outputs: Any) -> type:
+        """The MSD output class of a forward whose upstream (or backbone) output is `outputs`."""
+        if isinstance(outputs, (Seq2SeqSequenceClassifierOutput, Seq2SeqQuestionAnsweringModelOutput)):
+            return self.seq2seq_output_class
+        if self.upstream_outputs and isinstance(outputs, ModelOutput) and "logits" in outputs:
+            return msd_output_class(type(outputs), self.sample_fields)
+        return self.output_class
+
+
+@functools.cache
+def _mapping_names(mapping: str) -> dict[str, str]:
+    return {
+        model_type: names if isinstance(names, str) else names[0]
+        for model_type, names in getattr(modeling_auto, mapping).items()
+    }
 
 
 TASK_SPECS: dict[str, TaskSpec] = {
@@ -159,6 +245,21 @@ TASK_SPECS: dict[str, TaskSpec] = {
         "MODEL_FOR_MULTIPLE_CHOICE_MAPPING_NAMES", ("logits",), ("labels",),
         MSDMultipleChoiceModelOutput, None, "SEQ_CLS",
     ),
+    IMAGE_CLASSIFICATION: TaskSpec(
+        IMAGE_CLASSIFICATION, "ForImageClassification", "AutoModelForImageClassification",
+        "MODEL_FOR_IMAGE_CLASSIFICATION_MAPPING_NAMES", ("logits",), ("labels",), MSDImageClassifierOutput, None,
+        "SEQ_CLS", upstream_outputs=True,
+    ),
+    AUDIO_CLASSIFICATION: TaskSpec(
+        AUDIO_CLASSIFICATION, "ForAudioClassification", "AutoModelForAudioClassification",
+        "MODEL_FOR_AUDIO_CLASSIFICATION_MAPPING_NAMES", ("logits",), ("labels",), MSDSequenceClassifierOutput, None,
+        "SEQ_CLS", upstream_outputs=True,
+    ),
+    VIDEO_CLASSIFICATION: TaskSpec(
+        VIDEO_CLASSIFICATION, "ForVideoClassification", "AutoModelForVideoClassification",
+        "MODEL_FOR_VIDEO_CLASSIFICATION_MAPPING_NAMES", ("logits",), ("labels",), MSDImageClassifierOutput, None,
+        "SEQ_CLS", upstream_outputs=True,
+    ),
 }  # fmt: skip
 
 #: Every output field that holds samples, kept out of evaluation predictions (`config.keys_to_ignore_at_inference`).
@@ -179,6 +280,11 @@ def task_of(model: Any) -> TaskSpec:
     if isinstance(spec, TaskSpec):
         return spec
     name = type(model).__name__.removesuffix("Simple")  # XLNetForQuestionAnsweringSimple
+    model_type = getattr(getattr(model, "config", None), "model_type", None)
+    # Wav2Vec2ForSequenceClassification: an audio class whose name says sequence classification
+    for task in (AUDIO_CLASSIFICATION, IMAGE_CLASSIFICATION, VIDEO_CLASSIFICATION):
+        if TASK_SPECS[task].mapping_names.get(model_type) == name:
+            return TASK_SPECS[task]
     return next((s for s in TASK_SPECS.values() if name.endswith(s.class_suffix)), TASK_SPECS[SEQUENCE_CLASSIFICATION])
 
 
@@ -191,6 +297,8 @@ def loss_rules(config: Any, labels: torch.Tensor | None, loss_style: str = "defa
     Returns:
         `tuple[str, str]`: the problem type (see [`resolve_problem_type`]) and the loss style to compute it with.
     """
+    if loss_style == "cross_entropy":  # upstream: CrossEntropyLoss whatever config.problem_type, which it never sets
+        return "single_label_classification", "default"
     style = loss_style if config.problem_type is None else "default"
     return resolve_problem_type(config, labels, loss_style=style, store=True), style
 
