@@ -320,10 +320,11 @@ def scratch_config(model_type: str, overrides: str | None, image_size: int | Non
     if image_size is None:
         raise ValueError("Training from scratch (model_type) needs `image_size`, the side of the model input.")
     config = AutoConfig.for_model(model_type)
-    apply_config_overrides(config, overrides)
+    apply_config_overrides(config, overrides)  # checked and typed on the defaults
+    fields = {key: getattr(config, key) for key, _ in _override_items(overrides or "")}
     if hasattr(config, "image_size"):
-        config.image_size = image_size
-    return config
+        fields["image_size"] = image_size
+    return AutoConfig.for_model(model_type, **fields)  # built again: derived fields (e.g. ResNet's stage names) follow
 
 
 def scratch_image_processor(config: Any, image_size: int):
