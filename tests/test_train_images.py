@@ -169,6 +169,14 @@ def test_transforms():
     assert all(c.shape == (3, 8, 8) for c in crops) and len({c.sum().item() for c in crops}) == 6
     again = image_task.ImageTransforms(8, [0.5] * 3, [0.5] * 3, 3, augment=True, seed=1)
     torch.testing.assert_close(again.pixel_values(image), crops[0])
+    whole = image_task.random_resized_crop(image, 12, random.Random(0), scale=(1.0, 1.0), ratio=(1.0, 1.0))
+    assert np.array_equal(np.asarray(whole), np.asarray(image))  # the whole image, at its size
+    flipped = image.transpose(Image.FLIP_LEFT_RIGHT)
+    uncropped = image_task.ImageTransforms(12, [0.5] * 3, [0.5] * 3, 3, augment=True, seed=2)
+    uncropped.crop_scale = (1.0, 1.0)
+    outputs = [uncropped.pixel_values(image) for _ in range(40)]
+    flips = sum(torch.equal(o, evaluation.pixel_values(flipped)) for o in outputs)
+    assert 10 <= flips <= 30 and flips + sum(torch.equal(o, expected) for o in outputs) == 40  # flipped half the time
     wide = Image.fromarray(rng.integers(0, 256, (4, 40, 3), dtype=np.uint8))
     assert image_task.random_resized_crop(wide, 5, random.Random(0)).size == (5, 5)  # the fallback crop
 

@@ -407,6 +407,7 @@ class ImageTransforms:
         self.mean = np.asarray(mean, dtype=np.float32).reshape(-1, 1, 1)  # (C, 1, 1)
         self.std = np.asarray(std, dtype=np.float32).reshape(-1, 1, 1)
         self.rng = random.Random(seed)
+        self.crop_scale = (0.08, 1.0)  # the area fraction of the random crops (torchvision's default)
 
     def pixel_values(self, image) -> torch.Tensor:
         """One image as a `(C, size, size)` float tensor."""
@@ -416,7 +417,7 @@ class ImageTransforms:
             image = Image.fromarray(np.asarray(image, dtype=np.uint8))
         image = image.convert("L" if self.channels == 1 else "RGB")
         if self.augment:
-            image = random_resized_crop(image, self.size, self.rng)
+            image = random_resized_crop(image, self.size, self.rng, scale=self.crop_scale)
             if self.rng.random() < 0.5:
                 image = image.transpose(Image.FLIP_LEFT_RIGHT)
         else:
