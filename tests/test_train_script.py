@@ -413,7 +413,7 @@ def test_config_values_are_converted_as_on_the_command_line(tiny_bert, tmp_path)
 @pytest.mark.parametrize("config", sorted(p.name for p in (ROOT / "configs").glob("*.yaml")))
 def test_shipped_configs_parse(config):
     model_args, data_args, training_args = train_script.parse([str(ROOT / "configs" / config)])
-    assert model_args.model_name_or_path and training_args.output_dir
+    assert (model_args.model_name_or_path or model_args.model_type) and training_args.output_dir
     if model_args.msd:
         msd_transformers.dropout.resolve_dropout(model_args.msd_dropout or 0.1, model_args.msd_num_samples)
 
