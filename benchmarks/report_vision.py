@@ -40,18 +40,18 @@ def _seconds_cell(row: dict[str, Any]) -> str:
 
 
 def reach_verdict(row: dict[str, Any]) -> tuple[str, float | None, int, int]:
-    """From the per-seed steps to a target: 'holds' (the median ratio to plain's steps is below 1 and more than half
-    of the seeds get there earlier), 'does not hold' (the median ratio is at least 1, or a seed never gets there), or
-    'mixed'; the median ratio (None when a seed never gets there), the seeds earlier, and the seeds."""
+    """From the per-seed steps to a target: 'holds' (every seed gets there, the median ratio to plain's steps is below
+    1 and more than half of the seeds get there earlier), 'does not hold' (the median ratio is at least 1, or at most
+    half of the seeds get there earlier), otherwise 'mixed' (e.g. most seeds earlier, one never); the median ratio
+    (None when a seed never gets there), the seeds earlier, and the seeds."""
     ratios, n = row["steps_ratio_to_plain"], len(row["steps"])
+    earlier = sum(r is not None and r < 1 for r in ratios)
     if any(s is None for s in row["steps"]) or any(r is None for r in ratios):
-        never = sum(s is None for s in row["steps"])
-        return ("does not hold" if never else "mixed"), None, sum(r is not None and r < 1 for r in ratios), n
+        return ("mixed" if earlier > n / 2 else "does not hold"), None, earlier, n
     median = statistics.median(ratios)
-    earlier = sum(r < 1 for r in ratios)
     if median < 1 and earlier > n / 2:
         return "holds", median, earlier, n
-    return ("does not hold" if median >= 1 else "mixed"), median, earlier, n
+    return ("does not hold" if median >= 1 or earlier <= n / 2 else "mixed"), median, earlier, n
 
 
 def arch_lines(arch: str, res: dict[str, Any]) -> list[str]:
@@ -94,7 +94,8 @@ def verdict_lines(res: dict[str, Any], plain: dict[str, Any]) -> list[str]:
     lines = []
     for key, what in (("train_loss", "plain's final training loss"), ("eval_error", "plain's best eval error")):
         verdict, median, earlier, n = reach_verdict(res["reach"]["msd8"][key])
-        amount = f"median {median:.2f}x plain's steps" if median is not None else "not on every seed"
+        never = sum(x is None for x in res["reach"]["msd8"][key]["steps"])
+        amount = f"median {median:.2f}x plain's steps" if median is not None else f"never on {never} seed(s)"
         lines.append(f"- Steps to {what}: **{verdict}** ({amount}; earlier than plain on {earlier}/{n} seeds).")
     runs, base = _runs(msd), _runs(plain)
     d_err = [(1 - a["eval_accuracy"][-1]) - (1 - b["eval_accuracy"][-1]) for a, b in zip(runs, base, strict=True)]

@@ -88,10 +88,11 @@ def test_reach_verdicts():
     row = lambda steps, ratios: {"steps": steps, "steps_ratio_to_plain": ratios}  # noqa: E731
     assert verdict(row([10, 20, 10], [0.5, 0.8, 0.5]))[:3] == ("holds", 0.5, 3)
     assert verdict(row([40, 40, 40], [1.0, 1.0, 1.0]))[0] == "does not hold"  # as many steps is not fewer
-    assert verdict(row([10, None, 10], [0.5, None, 0.5]))[0] == "does not hold"  # a seed never gets there
+    assert verdict(row([10, None, 10], [0.5, None, 0.5]))[:2] == ("mixed", None)  # a seed never gets there
+    assert verdict(row([None, None, 10], [None, None, 0.5]))[0] == "does not hold"
     assert verdict(row([10, 50, 50], [0.5, 1.2, 1.1]))[0] == "does not hold"
-    assert verdict(row([10, 10, 50, 50], [0.5, 0.5, 0.9, 1.1]))[0] == "holds"
-    assert verdict(row([10, 10, 50, 50], [0.5, 0.9, 1.0, 1.1]))[0] == "mixed"  # median below 1, half the seeds
+    assert verdict(row([10, 10, 10, 50], [0.5, 0.5, 0.9, 1.1]))[0] == "holds"
+    assert verdict(row([10, 10, 50, 50], [0.5, 0.9, 1.0, 1.1]))[0] == "does not hold"  # only half the seeds earlier
 
 
 def test_image_step_rows_merge_into_stored_results(bench, tmp_path):
