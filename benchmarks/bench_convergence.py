@@ -155,8 +155,8 @@ def regimes(quick: bool) -> dict[str, Regime]:
         "vision": Regime(
             "vision", "MNIST from scratch: a small ResNet and a small ViT", 28, 500, 25, 1e-3, batch_size=64,
             max_examples=(10000, 2000), **vision,
-            note="Sized for a shared 2-core machine (30 runs in about 25 minutes): 10,000 training images, 500 "
-            "steps of 64 (3.2 epochs), 2,000 validation images; lr 1e-3 (Adam's usual default), not tuned.",
+            note="Sized for a shared 2-core machine (a budget of 25 minutes for the 30 runs): 10,000 training images, "
+            "500 steps of 64 (3.2 epochs), 2,000 validation images; lr 1e-3 (Adam's usual default), not tuned.",
         ),
     }  # fmt: skip
 
