@@ -10,8 +10,9 @@ BBC News (a fixed, seeded, stratified 80/20 split), MiniLM-L6, three sequence re
   (the input of the classifier dropout) are computed once, in eval mode, and cached; the head then trains on them.
   The whole-network variant does not apply (the encoder's dropouts are off and its outputs cached).
 
-and a token regime, `token`: WNUT-16 Twitter NER, full fine-tuning of MiniLM-L6 with a token head
-(`bench_convergence_token.py`).
+a token regime, `token`: WNUT-16 Twitter NER, full fine-tuning of MiniLM-L6 with a token head
+(`bench_convergence_token.py`), and the paper's own regime, `vision`: MNIST, a small ResNet and a small ViT trained
+from scratch (`bench_convergence_vision.py`).
 
 Variants: `plain` (the upstream model: one dropout at the model's rate 0.1), `msd8` (K = 8 at the same rate),
 `msd8_linspace` (K = 8, rates linspace(0.1, 0.5)), `msd8_logits` (K = 8, rate 0.1, loss of the mean logits),
@@ -226,6 +227,10 @@ def run_regime(name: str, args: Any, stored: dict[str, Any] | None = None) -> di
     variants = regime.variants
     if getattr(args, "variants", None):
         variants = [v for v in args.variants if v in regime.variants]
+    if regime.task == "image-classification":
+        import bench_convergence_vision
+
+        return bench_convergence_vision.run_vision_regime(regime, args, variants, stored)
     if regime.task == "token-classification":
         return run_token_regime(regime, args, variants, stored)
     tiny = args.quick

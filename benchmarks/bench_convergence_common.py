@@ -60,6 +60,7 @@ def regimes(quick: bool) -> dict[str, Regime]:
     consistency = ["rdrop", "msd8_consistency"]
     head_only = [*four, "msd8_consistency"]  # a frozen encoder has no whole-network dropout to sample
     token = ["plain", "msd8", "fp5", "whole2", "rdrop", "plain_2x"]
+    vision = {"variants": ["none", "plain", "msd8"], "task": "image-classification"}  # bench_convergence_vision.py
     if quick:
         return {
             "full": Regime(
@@ -86,6 +87,9 @@ def regimes(quick: bool) -> dict[str, Regime]:
                 task="token-classification",
                 max_examples=(64, 32),
             ),
+            "vision": Regime(
+                "vision", "MNIST from scratch (quick)", 28, 6, 3, 1e-3, batch_size=16, max_examples=(64, 32), **vision
+            ),
         }
     return {
         "full": Regime(
@@ -110,6 +114,12 @@ def regimes(quick: bool) -> dict[str, Regime]:
             "evaluation; about 95% of the words are `O`); a classifier learning rate of 1e-2 (the encoder's stays "
             "1e-4) gave entity F1 0.43 (3e-3: 0.27). Chosen on the upstream head, seed 0, before running the other "
             "variants.",
+        ),
+        "vision": Regime(
+            "vision", "MNIST from scratch: a small ResNet and a small ViT", 28, 500, 25, 1e-3, batch_size=64,
+            max_examples=(10000, 2000), **vision,
+            note="Sized for a shared 2-core machine (a budget of 25 minutes for the 30 runs): 10,000 training images, "
+            "500 steps of 64 (3.2 epochs), 2,000 validation images; lr 1e-3 (Adam's usual default), not tuned.",
         ),
     }  # fmt: skip
 

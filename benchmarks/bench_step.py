@@ -17,7 +17,8 @@ MiniLM-L6), the upstream `LlamaForSequenceClassification` (`score` on every posi
 against `MSDLlamaForSequenceClassification`, K = 8 (the token first, then the samples and `score` on it).
 
 Token rows (`token`, `token_mc`): token classification with the upstream head, the MSD head and the naive K-copy
-recipe, and the cost of head-only Monte-Carlo dropout on a token head; see `bench_step_token`.
+recipe, and the cost of head-only Monte-Carlo dropout on a token head; see `bench_step_token`. Image rows (`image`):
+the vision convergence regime's small ResNet and ViT, the one-sample head against K = 8; see `bench_step_image`.
 
 Every step is forward + backward + `AdamW.step()` + `zero_grad()`. Time (`bench_measure.measure`): the variants run
 round-robin within each repeat (order shuffled per repeat), after warm-up rounds; the ratio to `plain` is the median
@@ -132,7 +133,7 @@ def build_decoder_steps(
     return training_steps(variants, autocast_factory(device, dtype), lr)
 
 
-PARTS = ("sequence", "decoder", "token", "token-mc")
+PARTS = ("sequence", "decoder", "token", "token-mc", "image")
 
 
 def run_step(args: Any) -> dict[str, Any]:
@@ -188,4 +189,31 @@ def run_step(args: Any) -> dict[str, Any]:
         result["token"] = bench_step_token.run_token(args, warmup, repeats)
     if "token-mc" in parts:
         result["token_mc"] = bench_step_token.mc_cost(tiny, device, args.dtype, warmup, repeats)
+    if "image" in parts:
+        import bench_step_image
+
+        result["image"] = bench_step_image.run_image(args, warmup, repeats)
     return result
+
+
+#: The result keys of each part.
+PART_KEYS = {"sequence": ("rows", "settings"), "decoder": ("decoder",), "token": ("token",),
+             "token-mc": ("token_mc",), "image": ("image",)}  # fmt: skip
+
+
+def merge_parts(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Stored step results with the parts of `new` run again: the new parts replace theirs, the others are kept, and
+    each part's environment and wall time are recorded in `part_runs` (the top-level `environment` stays the stored
+    run's, whose parts it describes)."""
+    merged = dict(stored)
+    for part in new["parts"]:
+        for key in PART_KEYS[part]:
+            merged.pop(key, None)
+            if key in new:
+                merged[key] = new[key]
+    merged["parts"] = [p for p in PARTS if p in set(stored.get("parts", PARTS)) | set(new["parts"])]
+    runs = dict(stored.get("part_runs", {}))
+    for part in new["parts"]:
+        runs[part] = {"environment": new["environment"], "wall_s": new["wall_s"]}
+    merged["part_runs"] = runs
+    return merged

@@ -66,6 +66,8 @@ def plot_step(result: dict[str, Any], path: Path) -> Path:
     for shape, res in result.get("token", {}).items():
         s = res["settings"]
         groups.append((f"token {shape}, {s['batch_size']} x {s['seq_len']}", res["rows"]))
+    for arch, res in result.get("image", {}).items():
+        groups.append((f"image {arch}, MNIST batch {res['settings']['batch_size']}", res["rows"]))
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(4.2 * max(1, len(groups)), 3.8), squeeze=False)
     for ax, (title, rows) in zip(axes[0], groups, strict=False):
         names = [r["variant"] for r in rows]
@@ -90,7 +92,10 @@ def plot_step(result: dict[str, Any], path: Path) -> Path:
 def plot_convergence(result: dict[str, Any], path: Path) -> Path:
     """Eval loss and accuracy (entity F1 for tokens) against training steps (mean over seeds, shaded +/- one std),
     the eval loss minus the plain run of the same seed (paired difference, mean +/- std; the variants of the regime's
-    steps), and the eval loss against compute (steps x whole-network passes per step)."""
+    steps), and the eval loss against compute (steps x whole-network passes per step). The vision regime (one
+    result per architecture): `plot_convergence_vision`."""
+    if "architectures" in result:
+        return plot_convergence_vision(result, path)
     fig, axes = plt.subplots(1, 4, figsize=(17, 3.8))
     variants = result["variants"]
     seeds = [str(s) for s in result["seeds"]]
@@ -164,3 +169,31 @@ def plot_calibration(result: dict[str, Any], path: Path) -> Path:
     n = len(result["seeds"])
     fig.suptitle(f"{result['title']}: report half, mean and +/-1 std over {n} seeds", fontsize=10)
     return _save(fig, path, rect=(0, 0.12, 1, 1))
+
+
+def plot_convergence_vision(result: dict[str, Any], path: Path) -> Path:
+    """The paper's figure, one row per architecture: the training loss, the eval loss and the eval error against the
+    optimizer steps (mean over seeds, shaded from the lowest to the highest seed)."""
+    archs = result["architectures"]
+    fig, axes = plt.subplots(len(archs), 3, figsize=(15, 3.6 * len(archs)), squeeze=False)
+    for row, res in zip(axes, archs.values(), strict=True):
+        for i, (name, v) in enumerate(res["variants"].items()):
+            runs = list(v["per_seed"].values())
+            curves = (
+                (row[0], v["steps"][1:], [r["train_loss"] for r in runs]),
+                (row[1], v["steps"], [r["eval_loss"] for r in runs]),
+                (row[2], v["steps"], [[1 - a for a in r["eval_accuracy"]] for r in runs]),
+            )
+            for ax, steps, per_seed in curves:
+                cols = list(zip(*per_seed, strict=True))
+                ax.plot(steps, [sum(c) / len(c) for c in cols], color=f"C{i}", label=name, lw=1.4)
+                ax.fill_between(steps, [min(c) for c in cols], [max(c) for c in cols], color=f"C{i}", alpha=0.15, lw=0)
+        for ax, label in zip(row, ("training loss", "eval loss", "eval error"), strict=True):
+            ax.set_title(f"{res['model']} ({res['parameters']:,} parameters): {label}", fontsize=9)
+            ax.set_xlabel("optimizer steps")
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3, which="both")
+        row[0].legend(fontsize=8)
+    n = len(result["seeds"])
+    fig.suptitle(f"{result['title']}: mean over {n} seeds, shaded min to max (log scale)", fontsize=10)
+    return _save(fig, path)

@@ -21,6 +21,7 @@ from report_convergence import convergence_section, label, overall_verdict
 from report_cost import head_section, import_section, step_section
 from report_format import machine_line
 from report_quality import calibration_section
+from report_vision import vision_section, vision_summary_rows
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS = BENCH_DIR / "results"
@@ -58,7 +59,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         r for r in (_load(results_dir / f"calibration-{n}.json") for n in ("finetuned", "frozen")) if r is not None
     ]
     imp = _load(results_dir / "import.json")
-    envs = [r["environment"] for r in (head, step, imp, *conv, *calib) if r is not None]
+    vision = _load(results_dir / "convergence-vision.json")
+    envs = [r["environment"] for r in (head, step, imp, vision, *conv, *calib) if r is not None]
     lines = [
         "# Benchmarks: cost and convergence against the recipes people use today",
         "",
@@ -73,6 +75,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "python benchmarks/run.py step --parts token token-mc --out DIR   # only the token rows (to DIR)",
         "python benchmarks/run.py convergence   # -> benchmarks/results/convergence-{full,small,frozen,token}.json",
         "python benchmarks/run.py convergence --regimes small --variants plain_8x   # add runs to the stored results",
+        "python benchmarks/run.py convergence --regimes vision --seeds 0 1 2 3 4   # -> convergence-vision.json, .png",
+        "python benchmarks/run.py step --parts image   # the image rows, kept beside the stored step results",
         "python benchmarks/run.py calibration   # -> benchmarks/results/calibration-{finetuned,frozen}.json, .png",
         "python benchmarks/run.py import        # -> benchmarks/results/import.json",
         "python benchmarks/report.py            # -> benchmarks/README.md (tables from the JSON, plots redrawn)",
@@ -109,6 +113,8 @@ def build(results_dir: Path, link_prefix: str) -> str:
         lines += step_section(step, rel + "step.png")
     if conv:
         lines += convergence_section(conv, [rel + f"convergence-{r['regime']}.png" for r in conv])
+    if vision:
+        lines += vision_section(vision, rel + "convergence-vision.png", step)
     if calib:
         lines += calibration_section(calib, [rel + f"calibration-{r['regime']}.png" for r in calib])
     if imp:
@@ -130,7 +136,8 @@ def summary(results_dir: Path) -> str:
     conv = {name: _load(results_dir / f"convergence-{name}.json") for name in CONVERGENCE_REGIMES}
     calib = {name: _load(results_dir / f"calibration-{name}.json") for name in ("finetuned", "frozen")}
     imp = _load(results_dir / "import.json")
-    results = [head, step, imp, *conv.values(), *calib.values()]
+    vision = _load(results_dir / "convergence-vision.json")
+    results = [head, step, imp, vision, *conv.values(), *calib.values()]
     rows: list[tuple[str, str, str]] = []
     if head:
         at = {
@@ -215,6 +222,7 @@ def summary(results_dir: Path) -> str:
         if not res:
             continue
         rows.append(_equal_steps_row(res))  # equal compute: the verdict under the table
+    rows += vision_summary_rows(vision, step, _run_cell)
     for res in calib.values():
         if not res:
             continue

@@ -125,6 +125,10 @@ def step_section(res: dict[str, Any], img: str) -> list[str]:
         out += token_step_lines(res["token"])
     if "token_mc" in res:
         out += token_mc_lines(res["token_mc"])
+    if "image" in res:
+        from report_vision import image_step_lines
+
+        out += image_step_lines(res["image"], res.get("part_runs", {}).get("image"))
     out += [f"![training step]({img})", ""]
     return out
 

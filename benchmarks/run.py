@@ -1,8 +1,9 @@
 """Run a benchmark and write its JSON result and PNG plot.
 
     python benchmarks/run.py head [--quick] [--out DIR] [--device cuda] [--dtype bf16]
-    python benchmarks/run.py step [--quick] [--parts sequence decoder token token-mc] [--shapes minilm base] ...
-    python benchmarks/run.py convergence [--quick] [--regimes full small frozen token] [--seeds 0 1 2] ...
+    python benchmarks/run.py step [--quick] [--parts sequence decoder token token-mc image] [--shapes minilm base] ...
+    python benchmarks/run.py step --parts image   # run some parts; the stored results keep the others
+    python benchmarks/run.py convergence [--quick] [--regimes full small frozen token vision] [--seeds 0 1 2] ...
     python benchmarks/run.py convergence --regimes full small --variants plain_2x   # add to the stored results
     python benchmarks/run.py calibration [--quick] [--regimes finetuned frozen] [--seeds 0 1 2] ...
     python benchmarks/run.py calibration --timing-only [--timing-rounds 15]   # re-time the stored results
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         "--regimes",
         nargs="+",
         default=None,
-        help="regimes to run (convergence: full small frozen token; calibration: finetuned frozen; default: all)",
+        help="regimes to run (convergence: full small frozen token vision; calibration: finetuned frozen; "
+        "default: all)",
     )
     parser.add_argument(
         "--threads",
@@ -116,7 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         }[args.benchmark]
         result = {**run(args), "environment": environment(args.device, args.dtype, [0])}
         result["wall_s"] = time.perf_counter() - t0
-        written.append(write_json(out / f"{args.benchmark}{suffix}.json", result))
+        path = out / f"{args.benchmark}{suffix}.json"
+        if args.benchmark == "step" and args.parts and path.exists():  # the parts not run keep their stored results
+            result = bench_step.merge_parts(json.loads(path.read_text()), result)
+        written.append(write_json(path, result))
         if not args.no_plot:
             written.append(plot(result, out / f"{args.benchmark}{suffix}.png"))
     else:

