@@ -126,8 +126,6 @@ def step_section(res: dict[str, Any], img: str) -> list[str]:
     if "token_mc" in res:
         out += token_mc_lines(res["token_mc"])
     if "image" in res:
-        from report_vision import image_step_lines
-
         out += image_step_lines(res["image"], res.get("part_runs", {}).get("image"))
     out += [f"![training step]({img})", ""]
     return out
@@ -268,4 +266,26 @@ def import_section(res: dict[str, Any]) -> list[str]:
         f"{res['trainer_ratio_median']:.2f}x |",
         "",
     ]
+    return out
+
+
+def image_step_lines(image: dict[str, Any], part_run: dict[str, Any] | None = None) -> list[str]:
+    """The image rows of the step benchmark, one table per architecture (`part_run`: their own environment, when they
+    were run after the other parts)."""
+    first = next(iter(image.values()))["settings"]
+    out = [
+        "### Image classification: the vision regime's models",
+        "",
+        f"A batch of {first['batch_size']} MNIST training images ({first['image']}), {first['optimizer']}; "
+        f"{first['warmup_rounds']} warm-up rounds, {first['repeats']} repeats. **plain** = the one-sample head "
+        f"(`AutoMSDModelForImageClassification`, `msd_num_samples=1`, rate {first['rate']}); **MSD K=8** = 8 samples "
+        f"at {first['rate']}; **none** = the upstream class (no dropout before the last Linear). Target for MSD K=8: "
+        "at most 1.01x plain's step time and peak step memory."
+        + (f" Run on its own: {environment_line(part_run['environment'])}." if part_run else ""),
+        "",
+    ]
+    labels = {"plain": "one sample at 0.5", "msd8": "MSD K=8", "none": "no dropout (upstream)"}
+    for arch, table in image.items():
+        out += [f"{table['settings']['model']} ({table['settings']['parameters']:,} parameters; {arch}):", ""]
+        out += [*step_table(table["rows"], labels), ""]
     return out

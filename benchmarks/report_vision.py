@@ -165,30 +165,6 @@ def equal_compute_lines(step: dict[str, Any] | None) -> list[str]:
     ]
 
 
-def image_step_lines(image: dict[str, Any], part_run: dict[str, Any] | None = None) -> list[str]:
-    """The image rows of the step benchmark, one table per architecture (`part_run`: their own environment, when they
-    were run after the other parts)."""
-    from report_cost import step_table
-
-    first = next(iter(image.values()))["settings"]
-    out = [
-        "### Image classification: the vision regime's models",
-        "",
-        f"A batch of {first['batch_size']} MNIST training images ({first['image']}), {first['optimizer']}; "
-        f"{first['warmup_rounds']} warm-up rounds, {first['repeats']} repeats. **plain** = the one-sample head "
-        f"(`AutoMSDModelForImageClassification`, `msd_num_samples=1`, rate {first['rate']}); **MSD K=8** = 8 samples "
-        f"at {first['rate']}; **none** = the upstream class (no dropout before the last Linear). Target for MSD K=8: "
-        "at most 1.01x plain's step time and peak step memory."
-        + (f" Run on its own: {environment_line(part_run['environment'])}." if part_run else ""),
-        "",
-    ]
-    labels = {"plain": "one sample at 0.5", "msd8": "MSD K=8", "none": "no dropout (upstream)"}
-    for arch, table in image.items():
-        out += [f"{table['settings']['model']} ({table['settings']['parameters']:,} parameters; {arch}):", ""]
-        out += [*step_table(table["rows"], labels), ""]
-    return out
-
-
 def vision_summary_rows(
     res: dict[str, Any] | None, step: dict[str, Any] | None, run_cell
 ) -> list[tuple[str, str, str]]:

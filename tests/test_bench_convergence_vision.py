@@ -110,7 +110,7 @@ def test_image_step_rows_merge_into_stored_results(bench, tmp_path):
     assert merged["parts"] == ["sequence", "token", "image"] and merged["rows"] == [1] and merged["token"] == {"t": 1}
     assert merged["image"] == step["image"] and merged["environment"] == {"command": "all"}
     assert merged["part_runs"]["image"]["environment"] == step["environment"]
-    report = importlib.import_module("report_vision")
+    report = importlib.import_module("report_cost")
     lines = "\n".join(report.image_step_lines(merged["image"], merged["part_runs"]["image"]))
     msd8 = next(r for r in step["image"]["resnet"]["rows"] if r["variant"] == "msd8")
     assert f"{msd8['time_ratio_to_plain']:.3f}x" in lines and "Run on its own:" in lines
