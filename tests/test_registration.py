@@ -20,7 +20,7 @@ from transformers import (
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 
 import msd_transformers as msd
-from msd_transformers import registry
+from msd_transformers import generated, registry
 
 
 class MyConfig(BertConfig):
@@ -55,15 +55,18 @@ class MyForSequenceClassification(BertForSequenceClassification):
 
 @pytest.fixture
 def scratch_table():
-    """Rows registered by a test are removed afterwards, with the configs they registered with `AutoConfig` (the
-    user's own `my-bert` and its `msd-my-bert`), so other tests see the built-in table and an AutoConfig that does not
-    know the user's family."""
+    """Rows registered by a test are removed afterwards, with the classes they made and the configs they registered
+    with `AutoConfig` (the user's own `my-bert` and its `msd-my-bert`), so other tests see the built-in table and an
+    AutoConfig that does not know the user's family."""
     tables = (registry._RESOLVED, registry._CONFIG_CLASSES, registry._MODEL_CLASSES)
     before = [dict(table) for table in tables]
     rows = {task: dict(table) for task, table in registry._ROWS.items()}
     configs = CONFIG_MAPPING._extra_content
     known = set(dict.keys(configs))
+    members = set(vars(generated))
     yield
+    for name in set(vars(generated)) - members:  # the classes the test's rows made
+        delattr(generated, name)
     for table, saved in zip(tables, before, strict=True):
         table.clear()
         table.update(saved)
@@ -249,3 +252,25 @@ def test_register_a_decoder_row_at_run_time(scratch_table):
     with torch.no_grad():
         torch.testing.assert_close(model(**inputs).logits, upstream(**inputs).logits, rtol=0, atol=1e-6)
     assert model.train()(**inputs).sample_logits.shape == (4, 4, 3)
+
+
+def test_registered_family_is_a_member_of_the_generated_module(scratch_table):
+    """A family added at run time: its classes are members of `msd_transformers.generated` (getfile, pickling of
+    classes and models work), but have no class statement there, so `inspect.getsource` raises `OSError`; an unknown
+    class name tells how to make a registered family's classes known."""
+    import inspect
+    import pickle
+
+    config_cls, model_cls = msd.register_architecture(my_row())
+    module = sys.modules[model_cls.__module__]
+    assert vars(module)[model_cls.__qualname__] is model_cls and vars(module)[config_cls.__qualname__] is config_cls
+    assert inspect.getfile(model_cls) == module.__file__
+    assert pickle.loads(pickle.dumps(model_cls)) is model_cls
+    model = model_cls(msd.msd_config(tiny_my_config(), msd_num_samples=4)).eval()
+    inputs = make_inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(pickle.loads(pickle.dumps(model))(**inputs).logits, model(**inputs).logits)
+    with pytest.raises(OSError):
+        inspect.getsource(model_cls)
+    with pytest.raises(AttributeError, match="must be registered in this process"):
+        module.MSDNoSuchForSequenceClassification  # noqa: B018
