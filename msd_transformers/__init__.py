@@ -4,7 +4,7 @@ Importing the package lets the Transformers Auto classes find an `MSD<Upstream>C
 (model type `msd-<upstream model_type>`) and its `MSD<Upstream>For<Task>` classes (sequence classification, token
 classification, question answering, multiple choice). A class is made the first time it is used (see `registry`);
 the classes are attributes of this package (`msd_transformers.MSDBertForTokenClassification`), declared in
-`generated.pyi` for editors.
+`generated.py` (its class statements) for editors.
 
 Where things live:
 
@@ -101,7 +101,7 @@ if TYPE_CHECKING:
     )
     from .calibration import aurc, brier_score, expected_calibration_error, negative_log_likelihood
     from .dropout import MultiSampleDropout
-    from .generated import *  # noqa: F403  (the generated classes, declared in generated.pyi)
+    from .generated import *  # noqa: F403  (the generated classes, declared in generated.py)
     from .loss import consistency_loss, sample_losses, span_sample_losses, token_sample_losses
     from .montecarlo import mc_dropout
     from .pipelines import MCDropoutTextClassificationPipeline

@@ -154,6 +154,26 @@ class MSDModelMixin:
             self.set_submodule(arch.dropout, nn.Identity())  # the samples' dropout is inside the MultiSampleLinear
         self.set_submodule(arch.classifier, msd)
 
+    @classmethod
+    def _can_set_attn_implementation(cls) -> bool:
+        """The upstream class's answer. Transformers reads it from the source of the class's module, and the MSD
+        class's module (`msd_transformers.generated`) holds no attention code: the attention is the upstream one."""
+        return cls.msd_architecture.model_class._can_set_attn_implementation()
+
+    @classmethod
+    def _can_set_experts_implementation(cls) -> bool:
+        """The upstream class's answer (read, as for the attention, from the upstream modeling module's source)."""
+        return cls.msd_architecture.model_class._can_set_experts_implementation()
+
+    @classmethod
+    def register_for_auto_class(cls, auto_class: str | type = "AutoModel") -> None:
+        """Upstream's `register_for_auto_class`, and the family's config class with `AutoConfig`: `save_pretrained`
+        then writes `msd_transformers/generated.py` beside the checkpoint and both classes in the config's `auto_map`,
+        so that `Auto*.from_pretrained(path, trust_remote_code=True)` loads it in a process that has not imported
+        `msd_transformers` (which must be installed there: the copied module imports it)."""
+        super().register_for_auto_class(auto_class)
+        cls.config_class.register_for_auto_class("AutoConfig")
+
     @property
     def msd(self) -> MultiSampleLinear:
         """The model's `MultiSampleLinear`: the head's Linear, which draws the dropout samples (inside PEFT's

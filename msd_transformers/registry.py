@@ -188,7 +188,7 @@ def msd_config_class(model_type: str) -> type[PretrainedConfig]:
     if key not in _CONFIG_CLASSES:
         if not any(_row(key, task) is not None for task in TASKS):
             get_architecture(key)  # the error that lists what is supported
-        config_class = build_config_class(_upstream_config_class(key), key)
+        config_class = _generated_module().add_class(build_config_class(_upstream_config_class(key), key))
         AutoConfig.register(config_class.model_type, config_class, exist_ok=True)
         _CONFIG_CLASSES[key] = config_class
         _register_stand_ins(key)
@@ -201,7 +201,7 @@ def msd_model_class(model_type: str, task: str = SEQUENCE_CLASSIFICATION) -> typ
     if (task, key) not in _MODEL_CLASSES:
         arch = get_architecture(key, task)
         config_class = msd_config_class(key)
-        model_class = build_model_class(arch, config_class)
+        model_class = _generated_module().add_class(build_model_class(arch, config_class))
         _auto_class(task).register(config_class, model_class, exist_ok=True)
         if arch.config_class in MODEL_MAPPING:
             # `AutoModel` on an MSD config gives the upstream backbone: the generic heads build their backbone with
@@ -211,6 +211,13 @@ def msd_model_class(model_type: str, task: str = SEQUENCE_CLASSIFICATION) -> typ
         _register_checkpoint_conversions(arch, model_class)
         _MODEL_CLASSES[(task, key)] = model_class
     return _MODEL_CLASSES[(task, key)]
+
+
+def _generated_module() -> Any:
+    """`msd_transformers.generated`, the module of the generated classes (imported with the first class made)."""
+    from . import generated
+
+    return generated
 
 
 def _auto_class(task: str) -> Any:

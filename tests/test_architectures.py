@@ -34,7 +34,8 @@ def test_every_family_is_supported_or_excluded(task):
 
 
 def test_generated_documents_are_up_to_date():
-    """`msd_transformers/architectures.md` and `generated.pyi` are what `python -m msd_transformers.docs` writes."""
+    """`architectures.md` and the class statements in `generated.py` are what `python -m msd_transformers.docs`
+    writes."""
     assert write(check=True) == [], "run: python -m msd_transformers.docs"
 
 
