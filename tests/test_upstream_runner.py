@@ -114,3 +114,10 @@ def test_readme_table_lists_every_skip_with_its_reason():
     text = (Path(__file__).resolve().parent / "README.md").read_text()
     rows = dict(re.findall(r"^\| `(test_\w+)` \| (.+?) \|$", text, flags=re.MULTILINE))
     assert rows == model_tests.MSD_SKIPS
+
+
+def test_msd_run_dates_the_family_as_upstream_does():
+    """`test_can_init_all_missing_weights` runs for families added from 2023 on (by the copyright year of the config's
+    source file); the MSD run takes the upstream family's year, as its generated config's file has none."""
+    assert model_tests._added_since_2023("ModernBertConfig") and model_tests._added_since_2023("Qwen2Config")
+    assert not model_tests._added_since_2023("BertConfig") and not model_tests._added_since_2023("LlamaConfig")
