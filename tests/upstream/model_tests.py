@@ -82,9 +82,15 @@ FAMILIES: dict[str, tuple[str, str, dict, bool]] = {
 # The rate given to `msd_config` where a family's head has no dropout of its own to take it from.
 MSD_DROPOUT = 0.1
 
-# Tests skipped for the MSD classes (test name -> reason), where they differ from upstream by design. The table in
-# tests/README.md lists the same (tests/test_upstream_runner.py checks it).
-MSD_SKIPS: dict[str, str] = {}
+# Tests skipped for the MSD classes ((family, test name) -> reason) where the upstream test cannot hold for them by
+# design. The table in tests/README.md lists the same (tests/test_upstream_runner.py checks it).
+MSD_SKIPS: dict[tuple[str, str], str] = {
+    ("bart", "test_attention_outputs"): (
+        "counts an encoder-decoder's output fields by the class's name in Transformers' question-answering mapping "
+        "(start and end logits); an MSD class is not named there, so the count is one short though the fields are "
+        "upstream's (tests/test_upstream_runner.py::test_bart_outputs_have_upstream_fields)"
+    ),
+}
 
 # Mixins `test_modeling_common` imports from modules that the source distribution may lack.
 _OPTIONAL_MIXINS = {"exporters.test_export": "ExportTesterMixin", "generation.test_utils": "GenerationTesterMixin"}
@@ -211,8 +217,9 @@ def make_test_case(family: str, impl: str, tests_dir: str | os.PathLike) -> type
         # `test_can_init_all_missing_weights` runs for models added from 2023 on, dated by the copyright line of the
         # config class's source file; the MSD config's file (the package's) has none: take the upstream family's date.
         body["test_can_init_all_missing_weights_before_2023"] = _added_since_2023(FAMILIES[family][1])
-        for name, reason in MSD_SKIPS.items():
-            body[name] = unittest.skip(reason)(getattr(common.ModelTesterMixin, name))
+        for (skip_family, name), reason in MSD_SKIPS.items():
+            if skip_family == family:
+                body[name] = unittest.skip(reason)(getattr(common.ModelTesterMixin, name))
     name = "".join(part.capitalize() for part in family.split("_")) + "ModelTest"
     return type(name, (common.ModelTesterMixin, unittest.TestCase), body)
 
