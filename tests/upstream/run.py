@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     workers = int(os.environ.get("MSD_TEST_WORKERS", min(cores, 4)))
     tests_dir = fetch_tests()
     failed = False
+    totals = {"passed": 0, "failed": 0, "skipped": 0}
     for family in args.families or list(FAMILIES):
         results, seconds = {}, {}
         try:
@@ -139,6 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         text, broken = table(family, results, seconds)
         print(text + "\n", flush=True)
         failed = failed or bool(broken)
+        for outcome in results["msd"].values():
+            totals[outcome] += 1
+    # The closing line: the MSD runs' counts, all families together.
+    print(f"msd: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
     return 1 if failed else 0
 
 
