@@ -20,6 +20,9 @@ Token rows (`token`, `token_mc`): token classification with the upstream head, t
 recipe, and the cost of head-only Monte-Carlo dropout on a token head; see `bench_step_token`. Image rows (`image`):
 the vision convergence regime's small ResNet and ViT, the one-sample head against K = 8; see `bench_step_image`.
 
+Compiled rows (`compiled`): the MSD head against the upstream head, both under `torch.compile(model,
+fullgraph=True)`, on the sequence batch and the token `minilm` shape; see `bench_step_compiled`.
+
 Every step is forward + backward + `AdamW.step()` + `zero_grad()`. Time (`bench_measure.measure`): the variants run
 round-robin within each repeat (order shuffled per repeat), after warm-up rounds; the ratio to `plain` is the median
 over repeats of the per-repeat ratio, for wall-clock and for process CPU time. Memory: see
@@ -32,6 +35,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import bench_step_compiled
 import bench_step_token
 import torch
 from bench_common import (
@@ -133,19 +137,20 @@ def build_decoder_steps(
     return training_steps(variants, autocast_factory(device, dtype), lr)
 
 
-PARTS = ("sequence", "decoder", "token", "token-mc", "image")
+PARTS = ("sequence", "decoder", "token", "token-mc", "image", "compiled")
 
 
 def run_step(args: Any) -> dict[str, Any]:
     """The `step` subcommand: the parts of `args.parts` (default all), each a key of the result: `rows` (sequence
-    classification, with `settings`), `decoder`, `token` (one table per shape of `args.shapes`) and `token_mc`."""
+    classification, with `settings`), `decoder`, `token` (one table per shape of `args.shapes`), `token_mc` and
+    `compiled`."""
     device = args.device
     tiny = args.quick
     parts = getattr(args, "parts", None) or PARTS
     warmup = 1 if tiny else 2
     repeats = getattr(args, "repeats", None) or (3 if tiny else 11)
     result: dict[str, Any] = {"benchmark": "step", "description": __doc__.strip().splitlines()[0], "parts": parts}
-    if "sequence" in parts or "decoder" in parts:
+    if "sequence" in parts or "decoder" in parts or "compiled" in parts:
         batch_size, seq_len = (4, 32) if tiny else (16, 128)
         texts, labels_all, names = load_bbc_news()
         idx = random.Random(0).sample(range(len(texts)), batch_size)
@@ -193,12 +198,14 @@ def run_step(args: Any) -> dict[str, Any]:
         import bench_step_image
 
         result["image"] = bench_step_image.run_image(args, warmup, repeats)
+    if "compiled" in parts:
+        result["compiled"] = bench_step_compiled.run_compiled(args, inputs, labels, len(names), warmup, repeats)
     return result
 
 
 #: The result keys of each part.
 PART_KEYS = {"sequence": ("rows", "settings"), "decoder": ("decoder",), "token": ("token",),
-             "token-mc": ("token_mc",), "image": ("image",)}  # fmt: skip
+             "token-mc": ("token_mc",), "image": ("image",), "compiled": ("compiled",)}  # fmt: skip
 
 
 def merge_parts(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:

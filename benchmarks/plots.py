@@ -55,8 +55,8 @@ def plot_head(result: dict[str, Any], path: Path) -> Path:
 
 
 def plot_step(result: dict[str, Any], path: Path) -> Path:
-    """One panel per table of the step benchmark (sequence, decoder, token shapes): the step time and the peak step
-    memory of each variant relative to the plain head."""
+    """One panel per table of the step benchmark (sequence, decoder, token shapes, compiled): the step time and the
+    peak step memory of each variant relative to the plain head."""
     groups = []
     if "rows" in result:
         s = result["settings"]
@@ -68,6 +68,10 @@ def plot_step(result: dict[str, Any], path: Path) -> Path:
         groups.append((f"token {shape}, {s['batch_size']} x {s['seq_len']}", res["rows"]))
     for arch, res in result.get("image", {}).items():
         groups.append((f"image {arch}, MNIST batch {res['settings']['batch_size']}", res["rows"]))
+    for name, res in result.get("compiled", {}).items():
+        if name != "settings":
+            s = res["settings"]
+            groups.append((f"compiled {name}, {s['batch_size']} x {s['seq_len']}", res["rows"]))
     fig, axes = plt.subplots(1, max(1, len(groups)), figsize=(4.2 * max(1, len(groups)), 3.8), squeeze=False)
     for ax, (title, rows) in zip(axes[0], groups, strict=False):
         names = [r["variant"] for r in rows]

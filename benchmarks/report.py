@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from report_convergence import convergence_section, label, overall_verdict
-from report_cost import head_section, import_section, step_section
+from report_cost import head_section, import_section, part_environment, step_section
 from report_format import machine_line
 from report_quality import calibration_section
 from report_vision import vision_section, vision_summary_rows
@@ -73,6 +73,7 @@ def build(results_dir: Path, link_prefix: str) -> str:
         "python benchmarks/run.py head          # -> benchmarks/results/head.json, head.png",
         "python benchmarks/run.py step          # -> benchmarks/results/step.json, step.png",
         "python benchmarks/run.py step --parts token token-mc --out DIR   # only the token rows (to DIR)",
+        "python benchmarks/run.py step --parts compiled --add   # compiled rows, added to the stored step.json",
         "python benchmarks/run.py convergence   # -> benchmarks/results/convergence-{full,small,frozen,token}.json",
         "python benchmarks/run.py convergence --regimes small --variants plain_8x   # add runs to the stored results",
         "python benchmarks/run.py convergence --regimes vision --seeds 0 1 2 3 4   # -> convergence-vision.json, .png",
@@ -198,6 +199,23 @@ def summary(results_dir: Path) -> str:
                         _run_cell(step),
                     )
                 )
+        compiled = step.get("compiled", {})
+        cells = [
+            f"{name} {compiled[name]['settings']['batch_size']} x {compiled[name]['settings']['seq_len']}: "
+            f"**{r['time_ratio_to_plain']:.3f}x** time, **{r['peak_step_ratio_to_plain']:.3f}x** peak step memory"
+            for name in ("sequence", "token")
+            if name in compiled and (r := next((r for r in compiled[name]["rows"] if r["variant"] == "msd8"), None))
+        ]
+        if cells:
+            env = part_environment(step, "compiled")
+            rows.append(
+                (
+                    f"Training step, `torch.compile(fullgraph=True)` ({compiled['settings']['backend']}), MiniLM-L6: "
+                    "MSD K=8 vs the upstream head, both compiled",
+                    "; ".join(cells),
+                    f"`{env['command']}` ({env.get('git_commit') or 'commit not recorded'})",
+                )
+            )
         if "token_mc" in step:
             mc, st = step["token_mc"], step["token_mc"]["settings"]
             rows.append(

@@ -1,4 +1,5 @@
-"""The report's cost sections: the head microbenchmark and the training step (sequence, decoder and token rows)."""
+"""The report's cost sections: the head microbenchmark and the training step (sequence, decoder, token and compiled
+rows)."""
 
 from __future__ import annotations
 
@@ -127,6 +128,8 @@ def step_section(res: dict[str, Any], img: str) -> list[str]:
         out += token_mc_lines(res["token_mc"])
     if "image" in res:
         out += image_step_lines(res["image"], res.get("part_runs", {}).get("image"))
+    if "compiled" in res:
+        out += compiled_step_lines(res["compiled"], part_environment(res, "compiled"))
     out += [f"![training step]({img})", ""]
     return out
 
@@ -219,6 +222,40 @@ def token_step_lines(token: dict[str, Any]) -> list[str]:
                 f"({met(memory, TOKEN_TARGETS['memory'])}).",
                 "",
             ]
+    return out
+
+
+def part_environment(res: dict[str, Any], part: str) -> dict[str, Any]:
+    """The record of the run that measured `part` of a step result: the last run added with it (`run.py step --add`),
+    else the result's own."""
+    added = [a["environment"] for a in res.get("added", []) if part in a["parts"]]
+    return added[-1] if added else res["environment"]
+
+
+def compiled_step_lines(compiled: dict[str, Any], env: dict[str, Any]) -> list[str]:
+    """The compiled rows: the upstream head against MSD K=8, both under `torch.compile(model, fullgraph=True)`."""
+    s = compiled["settings"]
+    out = [
+        "### Compiled: `torch.compile(model, fullgraph=True)`",
+        "",
+        f"Both models compiled with the `{s['backend']}` backend and `fullgraph=True` (no graph break: one graph "
+        "each); under compilation the MSD head draws its masks with `torch.randint` and keeps them for the backward "
+        "pass as bool tensors (K bytes per element of its input), instead of redrawing them from a generator state. "
+        f"The first step (compilation included) is timed apart; then {s['warmup_rounds']} warm-up rounds and "
+        f"{s['repeats']} repeats, round-robin. Run: {environment_line(env)}.",
+        "",
+    ]
+    labels = {"plain": "upstream head, compiled", "msd8": f"MSD K={s['num_samples']}, compiled"}
+    for name, title in (("sequence", "Sequence classification"), ("token", "Token classification")):
+        if name not in compiled:
+            continue
+        t = compiled[name]["settings"]
+        first = ", ".join(f"{labels[r['variant']]} {r['first_step_s']:.0f} s" for r in compiled[name]["rows"])
+        out += [
+            f"{title}, {t['model']}, batch {t['batch_size']} x {t['seq_len']} tokens (first step: {first}):",
+            "",
+            *step_table(compiled[name]["rows"], labels),
+        ]
     return out
 
 

@@ -1,8 +1,9 @@
 """Run a benchmark and write its JSON result and PNG plot.
 
     python benchmarks/run.py head [--quick] [--out DIR] [--device cuda] [--dtype bf16]
-    python benchmarks/run.py step [--quick] [--parts sequence decoder token token-mc image] [--shapes minilm base] ...
+    python benchmarks/run.py step [--quick] [--parts sequence decoder token token-mc image compiled] ...
     python benchmarks/run.py step --parts image   # run some parts; the stored results keep the others
+    python benchmarks/run.py step --parts compiled --add   # add parts, keeping a record of each run
     python benchmarks/run.py convergence [--quick] [--regimes full small frozen token vision] [--seeds 0 1 2] ...
     python benchmarks/run.py convergence --regimes full small --variants plain_2x   # add to the stored results
     python benchmarks/run.py calibration [--quick] [--regimes finetuned frozen] [--seeds 0 1 2] ...
@@ -22,6 +23,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -32,6 +34,19 @@ from bench_step_token import SHAPES  # noqa: E402
 
 def _suffix(args: argparse.Namespace) -> str:
     return "" if (args.device == "cpu" and args.dtype == "fp32") else f"-{args.device.replace(':', '')}-{args.dtype}"
+
+
+def add_parts(stored: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The stored step result with the parts of `new` added (or replaced); `new`'s record (parts, environment, wall
+    time) is appended to `added`, the stored record kept."""
+    record = {"parts": new["parts"], "environment": new["environment"], "wall_s": new["wall_s"]}
+    parts = {k: v for k, v in new.items() if k not in ("benchmark", "description", "parts", "environment", "wall_s")}
+    return {
+        **stored,
+        **parts,
+        "parts": [*stored["parts"], *(p for p in new["parts"] if p not in stored["parts"])],
+        "added": [*stored.get("added", []), record],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--repeats", type=int, default=None, help="step: timed rounds (default 11; 3 with --quick)")
     parser.add_argument(
+        "--compile-backend",
+        default=None,
+        help="step, compiled rows: the torch.compile backend (default inductor; eager with --quick)",
+    )
+    parser.add_argument(
+        "--add",
+        action="store_true",
+        help="step: add the parts run to the stored step results in --out (their other parts and record kept; this "
+        "run's record goes in `added`)",
+    )
+    parser.add_argument(
         "--variants",
         nargs="+",
         default=None,
@@ -82,8 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--variants is for the convergence benchmark")
     if args.benchmark == "import" and (args.device != "cpu" or args.dtype != "fp32"):
         parser.error("the import benchmark takes no --device or --dtype")
-    if args.benchmark != "step" and (args.parts or args.shapes or args.repeats):
-        parser.error("--parts, --shapes and --repeats are for the step benchmark")
+    if args.benchmark != "step" and (args.parts or args.shapes or args.repeats or args.compile_backend or args.add):
+        parser.error("--parts, --shapes, --repeats, --compile-backend and --add are for the step benchmark")
     if args.repeats is not None and args.repeats < 1:
         parser.error(f"--repeats must be a positive integer, got {args.repeats}")
     out: Path = args.out or (DEFAULT_OUT / "quick" if args.quick else DEFAULT_OUT)
@@ -116,10 +142,14 @@ def main(argv: list[str] | None = None) -> int:
             "head": (bench_head.run_head, plots.plot_head),
             "step": (bench_step.run_step, plots.plot_step),
         }[args.benchmark]
+        path = out / f"{args.benchmark}{suffix}.json"
+        if args.add and not path.exists():
+            parser.error(f"--add adds parts to the stored results {path}; run the benchmark first")
         result = {**run(args), "environment": environment(args.device, args.dtype, [0])}
         result["wall_s"] = time.perf_counter() - t0
-        path = out / f"{args.benchmark}{suffix}.json"
-        if args.benchmark == "step" and args.parts and path.exists():  # the parts not run keep their stored results
+        if args.add:
+            result = add_parts(json.loads(path.read_text()), result)
+        elif args.benchmark == "step" and args.parts and path.exists():  # the parts not run keep theirs
             result = bench_step.merge_parts(json.loads(path.read_text()), result)
         written.append(write_json(path, result))
         if not args.no_plot:

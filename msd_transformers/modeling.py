@@ -177,6 +177,10 @@ class MSDModelMixin:
     # `transformers.Trainer` is exact (see transformers#37766). MSDTrainer computes the loss itself.
     accepts_loss_kwargs = True
     _upstream_signature: ClassVar[inspect.Signature]
+    # The output fields taken from the upstream output, of the task's output class and of its encoder-decoder one
+    # (index: seq2seq): known when the class is made, so that `forward` calls no `dataclasses.fields` (a graph break
+    # under torch.compile).
+    _msd_passed_fields: ClassVar[tuple[tuple[str, ...], tuple[str, ...]]]
 
     def __init__(self, config: PretrainedConfig, *args: Any, **kwargs: Any):
         arch = self.msd_architecture
@@ -328,11 +332,13 @@ class MSDModelMixin:
         loss = self.msd_loss(samples, labels, num_items_in_batch) if counted else None
         task = self.msd_task
         output_class = task.output_class_for(outputs)
-        passed = {
-            f.name: getattr(outputs, f.name, None)
-            for f in fields(output_class)
-            if f.name != "loss" and f.name not in task.logit_fields and f.name not in task.sample_fields
-        }
+        if output_class is task.output_class:  # the field names known when the class was made (no graph break)
+            names = self._msd_passed_fields[0]
+        elif output_class is task.seq2seq_output_class:
+            names = self._msd_passed_fields[1]
+        else:  # an MSD output class derived from the upstream one (image and audio heads)
+            names = passed_fields(task, output_class)
+        passed = {name: getattr(outputs, name, None) for name in names}
         means = {name: v[0] if v.shape[0] == 1 else v.mean(0) for name, v in samples.items()}
         sampled = {f"sample_{name}": returned[name] if returned is not None else None for name in task.logit_fields}
         output = output_class(loss=loss, **means, **sampled, **passed)
@@ -436,9 +442,19 @@ def _with_labels(signature: inspect.Signature, label_fields: tuple[str, ...]) ->
     return signature.replace(parameters=[*params[:-1], *added, params[-1]])
 
 
+def passed_fields(task: TaskSpec, output_class: type | None) -> tuple[str, ...]:
+    """The fields of `output_class` (a task's MSD output class) that come from the upstream output unchanged: all but
+    the loss, the logit fields and the sample fields (none without a class)."""
+    if output_class is None:
+        return ()
+    own = {"loss", *task.logit_fields, *task.sample_fields}
+    return tuple(f.name for f in fields(output_class) if f.name not in own)
+
+
 def build_model_class(arch: MSDArchitecture, config_class: type[PretrainedConfig]) -> type[PreTrainedModel]:
     """`MSD<Upstream>For<Task>` for a resolved row (its `model_class` set) and the family's MSD config class."""
     task = get_task(arch.task)
+    seq2seq_output = task.seq2seq_output_class
     upstream_forward = _with_labels(inspect.signature(arch.model_class.forward), task.label_fields)
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
@@ -466,6 +482,7 @@ def build_model_class(arch: MSDArchitecture, config_class: type[PretrainedConfig
             "msd_architecture": arch,
             "msd_task": task,
             "_upstream_signature": upstream_forward,
+            "_msd_passed_fields": (passed_fields(task, task.output_class), passed_fields(task, seq2seq_output)),
             "forward": forward,
         },
     )

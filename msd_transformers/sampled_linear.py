@@ -42,6 +42,23 @@ A rate that rounds to `t = 0` (0, or below 2**-32) is no dropout: nothing is dra
 - On other devices (random numbers are cheap there, and finding the ties would wait for the device), `u` is one
   `int32` `random_()` per element, compared whole.
 
+Two paths, chosen per call by `torch.compiler.is_compiling()`:
+
+- Eager (the default, everything above): the masks are drawn from the default generator and redrawn in backward
+  from its saved state; nothing of the masks is kept.
+- Compiled (while `torch.compile` traces the call, where `Generator.get_state()`, `random_` with a generator and
+  the data-dependent `nonzero` of the ties cannot be traced): each sample with dropout draws
+  `u = torch.randint(0, 2**31, (N, H), dtype=torch.int32)` from torch's RNG and keeps the elements where `u >= t`,
+  with the eager path's threshold `t` and scale, so the realised rate is again exactly `t / 2**31` and the masks are
+  independent across samples, elements and calls. With the `eager` and `aot_eager` backends `u` comes from the
+  default generator; Inductor draws it from its Philox streams (a 64-bit Philox value modulo 2**31, uniform on
+  [0, 2**31) since 2**31 divides 2**64; one seed per sample and per call, drawn from the default generator), so
+  `torch.manual_seed` makes compiled runs reproducible too, but the masks are not the ones the eager path draws from
+  the same seed. Memory: the masks are kept for backward as bool tensors, one byte per element and sample
+  (`K * N * H` bytes, a quarter of one float32 copy of `x` per sample; 12.6 MB for K = 8 samples of 16 x 256 token
+  states of size 384), besides `x` and `weight`; the masked copies are recomputed in backward. The samples are
+  computed on all rows at once (no chunks).
+
 Autocast: as `dropout` then `nn.Linear` under autocast, the product runs in the autocast dtype (`x`, `weight` and
 `bias` are cast to it, float64 excepted) and the output has that dtype; the gradients come back in the dtypes of the
 inputs, summed over samples in those dtypes (float32 for float32 parameters).
@@ -213,6 +230,75 @@ class _SampledLinear(torch.autograd.Function):
         return grad_x.view(xc.shape) if need_x else None, grad_w, grad_b, None, None
 
 
+def _draw_compiled_masks(x2: torch.Tensor, rates: Sequence[float]) -> torch.Tensor | None:
+    """The compiled path's masks: `(D, N, H)` bool (True kept), one for each of the D samples with dropout, in order;
+    `None` when no sample has dropout. Each element is kept when `torch.randint(0, 2**31)` (torch's RNG) is >= the
+    sample's threshold, so the realised rate is `t / 2**31`, as in the eager path."""
+    keeps = [
+        torch.randint(0, _RANGE, x2.shape, dtype=torch.int32, device=x2.device) >= _threshold(rate)  # (N, H)
+        for rate in rates
+        if _threshold(rate) != 0
+    ]
+    return torch.stack(keeps) if keeps else None  # (D, N, H)
+
+
+class _MaskedSamplesLinear(torch.autograd.Function):
+    """Autograd of the compiled path: the samples from masks drawn beforehand; saves `x`, `weight` and the bool
+    masks, and recomputes the masked copies in backward. Traceable by `torch.compile` (no generator state, no
+    data-dependent shapes)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, keep, rates, dtype):  # x (*, H), keep (D, N, H) bool
+        xc, wc = x.to(dtype), weight.to(dtype)
+        x2 = xc.reshape(-1, xc.shape[-1])  # (N, H)
+        b = bias.to(dtype) if bias is not None else x2.new_zeros(())  # (out,) or ()
+        outs, d = [], 0
+        for rate in rates:
+            t = _threshold(rate)
+            if t == 0:  # no dropout: exactly the undropped Linear
+                outs.append(F.linear(x2, wc, None if bias is None else b))  # (N, out)
+                continue
+            xm = x2 * keep[d]  # (N, H): the masked copy, not kept
+            outs.append(torch.addmm(b, xm, wc.t(), alpha=_RANGE / (_RANGE - t)))  # (N, out)
+            d += 1
+        ctx.save_for_backward(xc, weight, keep)
+        ctx.rates, ctx.x_dtype, ctx.bias_dtype = rates, x.dtype, None if bias is None else bias.dtype
+        return torch.stack(outs)  # (S, N, out)
+
+    @staticmethod
+    def backward(ctx, grad_out):  # grad_out: (S, N, out)
+        xc, weight, keep = ctx.saved_tensors
+        need_x, need_w, need_b = ctx.needs_input_grad[:3]
+        x2 = xc.reshape(-1, xc.shape[-1])  # (N, H)
+        wc = weight.to(xc.dtype)  # (out, H)
+        grad_x = torch.zeros(x2.shape, dtype=ctx.x_dtype, device=x2.device) if need_x else None  # (N, H)
+        grad_w = torch.zeros_like(weight) if need_w else None  # (out, H)
+        d = 0
+        for s, rate in enumerate(ctx.rates):
+            t = _threshold(rate)
+            scale = 1.0 if t == 0 else _RANGE / (_RANGE - t)
+            mask = None if t == 0 else keep[d]  # (N, H)
+            d += t != 0
+            g = grad_out[s]  # (N, out)
+            if need_x:
+                gx = g @ wc  # (N, H)
+                grad_x = grad_x + (gx if mask is None else gx * mask * scale).to(ctx.x_dtype)
+            if need_w:
+                xm = x2 if mask is None else x2 * mask  # (N, H)
+                grad_w = grad_w + (g.t() @ xm).to(weight.dtype) * scale  # (out, H)
+        grad_b = grad_out.sum((0, 1), dtype=ctx.bias_dtype) if ctx.bias_dtype is not None and need_b else None
+        return grad_x.view(xc.shape) if need_x else None, grad_w, grad_b, None, None, None
+
+
+def _compiled_sampled_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, rates: tuple[float, ...], dtype: torch.dtype
+) -> torch.Tensor:
+    """`sampled_linear` under `torch.compile`: `(S, N, out)`, the masks drawn with `torch.randint` and kept for
+    backward (see the module docstring)."""
+    keep = _draw_compiled_masks(x.reshape(-1, x.shape[-1]), rates)  # (D, N, H) bool or None
+    return _MaskedSamplesLinear.apply(x, weight, bias, keep, rates, dtype)
+
+
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
     """The dtype of the product: the autocast dtype of `x.device` when autocast is on (not for float64), else
     `x.dtype`."""
@@ -236,8 +322,10 @@ def sampled_linear(
     Sample `s` is `F.linear(dropout_s(x), weight, bias)`, where `dropout_s` zeroes each element of `x` independently
     with probability `rates[s]` and scales the kept ones by `1 / (1 - rates[s])` (realised rate: see the module
     docstring). Masks are independent across samples, elements and calls, and drawn from torch's default generator
-    of `x.device`, so `torch.manual_seed` makes them reproducible. The backward pass redraws them from a saved
-    generator state instead of keeping them.
+    of `x.device`, so `torch.manual_seed` makes them reproducible. Eagerly, the backward pass redraws them from a
+    saved generator state instead of keeping them. Under `torch.compile` (`torch.compiler.is_compiling()`), where the
+    generator state cannot be traced, they are drawn with `torch.randint` (the same rate, exactly) and kept for the
+    backward pass as bool tensors (`len(rates) * x.numel()` bytes at most); see the module docstring.
 
     DTensors (tensor parallelism, 1-D device mesh): `weight` `Replicate()`, `Shard(0)` (`ColwiseParallel`; output
     `Shard(-1)`) or `Shard(1)` (`RowwiseParallel`; output `Partial()`), the bias `Shard(0)` with a `Shard(0)` weight
@@ -281,11 +369,14 @@ def sampled_linear(
             f"x is {x.dtype} but weight is {weight.dtype} and bias {None if bias is None else bias.dtype}: "
             "use one dtype (or autocast)."
         )
-    if _any_dtensor(x, weight, bias):  # tensor parallelism: the same masks, on each rank's shard
+    if torch.compiler.is_compiling():  # the generator-state replay cannot be traced: masks from torch's RNG, kept
+        out = _compiled_sampled_linear(x, weight, bias, rates, dtype)  # (S, N, out)
+    elif _any_dtensor(x, weight, bias):  # tensor parallelism: the same masks, on each rank's shard
         from .sampled_linear_dtensor import sampled_linear_dtensor
 
         return sampled_linear_dtensor(x, weight, bias, rates, dtype)  # (S, *x.shape[:-1], out), a DTensor
-    out = _SampledLinear.apply(x, weight, bias, rates, dtype)  # (S, N, out); no graph, nothing saved under no_grad
+    else:
+        out = _SampledLinear.apply(x, weight, bias, rates, dtype)  # (S, N, out); no graph, nothing saved under no_grad
     return out.view(len(rates), *x.shape[:-1], weight.shape[0])  # (S, *x.shape[:-1], out)
 
 

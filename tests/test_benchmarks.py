@@ -136,11 +136,12 @@ def test_step_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     decoder = result["decoder"]
     assert [r["variant"] for r in decoder["rows"]] == ["plain", "msd8"] and decoder["settings"]["parameters"] > 0
     _check_ratios(decoder["rows"], result["settings"]["repeats"])
-    assert result["parts"] == ["sequence", "decoder", "token", "token-mc", "image"]
+    assert result["parts"] == ["sequence", "decoder", "token", "token-mc", "image", "compiled"]
     assert set(result["image"]) == {"resnet", "vit"}  # the image rows: tests/test_bench_convergence_vision.py
     for res in result["token"].values():
         _check_token_rows(res)
     _check_token_mc(result["token_mc"])
+    _check_compiled(result["compiled"])
     assert (quick_dir / "step.png").stat().st_size > 0
 
 
@@ -171,6 +172,18 @@ def _check_token_rows(res: dict) -> None:
     assert rows["msd8"]["peak_fwd_bwd_bytes"] < rows["naive8"]["peak_fwd_bwd_bytes"]
 
 
+def _check_compiled(compiled: dict) -> None:
+    """The compiled rows: the upstream head and MSD K=8 on the sequence batch and the token shape, both compiled with
+    `fullgraph=True` (`eager` with `--quick`), each first step (compilation) timed, the ratios from the recorded
+    times."""
+    s = compiled["settings"]
+    assert s["backend"] == "eager" and s["fullgraph"] is True
+    for name in ("sequence", "token"):
+        rows = compiled[name]["rows"]
+        assert [r["variant"] for r in rows] == ["plain", "msd8"] and all(r["first_step_s"] > 0 for r in rows)
+        _check_ratios(rows, s["repeats"])
+
+
 def _check_token_mc(mc: dict) -> None:
     """The Monte-Carlo cost: N sample logits per token from one forward, and the ratios from the recorded times."""
     s = mc["settings"]
@@ -190,14 +203,39 @@ def test_step_parts_and_arguments(
     assert result["parts"] == ["token-mc"] and "rows" not in result and "token" not in result
     _check_token_mc(result["token_mc"])
     assert result["token_mc"]["settings"]["repeats"] == 2
+    with pytest.raises(SystemExit) as exit_info:  # nothing stored in that folder to add to
+        _main("run.py", ["step", "--add", "--quick", "--out", str(tmp_path / "empty")], monkeypatch)
+    assert exit_info.value.code == 2 and "run the benchmark first" in capsys.readouterr().err
     for argv, message in (
         (["head", "--parts", "token"], "for the step benchmark"),
+        (["head", "--add"], "for the step benchmark"),
         (["step", "--repeats", "0"], "--repeats must be a positive integer"),
         (["convergence", "--regimes", "tiny"], "unknown convergence regime"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             _main("run.py", [*argv, "--quick", "--out", str(tmp_path)], monkeypatch)
         assert exit_info.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_step_add(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--add` puts the parts run into the stored step results: the other parts and the stored record stay, the
+    run's record is appended to `added`, and the report cites that record for the part."""
+    _ensure("step", quick_dir, monkeypatch)
+    stored = json.loads((quick_dir / "step.json").read_text())
+    (tmp_path / "step.json").write_text(json.dumps(stored))
+    _run("step", "--parts", "token-mc", "--repeats", "2", "--add", "--no-plot", out=tmp_path, monkeypatch=monkeypatch)
+    result = json.loads((tmp_path / "step.json").read_text())
+    kept = ("token_mc", "added")
+    assert {k: v for k, v in result.items() if k not in kept} == {k: v for k, v in stored.items() if k not in kept}
+    assert result["token_mc"]["settings"]["repeats"] == 2 and stored["token_mc"]["settings"]["repeats"] == 3
+    _check_token_mc(result["token_mc"])
+    (added,) = result["added"]
+    assert added["parts"] == ["token-mc"] and "--add" in added["environment"]["command"] and added["wall_s"] > 0
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    from report_cost import part_environment
+
+    assert part_environment(result, "token-mc") == added["environment"]
+    assert part_environment(result, "compiled") == stored["environment"]
 
 
 def test_convergence_quick(quick_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -415,7 +453,12 @@ def test_report_renders(quick_dir: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert f"**{mc['time_ratio']:.3f}x**" in text  # the Monte-Carlo cost as the benchmark computed it
     msd8 = next(r for r in step["token"]["minilm"]["rows"] if r["variant"] == "msd8")
     assert f"peak step memory {msd8['peak_step_ratio_to_plain']:.3f}x" in text
+    assert "### Compiled: `torch.compile(model, fullgraph=True)`" in text and "| MSD K=8, compiled |" in text
     summary = main_readme.read_text()
+    compiled_row = next(line for line in summary.splitlines() if "`torch.compile(fullgraph=True)` (eager)" in line)
+    compiled = next(r for r in step["compiled"]["token"]["rows"] if r["variant"] == "msd8")
+    assert f"token {step['compiled']['token']['settings']['batch_size']} x " in compiled_row
+    assert f"**{compiled['time_ratio_to_plain']:.3f}x** time" in compiled_row
     assert "the old summary" not in summary and summary.endswith("<!-- results:end -->\n\nafter\n")
     assert "| Training step, " in summary and "| Convergence, " in summary and "| Head, K=8" not in summary
     assert "| Training step, token classification, " in summary and "| Head-only MC dropout on a token head" in summary
