@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Fine-tune a Transformers encoder or decoder LLM with multi-sample dropout: sequence classification (`task:
-sequence-classification`, the default) or token classification (`task: token-classification`, e.g. NER).
+sequence-classification`, the default), token classification (`task: token-classification`, e.g. NER), extractive
+question answering (`task: question-answering`, as run_qa.py) or multiple choice (`task: multiple-choice`, as
+run_swag.py); the last two run in their modules of `msd_transformers.finetune` (`qa_task`, `multiple_choice_task`).
 
     python scripts/train.py CONFIG.yaml [--field value ...]
     accelerate launch --multi_gpu --num_processes 2 scripts/train.py CONFIG.yaml    # several processes
@@ -716,6 +718,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     transformers.utils.logging.set_verbosity_warning()
     datasets.utils.logging.set_verbosity_warning()
     set_seed(training_args.seed)
+    from msd_transformers.finetune.task_runner import run_task
+
+    task_metrics = run_task(sys.modules[__name__], model_args, data_args, training_args, argv)
+    if task_metrics is not None:  # question answering and multiple choice: their modules in msd_transformers.finetune
+        return task_metrics
 
     try:
         run = prepare(model_args, data_args, training_args, argv)
