@@ -571,3 +571,33 @@ def assert_same_weights(a, b, atol=1e-6):
 def moved(model, weights):
     """How far `weights` are from `model` (two state dicts): the sum of absolute differences."""
     return sum((weights[k] - v).abs().sum().item() for k, v in model.items())
+
+
+def run_config(script, tmp_path, config: dict, extra=()):
+    """`script.main` on `config` written as a YAML file in `tmp_path`, then the command-line fields `extra`."""
+    import yaml
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    return script.main([str(cfg), *extra])
+
+
+def assert_one_error_line_before_the_model(script, configs_and_messages, tmp_path, monkeypatch, capsys) -> None:
+    """Each config stops `script.run` with exit code 2 and one stderr line `error: ...` matching its message, before
+    `script.load_model` runs."""
+    import re
+
+    import yaml
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(script, "load_model", no_model)
+    for config, match in configs_and_messages:
+        cfg = tmp_path / "cfg.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        capsys.readouterr()
+        assert script.run([str(cfg)]) == 2, match
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+        assert re.search(match, err[0]), (match, err[0])

@@ -12,8 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
-from conftest import load_train_script
+from conftest import assert_one_error_line_before_the_model, load_train_script, run_config
 from transformers import AutoTokenizer
 
 from msd_transformers.calibration import confidence_calibration_error, coverage_accuracy
@@ -61,9 +60,7 @@ def fields(tiny_bert, out, **extra):
 
 
 def run_main(tmp_path, config, extra=()):
-    cfg = tmp_path / "cfg.yaml"
-    cfg.write_text(yaml.safe_dump(config))
-    return train_script.main([str(cfg), *extra])
+    return run_config(train_script, tmp_path, config, extra)
 
 
 # ------------------------------------------------------------------------------------------------------ metrics
@@ -336,18 +333,8 @@ def bad_runs(tmp_path, tiny_bert):
 
 
 def test_bad_inputs_are_one_error_line_before_the_model_loads(tiny_bert, tmp_path, monkeypatch, capsys):
-    def no_model(*args, **kwargs):
-        raise AssertionError("the model was loaded")
-
-    monkeypatch.setattr(train_script, "load_model", no_model)
-    for extra, match in bad_runs(tmp_path, tiny_bert):
-        cfg = tmp_path / "cfg.yaml"
-        cfg.write_text(yaml.safe_dump(fields(tiny_bert, tmp_path / "out", **extra)))
-        capsys.readouterr()
-        assert train_script.run([str(cfg)]) == 2, match
-        err = capsys.readouterr().err.strip().splitlines()
-        assert len(err) == 1 and err[0].startswith("error: "), err
-        assert re.search(match, err[0]), (match, err[0])
+    runs = [(fields(tiny_bert, tmp_path / "out", **extra), match) for extra, match in bad_runs(tmp_path, tiny_bert)]
+    assert_one_error_line_before_the_model(train_script, runs, tmp_path, monkeypatch, capsys)
 
 
 def readme_qa_route() -> list[list[str]]:
