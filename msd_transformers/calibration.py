@@ -56,13 +56,62 @@ def expected_calibration_error(probs: Any, labels: Any, num_bins: int = 15) -> f
         `float`: in [0, 1]; lower is better.
     """
     p, y = _probs_and_labels(probs, labels)
+    return confidence_calibration_error(p.max(1), p.argmax(1) == y, num_bins)
+
+
+def _confidence_and_correct(confidence: Any, correct: Any) -> tuple[np.ndarray, np.ndarray]:
+    c = np.asarray(confidence, dtype=np.float64)
+    ok = np.asarray(correct, dtype=np.float64)
+    if c.ndim != 1 or c.shape != ok.shape or len(c) == 0:
+        raise ValueError(
+            f"confidence and correct must be two non-empty 1-D arrays of one length, got {c.shape} and {ok.shape}."
+        )
+    if c.min() < 0 or c.max() > 1:
+        raise ValueError(f"confidence must be probabilities in [0, 1], got values in [{c.min()}, {c.max()}].")
+    return c, ok
+
+
+def confidence_calibration_error(confidence: Any, correct: Any, num_bins: int = 15) -> float:
+    """Expected calibration error of confidences against outcomes: `sum_m (|B_m| / n) * |mean correct(B_m) - mean
+    confidence(B_m)|` over equal-width bins `(m / M, (m + 1) / M]`. [`expected_calibration_error`] is this with the
+    top-label probability; a question-answering span's probability against its exact match is another.
+
+    Args:
+        confidence (`np.ndarray` of shape `(n,)`): Probabilities in [0, 1].
+        correct (`np.ndarray` of shape `(n,)`): 1 (or True) where the prediction is right, else 0.
+        num_bins (`int`, *optional*, defaults to 15): The number M of bins.
+
+    Returns:
+        `float`: in [0, 1]; lower is better.
+    """
+    c, ok = _confidence_and_correct(confidence, correct)
     check_positive_int(num_bins, "num_bins")
-    confidence = p.max(1)
-    correct = (p.argmax(1) == y).astype(np.float64)
     edges = np.linspace(0.0, 1.0, num_bins + 1)
-    bins = np.searchsorted(edges[1:-1], confidence, side="left")  # bin m: edges[m] < confidence <= edges[m + 1]
-    gaps = np.bincount(bins, weights=correct - confidence, minlength=num_bins)  # per bin: sum of (correct - conf)
-    return float(np.abs(gaps).sum() / len(y))
+    bins = np.searchsorted(edges[1:-1], c, side="left")  # bin m: edges[m] < confidence <= edges[m + 1]
+    gaps = np.bincount(bins, weights=ok - c, minlength=num_bins)  # per bin: sum of (correct - confidence)
+    return float(np.abs(gaps).sum() / len(c))
+
+
+def coverage_accuracy(confidence: Any, correct: Any) -> tuple[np.ndarray, np.ndarray]:
+    """The coverage-accuracy curve of selective prediction: answer only the k most confident of n examples.
+
+    Examples with equal confidence have no order: each tie group counts its mean outcome at every position (the
+    expectation over their orderings).
+
+    Args:
+        confidence (`np.ndarray` of shape `(n,)`): Probabilities in [0, 1].
+        correct (`np.ndarray` of shape `(n,)`): 1 where the prediction is right, else 0.
+
+    Returns:
+        `tuple[np.ndarray, np.ndarray]`: The coverages `k / n` and the accuracies of the k most confident, k = 1..n.
+    """
+    c, ok = _confidence_and_correct(confidence, correct)
+    order = np.argsort(-c, kind="stable")
+    ok = ok[order]
+    _, starts, counts = np.unique(-c[order], return_index=True, return_counts=True)
+    ok = np.repeat(np.add.reduceat(ok, starts) / counts, counts)  # each tie group: its mean outcome
+    k = np.arange(1, len(ok) + 1)
+    return k / len(ok), np.cumsum(ok) / k
 
 
 def negative_log_likelihood(probs: Any, labels: Any) -> float:
@@ -111,10 +160,5 @@ def aurc(probs: Any, labels: Any) -> float:
         `float`: in [0, 1]; lower is better.
     """
     p, y = _probs_and_labels(probs, labels)
-    confidence = p.max(1)
-    order = np.argsort(-confidence, kind="stable")
-    errors = (p.argmax(1) != y).astype(np.float64)[order]
-    _, starts, counts = np.unique(-confidence[order], return_index=True, return_counts=True)
-    errors = np.repeat(np.add.reduceat(errors, starts) / counts, counts)  # each tie group: its mean error
-    risk = np.cumsum(errors) / np.arange(1, len(errors) + 1)  # risk(k) for k = 1..n
-    return float(risk.mean())
+    _, accuracy = coverage_accuracy(p.max(1), p.argmax(1) == y)
+    return float((1.0 - accuracy).mean())  # risk(k) = 1 - accuracy(k), k = 1..n

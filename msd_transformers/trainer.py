@@ -425,13 +425,20 @@ class MSDTrainer(Trainer):
             values = {k: v for k, v in u.items() if k != "probs"}  # probs per token: as large as the logits
         else:
             values = dict(predictive_uncertainty(samples["logits"], problem_type).items())
+        values.update(self._sample_records(samples, features))
         for name, value in values.items():
             value = value.detach().float()
-            if value.dim() > 1 and task == TOKEN_CLASSIFICATION:
+            if value.dim() > 1 and task in (TOKEN_CLASSIFICATION, QUESTION_ANSWERING):
                 value = self.accelerator.pad_across_processes(value, dim=1, pad_index=float("nan"))
             values[name] = self.gather_function(value)
         if self._mc_container is not None:
             self._mc_container.add(values)
+
+    def _sample_records(self, samples: dict[str, torch.Tensor], features: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """More per-example values of a Monte-Carlo batch for [`mc_uncertainty`], from the samples (`(N, B, ...)` per
+        logit field) and the batch's inputs: none here; a subclass adds some (e.g. question answering's sample scores,
+        `(B, T, N)`, padded along T across batches)."""
+        return {}
 
     # --------------------------------------------------------------------------------------------------- logging
 

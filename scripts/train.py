@@ -1,6 +1,8 @@
 #!/usr/bin/env python
 """Fine-tune a Transformers encoder or decoder LLM with multi-sample dropout: sequence classification (`task:
-sequence-classification`, the default) or token classification (`task: token-classification`, e.g. NER).
+sequence-classification`, the default), token classification (`task: token-classification`, e.g. NER), extractive
+question answering (`task: question-answering`, as run_qa.py) or multiple choice (`task: multiple-choice`, as
+run_swag.py); the last two run in their modules of `msd_transformers.finetune` (`qa_task`, `multiple_choice_task`).
 
     python scripts/train.py CONFIG.yaml [--field value ...]
     accelerate launch --multi_gpu --num_processes 2 scripts/train.py CONFIG.yaml    # several processes
@@ -746,6 +748,12 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         from msd_transformers.finetune.image_task import main as image_main
 
         return image_main(model_args, data_args, training_args, argv, script=sys.modules[__name__])
+
+    from msd_transformers.finetune.task_runner import run_task
+
+    task_metrics = run_task(sys.modules[__name__], model_args, data_args, training_args, argv)
+    if task_metrics is not None:  # question answering and multiple choice: their modules in msd_transformers.finetune
+        return task_metrics
 
     try:
         run = prepare(model_args, data_args, training_args, argv)

@@ -579,3 +579,33 @@ def check_one_error_line(err: str, messages) -> None:
     assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in err, err
     for message in messages:
         assert message in lines[0], (message, lines[0])
+
+
+def run_config(script, tmp_path, config: dict, extra=()):
+    """`script.main` on `config` written as a YAML file in `tmp_path`, then the command-line fields `extra`."""
+    import yaml
+
+    cfg = tmp_path / "cfg.yaml"
+    cfg.write_text(yaml.safe_dump(config))
+    return script.main([str(cfg), *extra])
+
+
+def assert_one_error_line_before_the_model(script, configs_and_messages, tmp_path, monkeypatch, capsys) -> None:
+    """Each config stops `script.run` with exit code 2 and one stderr line `error: ...` matching its message, before
+    `script.load_model` runs."""
+    import re
+
+    import yaml
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(script, "load_model", no_model)
+    for config, match in configs_and_messages:
+        cfg = tmp_path / "cfg.yaml"
+        cfg.write_text(yaml.safe_dump(config))
+        capsys.readouterr()
+        assert script.run([str(cfg)]) == 2, match
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+        assert re.search(match, err[0]), (match, err[0])

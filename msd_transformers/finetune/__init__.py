@@ -4,7 +4,7 @@ Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: t
 (`msd_transformers`), and this subpackage is the script machinery, importable on its own with the `train` extra
 (`pip install "msd-transformers[train]"`).
 
-- `arguments`: `DataArguments`, the data fields of both tasks (sequence and token classification).
+- `arguments`: `DataArguments`, the data fields of every task of the script.
 - Sequence classification: `data` (loading from the Hub, local csv/json/jsonl/parquet or the offline BBC News corpus,
   label inference, tokenization), `checks` (bad data found before training, named by file and line), `metrics`
   (offline `evaluate.Metric` subclasses and `build_compute_metrics`), `predictions` (`predictions.jsonl`).
@@ -15,6 +15,10 @@ Nothing here is needed to use the multi-sample dropout models or `MSDTrainer`: t
 - Image classification: `image_arguments` (the image fields of `DataArguments`, named as Transformers' example),
   `image_task` (Hub datasets, image folders, the offline MNIST and digits; from-scratch configs; transforms,
   collator, predictions, confusion matrix; the run).
+- Question answering (`run_qa.py`'s): `qa` (the library part: strided features, the n-best post-processing, the
+  SQuAD v1.1 / v2.0 metrics, the Monte-Carlo span uncertainty and `MSDQuestionAnsweringTrainer`), `qa_task` (the
+  script's data, checks, trainer and files). Multiple choice (`run_swag.py`'s): `multiple_choice_task`. Both run
+  through `task_runner` with their fields from `task_fields`.
 - `cli`: a config file's fields (type-checked) then command-line overrides, for `HfArgumentParser`; the launch
   checks (the CPU backend for a multi-process launch without an accelerator, `report_to`).
 - `offline`: the packaged model and data that install from PyPI.

@@ -8,14 +8,26 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ..architectures import SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
+from ..architectures import MULTIPLE_CHOICE, QUESTION_ANSWERING, SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION
 from ..loss import PROBLEM_TYPES
 from .image_arguments import IMAGE_CLASSIFICATION, ImageDataArguments
+from .task_fields import (
+    DEFAULT_MAX_SEQ_LENGTH,
+    DEFAULT_PAD_TO_MAX_LENGTH,
+    MultipleChoiceFields,
+    QuestionAnsweringFields,
+)
 from .token_metrics import SCHEMES as TAG_SCHEMES
 from .tokens import FILE_FORMATS
 
 #: The tasks of the script.
-SCRIPT_TASKS: tuple[str, ...] = (SEQUENCE_CLASSIFICATION, TOKEN_CLASSIFICATION, IMAGE_CLASSIFICATION)
+SCRIPT_TASKS: tuple[str, ...] = (
+    SEQUENCE_CLASSIFICATION,
+    TOKEN_CLASSIFICATION,
+    IMAGE_CLASSIFICATION,
+    QUESTION_ANSWERING,
+    MULTIPLE_CHOICE,
+)
 #: How multi-label lists are read: class ids or names (`[0, 2]`, `["tech"]`), or 0/1 multi-hot vectors (`[1, 0, 1]`).
 LABEL_FORMATS = ("ids", "multi_hot")
 #: The `dataset_name` of the built-in BBC News corpus (sequence classification).
@@ -28,21 +40,25 @@ SEQUENCE_LOADERS = {".csv": "csv", ".json": "json", ".jsonl": "json", ".parquet"
 FILE_EXTENSIONS: dict[str, tuple[str, ...]] = {
     SEQUENCE_CLASSIFICATION: tuple(SEQUENCE_LOADERS),
     TOKEN_CLASSIFICATION: tuple(ext for exts in FILE_FORMATS.values() for ext in exts),
+    QUESTION_ANSWERING: (".json", ".jsonl"),
+    MULTIPLE_CHOICE: tuple(SEQUENCE_LOADERS),
 }
 
 __all__ = ["BBC_NEWS", "FILE_EXTENSIONS", "LABEL_FORMATS", "PROBLEM_TYPES", "SCRIPT_TASKS", "WNUT16", "DataArguments"]
 
 
 @dataclass
-class DataArguments(ImageDataArguments):
-    """Arguments for the data: where it comes from, its columns and task, its splits and its tokenization (the image
-    task's own fields: `ImageDataArguments`)."""
+class DataArguments(ImageDataArguments, QuestionAnsweringFields, MultipleChoiceFields):
+    """Arguments for the data: where it comes from, its columns and task, its splits and its tokenization (the
+    image, question-answering and multiple-choice tasks' own fields: `ImageDataArguments`,
+    `QuestionAnsweringFields`, `MultipleChoiceFields`)."""
 
     task: str = field(
         default=SEQUENCE_CLASSIFICATION,
         metadata={
             "help": "'sequence-classification' (a label per text or text pair), 'token-classification' (a tag per "
-            "word, e.g. NER) or 'image-classification' (a label per image).",
+            "word, e.g. NER), 'image-classification' (a label per image), 'question-answering' (an answer span "
+            "in a context, SQuAD format) or 'multiple-choice' (SWAG format, or a list of choices per example).",
             "choices": list(SCRIPT_TASKS),
         },
     )
@@ -144,9 +160,13 @@ class DataArguments(ImageDataArguments):
         default=42,
         metadata={"help": "The seed of the validation split and of sample selection (independent of --seed)."},
     )
-    max_seq_length: int = field(
-        default=128,
-        metadata={"help": "The maximum number of tokens per example, after which it is truncated (no padding)."},
+    max_seq_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "The maximum number of tokens per example, after which it is truncated (no padding). Default: "
+            "128; 384 for question answering (a longer context is split into features); for multiple choice the "
+            "tokenizer's maximum, at most 1024 (as run_swag.py)."
+        },
     )
     max_train_samples: int | None = field(
         default=None,
@@ -204,9 +224,15 @@ class DataArguments(ImageDataArguments):
             )
         if self.tag_scheme is not None and self.tag_scheme not in TAG_SCHEMES:
             raise ValueError(f"Unknown `tag_scheme` {self.tag_scheme!r}; allowed: {list(TAG_SCHEMES)} or None.")
-        if self.max_seq_length < 1:
+        if self.max_seq_length is None and self.task != MULTIPLE_CHOICE:
+            self.max_seq_length = DEFAULT_MAX_SEQ_LENGTH.get(self.task, 128)
+        if self.pad_to_max_length is None:
+            self.pad_to_max_length = DEFAULT_PAD_TO_MAX_LENGTH.get(self.task, False)
+        if self.max_seq_length is not None and self.max_seq_length < 1:
             raise ValueError(f"`max_seq_length` must be a positive integer; got {self.max_seq_length!r}.")
         for name in ("max_train_samples", "max_eval_samples"):
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ValueError(f"`{name}` must be a positive integer or None; got {value!r}.")
+        if self.task == QUESTION_ANSWERING:
+            self.check_question_answering_fields(self.max_seq_length)

@@ -7,6 +7,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+#: The script tasks that are pipeline tags of their own (sequence classification is "text-classification").
+_OWN_TAGS = ("token-classification", "image-classification", "question-answering", "multiple-choice")
+
 
 def _auto_names(task: str) -> tuple[str, str, str]:
     """The Auto class, MSD PEFT Auto class and PEFT Auto class of a task."""
@@ -63,10 +66,9 @@ def plot_history(log_history: Sequence[Mapping[str, Any]], path: str | Path, tit
         ax_loss.plot(
             [h["step"] for h in evals], [h["eval_loss"] for h in evals], "o-", label="eval loss", color="tab:red"
         )
-        for name in metric_names:
-            ax_metric.plot(
-                [h["step"] for h in evals], [h[name] for h in evals], "o-", label=name.removeprefix("eval_")
-            )
+        for name in metric_names:  # a metric of some evaluations only (e.g. the final one's): those points
+            steps, values = zip(*[(h["step"], h[name]) for h in evals if name in h], strict=True)
+            ax_metric.plot(steps, values, "o-", label=name.removeprefix("eval_"))
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss")
     ax_loss.legend()
@@ -168,12 +170,15 @@ upstream class with the same weights and identical predictions.
     labels = ", ".join(label_names) if label_names else "one regression output"
     if task == "token-classification":
         labels = f"{len(label_names)} tags: {labels}"
+    labels = {"question-answering": "answer spans in a context", "multiple-choice": "one score per choice"}.get(
+        task, labels
+    )
     metadata = f"base_model: {base_model_id}\n" if base_model_id else ""
     shown = f"`{base_model}`" + ("" if base_model_id in (None, base_model) else f" (`{base_model_id}` on the Hub)")
     return f"""---
 library_name: transformers
 {metadata}tags:
-- {task if task in ("token-classification", "image-classification") else "text-classification"}
+- {task if task in _OWN_TAGS else "text-classification"}
 - multi-sample-dropout
 - msd-transformers
 ---
