@@ -50,7 +50,9 @@ def leaves(shape, out_features, dtype, bias=True, seed=0):
 
 
 @pytest.mark.parametrize(
-    "dtype, tol", [(torch.float32, dict(rtol=1e-6, atol=1e-6)), (torch.float64, dict(rtol=1e-12, atol=1e-12))]
+    # float32: torch's default tolerances (a sum of 16 products in another order differs by a few ulps of its terms)
+    "dtype, tol",
+    [(torch.float32, dict(rtol=1.3e-6, atol=1e-5)), (torch.float64, dict(rtol=1e-12, atol=1e-12))],
 )
 @pytest.mark.parametrize("shape", [(6, 16), (3, 5, 16), (2, 3, 4, 16)])
 @pytest.mark.parametrize("bias", [True, False])
@@ -60,6 +62,7 @@ def test_values_and_gradients_match_masked_copies(dtype, tol, shape, bias, chunk
         monkeypatch.setattr(sampled_linear_module, "_CHUNK_ELEMENTS", chunk_elements)
     rates = [0.1, 0.0, 0.5, 0.3, 0.1]
     x, w, b = leaves(shape, 7, dtype, bias)
+    torch.manual_seed(0)  # the same masks whatever ran before in this process
     state = torch.get_rng_state()
     y = sampled_linear(x, w, b, rates)
     assert y.shape == (len(rates), *shape[:-1], 7) and y.dtype == dtype
