@@ -76,6 +76,7 @@ _PUBLIC: dict[str, str] = {
     "MCDropoutTextClassificationPipeline": "pipelines",
     "MCDropoutTokenClassificationPipeline": "pipelines",
     "MCDropoutImageClassificationPipeline": "pipelines",
+    "MCDropoutAudioClassificationPipeline": "pipelines",
     # adapters
     "AutoMSDPeftModelForSequenceClassification": "adapters",
     "AutoMSDPeftModelForTokenClassification": "adapters",
@@ -115,6 +116,7 @@ if TYPE_CHECKING:
     from .loss import consistency_loss, sample_losses, span_sample_losses, token_sample_losses
     from .montecarlo import mc_dropout
     from .pipelines import (
+        MCDropoutAudioClassificationPipeline,
         MCDropoutImageClassificationPipeline,
         MCDropoutTextClassificationPipeline,
         MCDropoutTokenClassificationPipeline,

@@ -125,8 +125,9 @@ def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFI
     out of the saved adapter.
 
     They are the top-level modules on the row's paths to the head's Linear and to the dropout before it (a dropout
-    module of its own does not count): `classification_head` for the encoder-decoders (BART, T5, ...),
-    `sequence_summary` and `logits_proj` for XLNet, `sequence_summary` for XLM and FlauBERT; none for most families.
+    module of its own does not count), and the row's `head_modules`: `classification_head` for the encoder-decoders
+    (BART, T5, ...), `sequence_summary` and `logits_proj` for XLNet, `sequence_summary` for XLM and FlauBERT,
+    `projector` for the wav2vec2 family's and Whisper's audio heads; none for most families.
 
     Args:
         config (`PretrainedConfig`): An MSD (or upstream) config.
@@ -148,7 +149,8 @@ def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFI
     except ValueError:  # a family without a row (an upstream model): PEFT's default
         return []
     paths = [arch.dropout] if arch.dropout is not None and "." in arch.dropout else []
-    roots = dict.fromkeys(path.split(".")[0] for path in [*paths, arch.classifier])  # in order, without repeats
+    # in order, without repeats
+    roots = dict.fromkeys(path.split(".")[0] for path in [*arch.head_modules, *paths, arch.classifier])
     return [root for root in roots if root not in PEFT_DEFAULT_MODULES.get(task, ())]
 
 

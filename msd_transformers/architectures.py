@@ -81,6 +81,10 @@ class MSDArchitecture:
             upstream's loss leaves out, as if their labels were -100: `"attention_mask"` where the upstream loss skips
             padding tokens (BioGPT, MRA, XLM-RoBERTa-XL, YOSO), `"bbox_first_token_mask"` (BROS). Without it, only
             labels -100 are left out.
+        head_modules (`tuple[str, ...]`, *optional*): Top-level modules of the task class, other than the paths
+            above, that upstream builds for the head and a backbone checkpoint does not hold (the wav2vec2 family's and
+            Whisper's `projector`, before the pooling): [`lora_modules_to_save`] names them, so that LoRA trains and
+            saves them.
         task (`str`, *optional*, defaults to `"sequence-classification"`): One of `TASKS`.
     """
 
@@ -96,6 +100,7 @@ class MSDArchitecture:
     pooling: Literal["last_token"] | None = None
     pooled_head: str | None = None
     loss_mask: str | None = None
+    head_modules: tuple[str, ...] = ()
     task: str = SEQUENCE_CLASSIFICATION
 
     @property
@@ -272,7 +277,10 @@ IMAGE_CLASSIFICATION_ROWS: list[MSDArchitecture] = [
 # classifier, no dropout, and a cross-entropy loss whatever the `problem_type` (DEFAULT_HEADS gives the path).
 AUDIO_CLASSIFICATION_ROWS: list[MSDArchitecture] = [
     *(
-        _row(model_type, AUDIO_CLASSIFICATION, classifier="classifier", loss_style="cross_entropy")
+        _row(
+            model_type, AUDIO_CLASSIFICATION, classifier="classifier", loss_style="cross_entropy",
+            head_modules=("projector",),
+        )
         for model_type in (
             "data2vec-audio", "hubert", "sew", "sew-d", "unispeech", "unispeech-sat", "wav2vec2", "wav2vec2-bert",
             "wav2vec2-conformer", "wavlm", "whisper",

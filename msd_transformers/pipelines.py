@@ -1,5 +1,5 @@
-"""`text-classification`, `token-classification` and `image-classification` pipelines whose results carry the
-Monte-Carlo dropout uncertainty of each prediction."""
+"""`text-classification`, `token-classification`, `image-classification` and `audio-classification` pipelines whose
+results carry the Monte-Carlo dropout uncertainty of each prediction."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from transformers.pipelines.audio_classification import AudioClassificationPipeline
 from transformers.pipelines.image_classification import ImageClassificationPipeline
 from transformers.pipelines.text_classification import ClassificationFunction, TextClassificationPipeline
 from transformers.pipelines.token_classification import AggregationStrategy, TokenClassificationPipeline
+from transformers.utils import ModelOutput
 
 from .montecarlo import Layers, mc_dropout
 from .uncertainty import predictive_logits, predictive_uncertainty
@@ -134,7 +136,43 @@ class MCDropoutTextClassificationPipeline(_MonteCarloForward, TextClassification
         return results
 
 
-class MCDropoutImageClassificationPipeline(_MonteCarloForward, ImageClassificationPipeline):
+class _MonteCarloPooledScores(_MonteCarloForward):
+    """The postprocessing of the image and audio pipelines: each input's N sets of logits are scored as the upstream
+    pipeline scores its logits (`function_to_apply`), once per sample; `score` is the mean per-sample score and
+    `entropy` and `mutual_information` (softmax, sigmoid) or `std` (none) its uncertainty."""
+
+    # The upstream pipeline's default for a one-output model without `problem_type`: the image pipeline applies a
+    # sigmoid, the audio pipeline a softmax.
+    one_output_sigmoid: bool = True
+
+    def _score_function(self, function_to_apply: Any = None) -> ClassificationFunction:
+        if function_to_apply is not None:
+            return ClassificationFunction(getattr(function_to_apply, "value", function_to_apply).lower())
+        config = self.model.config
+        if config.problem_type == "regression":
+            return ClassificationFunction.NONE
+        if config.problem_type == "multi_label_classification" or (self.one_output_sigmoid and config.num_labels == 1):
+            return ClassificationFunction.SIGMOID
+        return ClassificationFunction.SOFTMAX
+
+    def postprocess(self, model_outputs: dict[str, torch.Tensor], function_to_apply: Any = None, top_k: int = 5):
+        function = self._score_function(function_to_apply)
+        samples = model_outputs["sample_logits"][0].float().unsqueeze(1)  # (N, C) -> (N, 1, C)
+        problem_type = _PROBLEM_TYPE_OF_SCORES[function]
+        u = predictive_uncertainty(samples, problem_type)
+        # Logits whose score (softmax, sigmoid or none) is the mean of the per-sample scores.
+        mean = ModelOutput(logits=predictive_logits(samples, problem_type))  # (1, C)
+        results = super().postprocess(mean, function_to_apply=function.value, top_k=top_k)
+        label_ids = {name: i for i, name in self.model.config.id2label.items()}
+        for result in results:
+            for key in UNCERTAINTY_KEYS:
+                if u.get(key) is not None:
+                    value = u[key][0]  # () for the input, or (C,) per output
+                    result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
+        return results
+
+
+class MCDropoutImageClassificationPipeline(_MonteCarloPooledScores, ImageClassificationPipeline):
     """`image-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty, as
     [`MCDropoutTextClassificationPipeline`] does for text.
 
@@ -156,28 +194,30 @@ class MCDropoutImageClassificationPipeline(_MonteCarloForward, ImageClassificati
     ```
     """
 
-    def postprocess(self, model_outputs: dict[str, torch.Tensor], function_to_apply: Any = None, top_k: int = 5):
-        config = self.model.config
-        if function_to_apply is None:  # the upstream pipeline's rules
-            if config.problem_type == "regression":
-                function_to_apply = "none"
-            elif config.problem_type == "multi_label_classification" or config.num_labels == 1:
-                function_to_apply = "sigmoid"
-            else:
-                function_to_apply = "softmax"
-        function = ClassificationFunction(getattr(function_to_apply, "value", function_to_apply).lower())
-        samples = model_outputs["sample_logits"][0].float().unsqueeze(1)  # (N, C) -> (N, 1, C)
-        problem_type = _PROBLEM_TYPE_OF_SCORES[function]
-        u = predictive_uncertainty(samples, problem_type)
-        mean = {"logits": predictive_logits(samples, problem_type)}  # (1, C): its score is the mean score
-        results = super().postprocess(mean, function_to_apply=function.value, top_k=top_k)
-        label_ids = {name: i for i, name in config.id2label.items()}
-        for result in results:
-            for key in UNCERTAINTY_KEYS:
-                if u.get(key) is not None:
-                    value = u[key][0]  # () for the image, or (C,) per output
-                    result[key] = (value if value.dim() == 0 else value[label_ids[result["label"]]]).item()
-        return results
+
+class MCDropoutAudioClassificationPipeline(_MonteCarloPooledScores, AudioClassificationPipeline):
+    """`audio-classification` with Monte-Carlo dropout ([`mc_dropout`]): every result carries its uncertainty, as
+    [`MCDropoutImageClassificationPipeline`] does for images.
+
+    Each waveform's N sets of logits are scored as Transformers' `audio-classification` pipeline scores its logits
+    (`function_to_apply`: softmax, or sigmoid for `problem_type="multi_label_classification"`, none for regression),
+    once per sample; `score` is the mean per-sample score and `entropy` and `mutual_information` (softmax, sigmoid) or
+    `std` (none) its uncertainty. `num_samples`, `layers` and `chunk_size` go to the constructor or to each call, with
+    the pipeline's own `top_k` (default: every label) and `function_to_apply`.
+
+    Example:
+
+    ```python
+    >>> classifier = pipeline(
+    ...     "audio-classification", model=model, feature_extractor=feature_extractor,
+    ...     pipeline_class=msd.MCDropoutAudioClassificationPipeline, num_samples=32,
+    ... )
+    >>> classifier(waveform, top_k=1)
+    [{'label': 'yes', 'score': 0.93, 'entropy': 0.27, 'mutual_information': 0.01}]
+    ```
+    """
+
+    one_output_sigmoid = False
 
 
 class MCDropoutTokenClassificationPipeline(_MCDropoutParameters, TokenClassificationPipeline):

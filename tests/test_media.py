@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from conftest import trainer_args
 from datasets import Dataset
 from PIL import Image
+from safetensors.torch import load_file
 from tiny_media import TINY_MEDIA, lively, media_inputs, tiny_media_config
 from transformers import ViTImageProcessor, Wav2Vec2FeatureExtractor, pipeline
 
@@ -347,6 +348,67 @@ def test_mc_dropout_image_pipeline():
         assert r["entropy"] == pytest.approx(u.entropy[0].item(), abs=1e-6)
         assert r["mutual_information"] == pytest.approx(u.mutual_information[0].item(), abs=1e-6)
     assert results[0]["mutual_information"] > 0
+
+
+@pytest.mark.parametrize("problem_type", [None, "multi_label_classification"])
+def test_mc_dropout_audio_pipeline(problem_type):
+    """The Monte-Carlo audio pipeline: each waveform's score is the mean of its N samples' scores (softmax, or sigmoid
+    for multi-label, as the upstream audio pipeline scores), from `mc_dropout` on the same input and seed, with their
+    entropy and mutual information; every label by default, as upstream."""
+    labels = {0: "yes", 1: "no", 2: "up"}
+    config = tiny_media_config(AUDIO_CLASSIFICATION, "wav2vec2", num_labels=3, id2label=labels,
+                               label2id={v: k for k, v in labels.items()}, problem_type=problem_type)  # fmt: skip
+    model = lively(msd.AutoMSDModelForAudioClassification.from_config(config, msd_dropout=0.5)).eval()
+    extractor = Wav2Vec2FeatureExtractor(feature_size=1, sampling_rate=16000, return_attention_mask=True)
+    wave = np.random.default_rng(0).standard_normal(2000).astype(np.float32)
+    classify = pipeline(
+        "audio-classification", model=model, feature_extractor=extractor,
+        pipeline_class=msd.MCDropoutAudioClassificationPipeline, num_samples=16,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    results = classify(wave)
+    torch.manual_seed(0)
+    with torch.no_grad(), msd.mc_dropout(model, num_samples=16):
+        samples = model(**extractor(wave, sampling_rate=16000, return_tensors="pt")).sample_logits  # (16, 1, 3)
+    multi = problem_type == "multi_label_classification"
+    scores = (samples.sigmoid() if multi else samples.softmax(-1)).mean(0)[0]
+    u = msd.predictive_uncertainty(samples, "multi_label_classification" if multi else "single_label_classification")
+    assert [r["label"] for r in results] == [labels[i] for i in scores.argsort(descending=True).tolist()]
+    for r in results:
+        i = model.config.label2id[r["label"]]
+        assert r["score"] == pytest.approx(scores[i].item(), abs=1e-6)
+        where = (0, i) if multi else 0  # per label (sigmoid) or per waveform (softmax)
+        entropy, mi = u.entropy[where], u.mutual_information[where]
+        assert r["entropy"] == pytest.approx(entropy.item(), abs=1e-6)
+        assert r["mutual_information"] == pytest.approx(mi.item(), abs=1e-6)
+    assert all(r["mutual_information"] > 0 for r in results)
+    assert len(classify(wave, top_k=1)) == 1
+
+
+def test_lora_on_an_audio_model(tmp_path):
+    """LoRA on wav2vec2 (PEFT has no default targets: every Linear but the head) with the head kept trainable: the
+    projector, which upstream builds for the head (no backbone checkpoint holds it), is trained and saved with the
+    classifier's samples; the convolutional feature encoder stays frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    config = tiny_media_config(AUDIO_CLASSIFICATION, "wav2vec2", num_labels=NUM_LABELS)
+    model = msd.AutoMSDModelForAudioClassification.from_config(config, msd_dropout=0.3, msd_num_samples=K)
+    targets = msd.lora_target_modules(model.config)
+    assert targets == "all-linear"
+    to_save = msd.lora_modules_to_save(model.config, AUDIO_CLASSIFICATION)
+    assert to_save == ["projector", "classifier"]
+    peft_model = get_peft_model(model, LoraConfig(r=4, target_modules=targets, modules_to_save=to_save))
+    inputs = media_inputs(AUDIO_CLASSIFICATION, "wav2vec2", config)
+    out = peft_model.train()(**inputs, labels=torch.tensor([0, 1, 2, 0]))
+    assert out.sample_logits.shape == (K, BATCH, NUM_LABELS)
+    out.loss.backward()
+    trained = {n for n, p in peft_model.named_parameters() if p.requires_grad and p.grad is not None}
+    assert any("q_proj.lora_A" in n for n in trained) and any("v_proj.lora_B" in n for n in trained)
+    assert {n.split(".")[2] for n in trained if "modules_to_save" in n} == {"projector", "classifier"}
+    assert not any("feature_extractor" in n for n in trained)
+    peft_model.save_pretrained(tmp_path)  # the saved adapter holds the projector and the classifier
+    saved = load_file(tmp_path / "adapter_model.safetensors")
+    assert {k.split(".")[2] for k in saved if "lora" not in k} == {"projector", "classifier"}
 
 
 def test_config_route_and_auto_classes(tmp_path):
