@@ -435,8 +435,8 @@ def test_bad_inputs_are_one_error_line_before_the_model_loads(tiny_bert, tmp_pat
 
 
 def test_readme_general_form_route(tiny_bert, tmp_path, monkeypatch):
-    """The README's multiple-choice command as written, on a file of the lines it shows (its example line first),
-    with a tiny model."""
+    """The README's multiple-choice command as written, on a file of the lines it shows (its example line of 3
+    choices first, then lines of 2), with a tiny model: each record has its example's number of choices."""
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     line = re.search(r"`(\{\"question\": \"Which melts\?\".*?\})`", readme).group(1)
     command = re.search(r"(python scripts/train.py --task multiple-choice .*?)\n```", readme, flags=re.S).group(1)
@@ -453,5 +453,7 @@ def test_readme_general_form_route(tiny_bert, tmp_path, monkeypatch):
     size = ["--model_name_or_path", tiny_bert, "--max_seq_length", "24", "--use_cpu", "true", "--report_to", "none"]
     metrics = train_script.main([*command[2:], *size])
     records = read_jsonl(tmp_path / "outputs" / "mc" / "predictions.jsonl")
-    assert len(records) == 4 and all(len(r["probabilities"]) == 2 and "entropy" in r for r in records)
+    assert len(records) == 4 and all("entropy" in r for r in records)
+    assert [len(r["probabilities"]) for r in records] == [len(rows[r["id"]]["choices"]) for r in records]
+    assert len(rows[0]["choices"]) == 3
     assert "eval_ece" in metrics
