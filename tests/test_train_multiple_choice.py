@@ -296,6 +296,26 @@ def test_accuracy_and_probabilities_over_each_examples_choices():
     assert accuracy_of(counts)(prediction) == {"accuracy": pytest.approx(2 / 3)}
 
 
+def test_padded_choices_in_bfloat16(tmp_path, word_tokenizer):
+    """In bfloat16 the padded choices' logits are its lowest finite value (not -inf: no NaN from -inf - -inf): the
+    training loss with a consistency term and its gradients are finite, and the predictions' probabilities (plain
+    and Monte-Carlo) are 0 there and sum to 1 over each example's choices."""
+    rows = mixed_examples()
+    model, collator = choice_model(head_dropout=0.3).to(torch.bfloat16), ChoiceCollator(word_tokenizer)
+    args = trainer_args(tmp_path, per_device_eval_batch_size=4, msd_consistency=0.5)
+    trainer = msd.MSDTrainer(model=model, args=args, data_collator=collator)
+    model.train()
+    loss = trainer.compute_loss(model, trainer._prepare_inputs(collator(rows)))
+    loss.backward()
+    assert torch.isfinite(loss) and all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    for samples in (0, 4):
+        trainer.args.msd_eval_samples = samples
+        predictions = trainer.predict(Dataset.from_list(rows)).predictions  # batches of widths 5 and 5
+        assert (predictions[0, 2:] == torch.finfo(torch.bfloat16).min).all() and np.isfinite(predictions).all()
+        probs = choice_probabilities(predictions, np.array(COUNTS))
+        assert probs.sum(1) == pytest.approx(1) and all((probs[i, n:] == 0).all() for i, n in enumerate(COUNTS))
+
+
 def test_accumulation_of_padded_batches_is_exact(tmp_path, word_tokenizer):
     """One optimizer step on 4 examples of 2, 3, 5, 2 choices: 2 x 2 accumulation (batches padded to their own
     widths) == one batch padded to 5."""
