@@ -86,10 +86,11 @@ class MSDTrainer(Trainer):
         mc_uncertainty (`dict[str, np.ndarray]`, *optional*): After a Monte-Carlo `evaluate()` or `predict()`, the
             uncertainty of each example, in dataset order (see [`predictive_uncertainty`]): `probs`, `entropy` and
             `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression.
-            Token classification: `entropy` and `mutual_information` per token, `(num_examples, max_len)`, NaN at
-            the tokens that do not count (labelled -100 when the batch has labels, else padding and the special
-            tokens of the trainer's `processing_class`) and where a batch
-            was padded to a shorter length than the longest; plus `entropy_mean`, `entropy_max`,
+            Multiple choice with a `choice_mask`: the entropies over each example's real choices, `probs` 0 at its
+            padded choices and NaN past its batch's number of choices. Token classification: `entropy` and
+            `mutual_information` per token, `(num_examples, max_len)`, NaN at the tokens that do not count (labelled
+            -100 when the batch has labels, else padding and the special tokens of the trainer's `processing_class`)
+            and where a batch was padded to a shorter length than the longest; plus `entropy_mean`, `entropy_max`,
             `mutual_information_mean`, `mutual_information_max` per sequence, over the tokens that count. Question
             answering: `start_entropy`, `start_mutual_information`, `end_entropy`, `end_mutual_information` per
             example, of the start and end distributions over the real positions (`attention_mask`), so that they do

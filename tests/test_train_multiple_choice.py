@@ -120,8 +120,8 @@ def test_swag_csv_end_to_end_with_monte_carlo(tiny_bert, tmp_path):
 
 
 def test_general_form_jsonl(tiny_bert, tmp_path):
-    """The general form: a question and a list of 3 choices, ids from the data, a validation part held out, no MC:
-    the softmax per choice and the accuracy recomputed from predictions.jsonl."""
+    """The general form: a question and a list of 3 choices, ids from the data, a validation part held out, no MC,
+    the tokens padded to max_seq_length: the softmax per choice and the accuracy recomputed from predictions.jsonl."""
     rng = random.Random(4)
     rows = []
     for i in range(40):
@@ -133,7 +133,8 @@ def test_general_form_jsonl(tiny_bert, tmp_path):
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "out"
-    extra = dict(train_file=str(train), context_name="question", choices_column="choices", label_column="answer")
+    extra = dict(train_file=str(train), context_name="question", choices_column="choices", label_column="answer",
+                 pad_to_max_length=True)  # fmt: skip
     metrics = run_main(tmp_path, fields(tiny_bert, out, **extra))
     records = read_jsonl(out / "predictions.jsonl")
     by_id = {r["id"]: r for r in rows}
