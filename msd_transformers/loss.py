@@ -4,8 +4,9 @@
 loss the upstream `*ForSequenceClassification` class computes on that sample's logits, so `sample_losses(...).mean()`
 is the paper's multi-sample dropout objective and `sample_losses(sample_logits.mean(0, keepdim=True), ...)` the
 logit-averaging variant. `token_sample_losses` and `span_sample_losses` do the same for token classification and
-question answering (multiple choice is single-label cross-entropy over the choices: `sample_losses`). No Python loop
-over samples: the K samples ride along as a leading batch dimension.
+question answering, `choice_sample_losses` for multiple choice (single-label cross-entropy over the choices; with a
+choice mask, over each example's real choices: `mask_choices`). No Python loop over samples: the K samples ride along
+as a leading batch dimension.
 
 `consistency_loss(sample_logits, problem_type)` measures how much the samples disagree (the mean divergence over
 ordered pairs of samples): added to the loss with a weight, it asks the samples to agree, as R-Drop does.
@@ -209,6 +210,77 @@ def sample_losses(
     return losses.mean((1, 2))
 
 
+def mask_choices(logits: torch.Tensor, choice_mask: torch.Tensor | None) -> torch.Tensor:
+    """Multiple-choice logits `(..., B, C)` with the padded choices (`choice_mask` 0) at the lowest value of their
+    dtype (`torch.finfo(dtype).min`, finite: no `-inf - -inf` NaN downstream): after a softmax their probability is
+    exactly 0, so they change no loss, prediction, probability or entropy, and no gradient reaches them.
+    `choice_mask=None` returns `logits` as they are.
+
+    logits: (..., B, C), choice_mask: (B, C) -> (..., B, C)
+    """
+    if choice_mask is None:
+        return logits
+    if tuple(choice_mask.shape) != tuple(logits.shape[-2:]):
+        raise ValueError(
+            f"choice_mask must have the shape (batch_size, num_choices) = {tuple(logits.shape[-2:])} of the logits, "
+            f"got {tuple(choice_mask.shape)}."
+        )
+    padded = ~choice_mask.to(device=logits.device, dtype=torch.bool)
+    return logits.masked_fill(padded, torch.finfo(logits.dtype).min)
+
+
+def choice_sample_losses(
+    sample_logits: torch.Tensor,
+    labels: torch.Tensor,
+    *,
+    choice_mask: torch.Tensor | None = None,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """One upstream multiple-choice loss per dropout sample: the cross-entropy over the choices, as
+    `CrossEntropyLoss(label_smoothing=...)` on each sample's `(B, num_choices)` logits (labels -100 ignored).
+
+    With `choice_mask`, the examples' choices were padded to the batch's largest number: each example's loss is over
+    its real choices only, the loss upstream computes on the example unpadded (label smoothing spreads its share over
+    the example's own choices). The padded choices get no gradient.
+
+    Args:
+        sample_logits (`torch.Tensor` of shape `(K, batch_size, num_choices)`): The logits of each sample.
+        labels (`torch.Tensor` of shape `(batch_size,)`): The right choice of each example, -100 for none.
+        choice_mask (`torch.Tensor` of shape `(batch_size, num_choices)`, *optional*): 1 at an example's real choices,
+            0 at the padding; at least one real choice per example.
+        label_smoothing (`float`, *optional*, defaults to 0.0): As `CrossEntropyLoss(label_smoothing=...)`.
+
+    Returns:
+        `torch.Tensor` of shape `(K,)`, in float32 (float64 for float64 logits).
+    """
+    if sample_logits.dim() != 3:
+        raise ValueError(
+            f"sample_logits must have shape (K, batch_size, num_choices), got {tuple(sample_logits.shape)}."
+        )
+    k, b, c = sample_logits.shape
+    if choice_mask is None or not label_smoothing:
+        # Masked, the padded choices add exp(finfo.min - max) = 0 to the softmax's sum: the unpadded loss.
+        return sample_losses(
+            mask_choices(sample_logits, choice_mask), labels, num_labels=c,
+            problem_type="single_label_classification", label_smoothing=label_smoothing,
+        )  # fmt: skip
+    if labels.is_floating_point() or labels.numel() != b:
+        raise ValueError(
+            f"Multiple-choice labels are one integer choice index per example, shape ({b},); got {labels.dtype} "
+            f"labels of shape {tuple(labels.shape)}."
+        )
+    logits = sample_logits if sample_logits.dtype == torch.float64 else sample_logits.float()
+    real = choice_mask.to(device=logits.device, dtype=torch.bool)  # (B, C)
+    log_p = F.log_softmax(mask_choices(logits, real), dim=-1)  # (K, B, C): log 0 (finfo.min) at the padding
+    targets = labels.to(logits.device).view(-1).long()
+    valid = targets != IGNORE_INDEX
+    index = torch.where(valid, targets, 0).view(1, b, 1).expand(k, b, 1)
+    nll = -log_p.gather(-1, index).squeeze(-1)  # (K, B)
+    smooth = -torch.where(real, log_p, 0.0).sum(-1) / real.sum(-1)  # (K, B): the mean over the real choices
+    per_example = (1.0 - label_smoothing) * nll + label_smoothing * smooth
+    return torch.where(valid, per_example, 0.0).sum(-1) / valid.sum()  # as CrossEntropyLoss's mean: NaN if none
+
+
 def token_sample_losses(
     sample_logits: torch.Tensor,
     labels: torch.Tensor,
@@ -293,12 +365,15 @@ def _pairwise_kl_sum(log_probs: torch.Tensor) -> torch.Tensor:
     """Sum over ordered pairs i != j of KL(p_i || p_j), per example and category group, in O(S).
 
     sum_{i,j} sum_c p_i (log p_i - log p_j) = S * sum_i sum_c p_i (log p_i - mean_j log p_j): the centred form, so
-    that nearly equal samples give a small difference of small numbers, not of two large sums.
+    that nearly equal samples give a small difference of small numbers, not of two large sums. The mean is taken of
+    the differences to the first sample: a category of probability 0 in every sample (a padded choice, its log
+    probability the dtype's lowest value) then adds 0, where the sum of the S lowest values would overflow to -inf.
 
     log_probs: (S, B, ..., C) normalised over the last dimension -> (B, ...)
     """
     s = log_probs.shape[0]
-    centred = log_probs - log_probs.mean(0, keepdim=True)  # (S, B, ..., C)
+    relative = log_probs - log_probs[:1]  # (S, B, ..., C)
+    centred = relative - relative.mean(0, keepdim=True)  # = log_probs - their mean over the samples
     return s * (log_probs.exp() * centred).sum((0, -1))
 
 

@@ -5,7 +5,7 @@
 | `sequence-classification` | `*ForSequenceClassification` | `sample_logits` `(K, B, C)` | [`sample_losses`] |
 | `token-classification` | `*ForTokenClassification` | `sample_logits` `(K, B, T, C)` | [`token_sample_losses`] |
 | `question-answering` | `*ForQuestionAnswering` | `sample_start_logits`, `sample_end_logits` `(K, B, T)` | spans |
-| `multiple-choice` | `*ForMultipleChoice` | `sample_logits` `(K, B, n_choices)` | cross-entropy over the choices |
+| `multiple-choice` | `*ForMultipleChoice` | `sample_logits` `(K, B, n_choices)` | [`choice_sample_losses`] |
 | `image-classification` | `*ForImageClassification` | `sample_logits` `(K, B, C)` | [`sample_losses`] |
 | `audio-classification` | `*ForAudioClassification`, wav2vec2's `*ForSequenceClassification` | same | same |
 | `video-classification` | `*ForVideoClassification` | `sample_logits` `(K, B, C)` | [`sample_losses`] |
@@ -14,6 +14,8 @@ Spans: [`span_sample_losses`]. Each output class is the upstream one plus the sa
 (`logits`, `start_logits`, ...) hold the mean over the samples in training and the upstream values in eval. The image,
 audio and video heads return many output classes (`ImageClassifierOutputWithNoAttention`, Swin's with
 `reshaped_hidden_states`, ...): their MSD output class is the upstream one plus `sample_logits` ([`msd_output_class`]).
+A multiple-choice batch whose examples have different numbers of choices is padded to its largest number and carries
+a [`CHOICE_MASK`]: the padded choices count nowhere.
 """
 
 from __future__ import annotations
@@ -47,7 +49,19 @@ from .architectures import (
     TOKEN_CLASSIFICATION,
     VIDEO_CLASSIFICATION,
 )
-from .loss import IGNORE_INDEX, resolve_problem_type, sample_losses, span_sample_losses, token_sample_losses
+from .loss import (
+    IGNORE_INDEX,
+    choice_sample_losses,
+    resolve_problem_type,
+    sample_losses,
+    span_sample_losses,
+    token_sample_losses,
+)
+
+#: The batch field of a multiple-choice batch whose examples' choices were padded to the batch's largest number:
+#: `(batch_size, num_choices)`, 1 at the real choices. Not a model input: [`MSDTrainer`] takes it out of the batch and
+#: leaves the padded choices out of the loss, the predictions and the uncertainty ([`mask_choices`]).
+CHOICE_MASK = "choice_mask"
 
 
 @dataclass
@@ -337,6 +351,7 @@ def task_sample_losses(
     loss_style: str = "default",
     label_smoothing: float = 0.0,
     class_weights: torch.Tensor | None = None,
+    choice_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """One upstream loss of `task` per sample.
 
@@ -349,6 +364,8 @@ def task_sample_losses(
         loss_style (`str`, *optional*): The row's loss style (sequence classification).
         label_smoothing (`float`, *optional*): Cross-entropy label smoothing (single-label, token, multiple choice).
         class_weights (`torch.Tensor`, *optional*): Cross-entropy class weights (sequence and token classification).
+        choice_mask (`torch.Tensor` of shape `(batch_size, num_choices)`, *optional*): Multiple choice with the
+            choices padded per batch: 1 at each example's real choices (see [`choice_sample_losses`]).
 
     Returns:
         `torch.Tensor` of shape `(S,)`.
@@ -361,10 +378,7 @@ def task_sample_losses(
     if task == TOKEN_CLASSIFICATION:
         return token_sample_losses(logits, targets, label_smoothing=label_smoothing, class_weights=class_weights)
     if task == MULTIPLE_CHOICE:
-        return sample_losses(
-            logits, targets, num_labels=logits.shape[-1], problem_type="single_label_classification",
-            label_smoothing=label_smoothing,
-        )  # fmt: skip
+        return choice_sample_losses(logits, targets, choice_mask=choice_mask, label_smoothing=label_smoothing)
     problem_type, style = loss_rules(config, targets, loss_style)
     return sample_losses(
         logits,

@@ -20,10 +20,10 @@ from transformers.trainer_pt_utils import EvalLoopContainer, nested_gather
 from .adapters import is_msd_peft_model, save_msd_adapter_config
 from .architectures import MULTIPLE_CHOICE, POOLED_TASKS, QUESTION_ANSWERING, TOKEN_CLASSIFICATION
 from .dropout import repeat_batch
-from .loss import IGNORE_INDEX, consistency_loss, resolve_problem_type
+from .loss import IGNORE_INDEX, consistency_loss, mask_choices, resolve_problem_type
 from .montecarlo import MonteCarloDropout
 from .registry import loss_mask_of, loss_style_of
-from .tasks import loss_labels, task_of, task_sample_losses
+from .tasks import CHOICE_MASK, loss_labels, task_of, task_sample_losses
 from .training_args import MSDOptions, MSDTrainingArguments
 from .uncertainty import predictive_logits, predictive_uncertainty
 
@@ -65,6 +65,11 @@ class MSDTrainer(Trainer):
       is NLL1 + NLL2 + alpha * (KL(P1||P2) + KL(P2||P1)) / 2; ours is (NLL1 + NLL2) / 2 + w * (KL(P1||P2) + KL(P2||P1))
       / 2, half of it with alpha = 2 w. R-Drop's official BERT code sums the KL over the batch but averages the
       cross-entropies: its weight 0.5 is w = 0.25 x batch size.
+    - Multiple choice with any number of choices per example: a batch whose examples' choices are padded to its
+      largest number carries a `choice_mask` `(B, C)` ([`CHOICE_MASK`], 1 at the real choices; not a model input).
+      The padded choices count in no loss (training and eval; label smoothing spreads over each example's own
+      choices), consistency term, prediction (their logits the dtype's lowest value: probability 0) or Monte-Carlo
+      uncertainty: each example's results are those it has unpadded.
     - Logs `msd_loss_std`, the standard deviation of the per-sample (and per-pass) losses (with
       `msd_average="logits"`, of the losses the samples would have on their own), next to `loss`, and with
       `msd_consistency > 0` the unweighted term, `msd_consistency_loss`; both averaged over the logging interval.
@@ -81,10 +86,11 @@ class MSDTrainer(Trainer):
         mc_uncertainty (`dict[str, np.ndarray]`, *optional*): After a Monte-Carlo `evaluate()` or `predict()`, the
             uncertainty of each example, in dataset order (see [`predictive_uncertainty`]): `probs`, `entropy` and
             `mutual_information` for classification (per label for multi-label), `mean` and `std` for regression.
-            Token classification: `entropy` and `mutual_information` per token, `(num_examples, max_len)`, NaN at
-            the tokens that do not count (labelled -100 when the batch has labels, else padding and the special
-            tokens of the trainer's `processing_class`) and where a batch
-            was padded to a shorter length than the longest; plus `entropy_mean`, `entropy_max`,
+            Multiple choice with a `choice_mask`: the entropies over each example's real choices, `probs` 0 at its
+            padded choices and NaN past its batch's number of choices. Token classification: `entropy` and
+            `mutual_information` per token, `(num_examples, max_len)`, NaN at the tokens that do not count (labelled
+            -100 when the batch has labels, else padding and the special tokens of the trainer's `processing_class`)
+            and where a batch was padded to a shorter length than the longest; plus `entropy_mean`, `entropy_max`,
             `mutual_information_mean`, `mutual_information_max` per sequence, over the tokens that count. Question
             answering: `start_entropy`, `start_mutual_information`, `end_entropy`, `end_mutual_information` per
             example, of the start and end distributions over the real positions (`attention_mask`), so that they do
@@ -195,10 +201,12 @@ class MSDTrainer(Trainer):
 
         Training: the mean over dropout samples (and forward passes) of the upstream loss, plus `msd_consistency`
         times the samples' `consistency_loss`, normalised by `num_items_in_batch` for exact gradient accumulation.
-        Eval: the upstream loss of the logits.
+        Eval: the upstream loss of the logits. A multiple-choice batch with a `choice_mask` (choices padded per
+        batch): the padded choices are left out of the losses and of the returned logits ([`mask_choices`]).
         """
         inputs = dict(inputs)
         chunk = inputs.pop(_CHUNK, None)  # (passes in this forward, their share of the step's passes)
+        choice_mask = inputs.pop(CHOICE_MASK, None)  # (B, C), not a model input
         task = self._task
         if not all(inputs.get(name) is not None for name in task.label_fields):
             return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
@@ -219,26 +227,33 @@ class MSDTrainer(Trainer):
         averaged = samples
         if getattr(config, "msd_average", "loss") == "logits":
             averaged = {k: v.mean(0, keepdim=True) for k, v in samples.items()}  # (1, B, ...)
-        losses = self._sample_losses(averaged, labels, config)  # (K * M,), or (1,) with the logits averaged
+        losses = self._sample_losses(averaged, labels, config, choice_mask)  # (K * M,), or (1,), logits averaged
         loss = losses.mean()
         if training:
             if averaged is not samples:  # the spread of the losses the samples would have on their own
                 with torch.no_grad():
-                    losses = self._sample_losses({k: v.detach() for k, v in samples.items()}, labels, config)
+                    detached = {k: v.detach() for k, v in samples.items()}
+                    losses = self._sample_losses(detached, labels, config, choice_mask)
             self._logged["msd_loss_std"].append(losses.detach().std(correction=0))
             if self.msd_args.consistency:
-                consistency = self._consistency(samples, labels, config)
+                consistency = self._consistency(samples, labels, config, choice_mask)
                 self._logged["msd_consistency_loss"].append(consistency.detach())
                 loss = loss + self.msd_args.consistency * consistency
             loss = weight * self._scale_for_accumulation(loss, labels, num_items_in_batch)
         if return_outputs:
             if training:
                 outputs = {k: v for k, v in outputs.items() if k not in task.sample_fields}
+            if choice_mask is not None:
+                outputs["logits"] = mask_choices(outputs["logits"], choice_mask)
             return loss, outputs
         return loss
 
     def _sample_losses(
-        self, samples: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], config: Any
+        self,
+        samples: dict[str, torch.Tensor],
+        labels: dict[str, torch.Tensor],
+        config: Any,
+        choice_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
         class_weights = self._class_weights
         if class_weights is not None:
@@ -252,14 +267,19 @@ class MSDTrainer(Trainer):
             loss_style=self._loss_style,
             label_smoothing=self.args.label_smoothing_factor,
             class_weights=class_weights,
+            choice_mask=choice_mask,
         )
 
     def _consistency(
-        self, samples: dict[str, torch.Tensor], labels: dict[str, torch.Tensor], config: Any
+        self,
+        samples: dict[str, torch.Tensor],
+        labels: dict[str, torch.Tensor],
+        config: Any,
+        choice_mask: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The samples' consistency term: per example (sequences, choices), per labelled token, or the mean of the
-        start and the end terms (spans: over the T positions, the distributions the loss trains), on what the loss
-        counts (labels not -100; answer positions inside the sequence)."""
+        """The samples' consistency term: per example (sequences, choices: over the real ones), per labelled token,
+        or the mean of the start and the end terms (spans: over the T positions, the distributions the loss trains),
+        on what the loss counts (labels not -100; answer positions inside the sequence)."""
         task = self._task.name
         if task == QUESTION_ANSWERING:
             terms = []
@@ -274,7 +294,8 @@ class MSDTrainer(Trainer):
             s, b, t, c = logits.shape
             mask = targets.reshape(b * t).ne(IGNORE_INDEX)
             return consistency_loss(logits.reshape(s, b * t, c), "single_label_classification", mask=mask)
-        if task == MULTIPLE_CHOICE:
+        if task == MULTIPLE_CHOICE:  # padded choices: probability 0 in every sample, no divergence
+            logits = mask_choices(logits, choice_mask)
             return consistency_loss(logits, "single_label_classification", mask=targets.ne(IGNORE_INDEX))
         problem_type = resolve_problem_type(config, targets, loss_style=self._loss_style)
         mask = targets.ne(IGNORE_INDEX) if targets.dim() == 1 else None
@@ -355,28 +376,49 @@ class MSDTrainer(Trainer):
         samples at the depth `msd_eval_layers`: the predictions are the MC predictive logits ([`predictive_logits`]; a
         tuple of the start and end scores for question answering, as the Trainer's own step gives), the loss their
         loss (the model's rules), and the batch's uncertainty goes to [`mc_uncertainty`]. `ignore_keys` do not
-        apply."""
+        apply.
+
+        A multiple-choice batch with a `choice_mask` (choices padded per batch): the logits of the padded choices are
+        the lowest value of their dtype in the predictions (probability 0) and count in no loss or uncertainty. The
+        Trainer pads the predictions of batches with fewer choices with -100 when it concatenates them: the real
+        choices of an example are its first ones, as many as it has."""
         options = self.msd_args
         if not options.eval_samples:
-            return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+            choice_mask = inputs.get(CHOICE_MASK)
+            has_labels = bool(self.label_names) and all(inputs.get(k) is not None for k in self.label_names)
+            if choice_mask is None or has_labels:
+                return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)  # via compute_loss
+            # Without labels the Trainer calls the model itself: the mask is no model input.
+            inputs = {k: v for k, v in inputs.items() if k != CHOICE_MASK}
+            loss, logits, labels = super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+            if isinstance(logits, tuple):  # more output fields: the logits first
+                return loss, (mask_choices(logits[0], choice_mask), *logits[1:]), labels
+            return loss, None if logits is None else mask_choices(logits, choice_mask), labels
         inputs = self._prepare_inputs(inputs)
         task, unwrapped = self._task, self._unwrapped_model()
+        choice_mask = inputs.get(CHOICE_MASK)
         labels = {name: inputs[name] for name in task.label_fields if inputs.get(name) is not None}
-        features = {k: v for k, v in inputs.items() if k not in task.label_fields}
+        features = {k: v for k, v in inputs.items() if k not in (*task.label_fields, CHOICE_MASK)}
         mc = MonteCarloDropout(self.accelerator.unwrap_model(model), options.eval_samples, options.eval_layers)
         with torch.no_grad(), self.compute_loss_context_manager(), mc:
             outputs = model(**features)
         config = unwrapped.config
         samples = {name: outputs[f"sample_{name}"] for name in task.logit_fields}  # (N, B, ...)
+        if choice_mask is not None:  # the padded choices: probability 0 in every sample
+            samples = {name: mask_choices(v, choice_mask) for name, v in samples.items()}
         problem_type = "single_label_classification"
         if task.name in POOLED_TASKS:
             problem_type = resolve_problem_type(config, labels.get("labels"), loss_style=self._loss_style)
         predictive = {name: predictive_logits(v, problem_type).to(v.dtype) for name, v in samples.items()}
+        if choice_mask is not None:  # log 0 at the padded choices, the dtype's lowest value (not -inf in half)
+            predictive = {name: mask_choices(v, choice_mask) for name, v in predictive.items()}
         loss = None
         if len(labels) == len(task.label_fields):
             mean = {name: v.unsqueeze(0) for name, v in predictive.items()}
             counted = loss_labels(labels, features, self._loss_mask)
-            loss = task_sample_losses(task.name, mean, counted, config, loss_style=self._loss_style)[0].detach()
+            loss = task_sample_losses(
+                task.name, mean, counted, config, loss_style=self._loss_style, choice_mask=choice_mask
+            )[0].detach()
         # Recorded on every path: `evaluate()` without `compute_metrics` asks for the loss only.
         self._record_uncertainty(samples, problem_type, labels, features)
         if prediction_loss_only:

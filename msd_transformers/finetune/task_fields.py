@@ -40,8 +40,9 @@ class QuestionAnsweringFields:
     pad_to_max_length: bool | None = field(
         default=None,
         metadata={
-            "help": "Pad every example to max_seq_length (else to the longest of its batch). Default: True for "
-            "question answering (as run_qa.py), False for multiple choice (as run_swag.py)."
+            "help": "Pad every example to max_seq_length (else to the longest of its batch; multiple choice pads the "
+            "number of choices per batch either way). Default: True for question answering (as run_qa.py), False "
+            "for multiple choice (as run_swag.py)."
         },
     )
     n_best_size: int = field(
@@ -93,7 +94,8 @@ class MultipleChoiceFields:
     choices_column: str | None = field(
         default=None,
         metadata={
-            "help": "Multiple choice, general form: a column holding each example's list of choices (any number per "
-            "example, e.g. 2 for PIQA, 5 for CommonsenseQA); the question is context_name. Replaces the endings."
+            "help": "Multiple choice, general form: a column holding each example's list of choices (any number >= 2 "
+            "per example, e.g. 2 for PIQA, 5 for CommonsenseQA, mixed in one file: each batch is padded to its "
+            "largest number, the padded choices masked); the question is context_name. Replaces the endings."
         },
     )
