@@ -140,6 +140,9 @@ def resolve_timm_head(model: nn.Module, arch: MSDArchitecture) -> tuple[MSDArchi
       row's `dropout` is then `None`, and the MSD class sets the timm model's `drop_rate` to 0 (the samples' dropout
       replaces it; the config keeps the rate).
 
+    A dropout module must be called once by its owner's forward (VOLO's `head_drop` also drops its auxiliary head's
+    tokens: refused).
+
     Args:
         model (`nn.Module`): The TimmWrapper model (MSD or upstream), its timm model at `arch.classifier`.
         arch (`MSDArchitecture`): The family's row (`resolve_head="timm"`).
@@ -151,7 +154,7 @@ def resolve_timm_head(model: nn.Module, arch: MSDArchitecture) -> tuple[MSDArchi
     Raises:
         `ValueError`: naming the timm architecture, when its classifier is not an `nn.Linear` (no classes:
         `num_classes=0`; a convolution; a normalised or MLP classifier; two classifiers, as distilled DeiT and LeViT)
-        or no dropout of those forms feeds it.
+        or no dropout of those forms feeds it alone.
     """
     prefix = arch.classifier
     timm_model = model.get_submodule(prefix)
@@ -170,16 +173,35 @@ def resolve_timm_head(model: nn.Module, arch: MSDArchitecture) -> tuple[MSDArchi
     drop_path = f"{parent_path}.drop" if parent_path else "head_drop"
     dropout = timm_model.get_submodule(drop_path) if _has_submodule(timm_model, drop_path) else None
     row = replace(arch, classifier=f"{prefix}.{fc_path}", resolve_head=None)
+    source = _source(type(timm_model).forward_head) if hasattr(timm_model, "forward_head") else ""
     if isinstance(dropout, (nn.Dropout, nn.Identity)):
+        parent = timm_model.get_submodule(parent_path)
+        if not parent_path:  # `head_drop`, called by the model's `forward_head`
+            caller = source
+        else:  # the head module's `drop`, called by its forward (an nn.Sequential calls each module once)
+            caller = "" if isinstance(parent, nn.Sequential) else _source(type(parent).forward)
+        calls = len(re.findall(rf"\bself\.{drop_path.rpartition('.')[2]}\(", caller)) if caller else 1
+        if calls != 1:  # VOLO's head_drop also drops the tokens of its auxiliary head
+            raise ValueError(
+                f"Multi-sample dropout does not support the timm architecture {name}: its head dropout `{drop_path}` "
+                f"is called {calls} times, so it cannot give way to the samples before `{fc_path}` alone."
+            )
         rate = dropout.p if isinstance(dropout, nn.Dropout) else 0.0
         return replace(row, dropout=f"{prefix}.{drop_path}"), float(rate)
-    source = inspect.getsource(type(timm_model).forward_head) if hasattr(timm_model, "forward_head") else ""
     if not parent_path and _TIMM_FUNCTIONAL_DROPOUT.search(source):
         return replace(row, dropout=None), float(timm_model.drop_rate or 0.0)
     raise ValueError(
         f"Multi-sample dropout does not support the timm architecture {name}: no head dropout of a known form feeds "
         f"its classifier `{fc_path}` (an nn.Dropout `{drop_path}`, or F.dropout at `drop_rate` in `forward_head`)."
     )
+
+
+def _source(function: Callable) -> str:
+    """The source of `function`, or `""` where it is not available."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
 
 
 def _has_submodule(module: nn.Module, path: str) -> bool:

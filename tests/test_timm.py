@@ -95,15 +95,17 @@ def test_timm_rate_0_needs_msd_dropout():
 
 
 @pytest.mark.parametrize(
-    "architecture, model_args, kind",
+    "architecture, model_args, reason",
     [
-        ("deit_tiny_distilled_patch16_224", {"depth": 1}, "tuple"),  # two classifiers: head and head_dist
-        ("dla46_c", {}, "Conv2d"),  # a 1 x 1 convolution on the pooled map
+        ("deit_tiny_distilled_patch16_224", {"depth": 1}, "is a tuple, not a torch.nn.Linear"),  # head, head_dist
+        ("dla46_c", {}, "is a Conv2d, not a torch.nn.Linear"),  # a 1 x 1 convolution on the pooled map
+        ("volo_d1_224", {}, "head dropout `head_drop` is called 2 times"),  # it also drops the auxiliary head's input
     ],
 )
-def test_timm_heads_without_one_linear_are_refused(architecture, model_args, kind):
+def test_timm_heads_without_one_linear_are_refused(architecture, model_args, reason):
+    """One clear error naming the timm architecture (the models built on the meta device: no memory)."""
     config = AutoConfig.for_model("timm_wrapper", architecture=architecture, model_args=model_args, num_labels=3)
-    with pytest.raises(ValueError, match=rf"timm architecture '{architecture}'.*is a {kind}, not a torch.nn.Linear"):
+    with torch.device("meta"), pytest.raises(ValueError, match=rf"timm architecture '{architecture}'.*{reason}"):
         msd.AutoMSDModelForImageClassification.from_config(config, msd_dropout=0.1)
 
 
