@@ -127,7 +127,9 @@ def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFI
     They are the top-level modules on the row's paths to the head's Linear and to the dropout before it (a dropout
     module of its own does not count), and the row's `head_modules`: `classification_head` for the encoder-decoders
     (BART, T5, ...), `sequence_summary` and `logits_proj` for XLNet, `sequence_summary` for XLM and FlauBERT,
-    `projector` for the wav2vec2 family's and Whisper's audio heads; none for most families.
+    `projector` for the wav2vec2 family's and Whisper's audio heads; none for most families. For TimmWrapper, the
+    path of the timm architecture's classifier (`timm_model.fc`, `timm_model.head`, ...: its top-level module is the
+    whole timm model), found by building the model on the meta device.
 
     Args:
         config (`PretrainedConfig`): An MSD (or upstream) config.
@@ -148,10 +150,25 @@ def lora_modules_to_save(config: PretrainedConfig, task: str = SEQUENCE_CLASSIFI
         arch = get_architecture(config.model_type, task)
     except ValueError:  # a family without a row (an upstream model): PEFT's default
         return []
+    if arch.resolve_head == "timm":
+        return [_timm_classifier_path(arch, config)]
     paths = [arch.dropout] if arch.dropout is not None and "." in arch.dropout else []
     # in order, without repeats
     roots = dict.fromkeys(path.split(".")[0] for path in [*arch.head_modules, *paths, arch.classifier])
     return [root for root in roots if root not in PEFT_DEFAULT_MODULES.get(task, ())]
+
+
+def _timm_classifier_path(arch: Any, config: PretrainedConfig) -> str:
+    """The classifier's path in a TimmWrapper model of `config`, built on the meta device (no memory, no init)."""
+    import torch
+    from transformers.initialization import no_init_weights
+
+    from .heads import resolve_timm_head
+
+    values = {k: v for k, v in config.to_dict().items() if not k.startswith("msd_") and k != "model_type"}
+    with torch.device("meta"), no_init_weights():
+        upstream = arch.model_class(arch.config_class.from_dict(values, num_labels=config.num_labels))
+    return resolve_timm_head(upstream, arch)[0].classifier
 
 
 def save_msd_adapter_config(model: Any, save_directory: str | os.PathLike) -> Path:

@@ -86,6 +86,11 @@ class MSDArchitecture:
             Whisper's `projector`, before the pooling): [`lora_modules_to_save`] names them, so that LoRA trains and
             saves them.
         task (`str`, *optional*, defaults to `"sequence-classification"`): One of `TASKS`.
+        resolve_head (`str`, *optional*): `"timm"` where the head's paths depend on the model rather than on the
+            family: TimmWrapper's head is the wrapped timm architecture's own (`config.architecture`). The MSD class
+            then resolves `classifier` (`timm_model.get_classifier()`, an `nn.Linear`) and `dropout` (the head
+            dropout feeding it: `head_drop`, the head module's `drop`, or `F.dropout` at the model's `drop_rate`)
+            when it is built ([`resolve_timm_head`]); the row's `classifier` names the module they lie under.
     """
 
     model_type: str
@@ -102,6 +107,7 @@ class MSDArchitecture:
     loss_mask: str | None = None
     head_modules: tuple[str, ...] = ()
     task: str = SEQUENCE_CLASSIFICATION
+    resolve_head: Literal["timm"] | None = None
 
     @property
     def msd_model_type(self) -> str:
@@ -271,6 +277,9 @@ IMAGE_CLASSIFICATION_ROWS: list[MSDArchitecture] = [
     _row("levit", IMAGE_CLASSIFICATION, classifier="classifier.linear"),
     # the mean of the token states -> score
     _row("imagegpt", IMAGE_CLASSIFICATION, classifier="score"),
+    # the wrapped timm model's own head (forward_head: pooling, ..., head dropout, then get_classifier()): its paths
+    # depend on the timm architecture and are resolved when the model is built (needs the `timm` extra)
+    _row("timm_wrapper", IMAGE_CLASSIFICATION, classifier="timm_model", resolve_head="timm"),
 ]  # fmt: skip
 
 # Audio classification: the wav2vec2 family and Whisper: projector -> mean over the frames (the attention mask) ->
@@ -372,10 +381,6 @@ EXCLUDED: dict[str, dict[str, str]] = {
         "shieldgemma2": (
             "the scores are a language model's next-token logits of the Yes and No tokens: there is no "
             "classification Linear"
-        ),
-        "timm_wrapper": (
-            "the head is the timm model's own (`timm_model.forward_head`: pooling, `head_drop`, then a classifier "
-            "whose path differs per timm architecture): no fixed path to a Linear for a row"
         ),
         "swiftformer": (
             "two Linears on the same pooled features (`head` and `dist_head`, averaged) and no dropout before "

@@ -106,6 +106,12 @@ def rate_source(arch: MSDArchitecture) -> tuple[list[str], float | None]:
 
 
 def _row_markdown(arch: MSDArchitecture) -> str:
+    if arch.resolve_head == "timm":  # the paths and the rate are the wrapped timm architecture's
+        return (
+            f"| `{arch.model_type}` | `MSD{arch.model_class.__name__}` | the timm head's dropout (`head_drop`, "
+            f"`head.drop`, or `F.dropout` at `drop_rate`) | `{arch.classifier}.get_classifier()` | "
+            "`model_args['drop_rate']` (0 by default: `msd_dropout` required) |"
+        )
     if arch.dropout is None:  # no dropout before the Linear upstream, so no rate to inherit
         replaces, rate_text = "none (added)", "none: `msd_dropout` required"
     else:

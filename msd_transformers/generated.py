@@ -1597,6 +1597,12 @@ if TYPE_CHECKING:
     class MSDTimesformerForVideoClassification(MSDModelMixin, transformers.TimesformerForVideoClassification):
         """video-classification, `msd-timesformer`"""
 
+    class MSDTimmWrapperConfig(MSDConfigMixin, transformers.TimmWrapperConfig):
+        """`msd-timm_wrapper`"""
+
+    class MSDTimmWrapperForImageClassification(MSDModelMixin, transformers.TimmWrapperForImageClassification):
+        """image-classification, `msd-timm_wrapper`"""
+
     class MSDUMT5Config(MSDConfigMixin, transformers.UMT5Config):
         """`msd-umt5`"""
 

@@ -1,13 +1,18 @@
-"""Small head pieces: the RoBERTa-style head whose dropout module cannot become the identity, and the decoders'
-last-token pooling."""
+"""Small head pieces: the RoBERTa-style head whose dropout module cannot become the identity, the decoders'
+last-token pooling, and the paths of a wrapped timm model's head."""
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Callable
+from dataclasses import replace
 
 import torch
 from torch import nn
 from transformers.utils import logging
+
+from .architectures import MSDArchitecture
 
 logger = logging.get_logger(__name__)
 
@@ -107,3 +112,101 @@ def pool_last_token(
             "padding tokens in conjunction with `inputs_embeds.`"
         )
     return hidden_states[torch.arange(batch_size, device=device), last]  # (B, H)
+
+
+# `F.dropout(x, p=self.drop_rate, ...)` in a timm `forward_head` (ResNet, EfficientNet, MobileNetV3, ...)
+_TIMM_FUNCTIONAL_DROPOUT = re.compile(r"F\.dropout\(\s*x\s*,\s*(p\s*=\s*)?(float\()?self\.drop_rate\b")
+
+
+def timm_drop_rate(config: object) -> float:
+    """The head dropout rate a TimmWrapper config gives its timm model: `model_args["drop_rate"]` (what
+    `timm.create_model` receives; timm's default, and that of every pretrained config, is 0)."""
+    return float((getattr(config, "model_args", None) or {}).get("drop_rate") or 0.0)
+
+
+def resolve_timm_head(model: nn.Module, arch: MSDArchitecture) -> tuple[MSDArchitecture, float]:
+    """The row of a TimmWrapper model with the paths of its timm architecture's head, and that head's dropout rate.
+
+    timm heads apply `forward_head(x)`: pooling (and, by architecture, a norm or a pre-logits layer), a dropout at
+    the model's `drop_rate`, then the classifier `get_classifier()`; `forward_head(x, pre_logits=True)` stops before
+    the classifier. The samples go there: the classifier must be an `nn.Linear` (it becomes the
+    [`MultiSampleLinear`], under its own name, so checkpoints move both ways untouched), and the dropout feeding it one
+    of timm's three forms:
+
+    - an `nn.Dropout` module `head_drop` beside a classifier on the model itself (ViT, DeiT, BEiT, EVA, ...);
+    - an `nn.Dropout` module `drop` in the head module that holds the classifier (`ClassifierHead`,
+      `NormMlpClassifierHead`: ConvNeXt, RegNet, ByobNet, MetaFormer, ...);
+    - `F.dropout(x, p=self.drop_rate)` in the model's `forward_head` (ResNet, EfficientNet, MobileNetV3, ...): the
+      row's `dropout` is then `None`, and the MSD class sets the timm model's `drop_rate` to 0 (the samples' dropout
+      replaces it; the config keeps the rate).
+
+    A dropout module must be called once by its owner's forward (VOLO's `head_drop` also drops its auxiliary head's
+    tokens: refused).
+
+    Args:
+        model (`nn.Module`): The TimmWrapper model (MSD or upstream), its timm model at `arch.classifier`.
+        arch (`MSDArchitecture`): The family's row (`resolve_head="timm"`).
+
+    Returns:
+        `tuple`: the row with `classifier` and `dropout` set to full paths (`dropout` `None` for the functional form),
+        and the head dropout's rate.
+
+    Raises:
+        `ValueError`: naming the timm architecture, when its classifier is not an `nn.Linear` (no classes:
+        `num_classes=0`; a convolution; a normalised or MLP classifier; two classifiers, as distilled DeiT and LeViT)
+        or no dropout of those forms feeds it alone.
+    """
+    prefix = arch.classifier
+    timm_model = model.get_submodule(prefix)
+    name = f"{getattr(model.config, 'architecture', None)!r} ({type(timm_model).__name__})"
+    classifier = timm_model.get_classifier() if hasattr(timm_model, "get_classifier") else None
+    paths = {id(module): path for path, module in timm_model.named_modules() if path}
+    if not isinstance(classifier, nn.Linear) or id(classifier) not in paths:
+        raise ValueError(
+            f"Multi-sample dropout does not support the timm architecture {name}: its classifier "
+            f"(`get_classifier()`) is a {type(classifier).__name__}, not a torch.nn.Linear of the model, so there is "
+            "no Linear for the dropout samples (heads with a normalised, convolutional or MLP classifier, or two "
+            "classifiers, are not supported)."
+        )
+    fc_path = paths[id(classifier)]
+    parent_path = fc_path.rpartition(".")[0]
+    drop_path = f"{parent_path}.drop" if parent_path else "head_drop"
+    dropout = timm_model.get_submodule(drop_path) if _has_submodule(timm_model, drop_path) else None
+    row = replace(arch, classifier=f"{prefix}.{fc_path}", resolve_head=None)
+    source = _source(type(timm_model).forward_head) if hasattr(timm_model, "forward_head") else ""
+    if isinstance(dropout, (nn.Dropout, nn.Identity)):
+        parent = timm_model.get_submodule(parent_path)
+        if not parent_path:  # `head_drop`, called by the model's `forward_head`
+            caller = source
+        else:  # the head module's `drop`, called by its forward (an nn.Sequential calls each module once)
+            caller = "" if isinstance(parent, nn.Sequential) else _source(type(parent).forward)
+        calls = len(re.findall(rf"\bself\.{drop_path.rpartition('.')[2]}\(", caller)) if caller else 1
+        if calls != 1:  # VOLO's head_drop also drops the tokens of its auxiliary head
+            raise ValueError(
+                f"Multi-sample dropout does not support the timm architecture {name}: its head dropout `{drop_path}` "
+                f"is called {calls} times, so it cannot give way to the samples before `{fc_path}` alone."
+            )
+        rate = dropout.p if isinstance(dropout, nn.Dropout) else 0.0
+        return replace(row, dropout=f"{prefix}.{drop_path}"), float(rate)
+    if not parent_path and _TIMM_FUNCTIONAL_DROPOUT.search(source):
+        return replace(row, dropout=None), float(timm_model.drop_rate or 0.0)
+    raise ValueError(
+        f"Multi-sample dropout does not support the timm architecture {name}: no head dropout of a known form feeds "
+        f"its classifier `{fc_path}` (an nn.Dropout `{drop_path}`, or F.dropout at `drop_rate` in `forward_head`)."
+    )
+
+
+def _source(function: Callable) -> str:
+    """The source of `function`, or `""` where it is not available."""
+    try:
+        return inspect.getsource(function)
+    except (OSError, TypeError):
+        return ""
+
+
+def _has_submodule(module: nn.Module, path: str) -> bool:
+    try:
+        module.get_submodule(path)
+    except AttributeError:
+        return False
+    return True

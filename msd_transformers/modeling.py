@@ -30,7 +30,7 @@ from transformers.activations import ACT2FN
 
 from .architectures import MULTIPLE_CHOICE, MSDArchitecture
 from .dropout import check_positive_int, resolve_dropout
-from .heads import MSDDenseClassificationHead, pool_last_token
+from .heads import MSDDenseClassificationHead, pool_last_token, resolve_timm_head, timm_drop_rate
 from .loss import IGNORE_INDEX
 from .sampled_linear import MultiSampleLinear
 from .tasks import SAMPLE_FIELDS, TaskSpec, get_task, loss_labels, task_sample_losses
@@ -167,7 +167,9 @@ class MSDModelMixin:
     swaps a RoBERTa-style head for an [`MSDDenseClassificationHead`]); `forward` runs the upstream forward without
     labels (everything after the Linear broadcasts over the new sample dimension, so the logits come back as
     `(S, ...)`), then computes the loss with the upstream semantics, vectorized over the samples. Decoder sequence
-    heads (`pooling="last_token"`) run the backbone, pick the last token, then the samples.
+    heads (`pooling="last_token"`) run the backbone, pick the last token, then the samples. A row whose paths depend
+    on the model (`resolve_head="timm"`: TimmWrapper) is resolved when the model is built, and the model's
+    `msd_architecture` is then that resolved row.
     """
 
     msd_architecture: ClassVar[MSDArchitecture]
@@ -187,8 +189,19 @@ class MSDModelMixin:
         config.validate_msd_fields()  # a field set on the config after it was made is checked too
         check_msd_dropout(arch, config)  # before the backbone is built
         super().__init__(config, *args, **kwargs)
+        head_rate = None
+        if arch.resolve_head == "timm":  # the paths of this model's timm architecture: the model's own row
+            timm_model = self.get_submodule(arch.classifier)
+            arch, head_rate = resolve_timm_head(self, arch)
+            if arch.dropout is None:  # the samples replace its `F.dropout(x, p=self.drop_rate)` in `forward_head`
+                timm_model.drop_rate = 0.0
+            self.msd_architecture = arch
+            check_msd_dropout(arch, config, head_rate)
         check_modules(arch, self)
-        rates = config.msd_dropout if config.msd_dropout is not None else dropout_rate(self, arch)
+        if config.msd_dropout is not None:
+            rates = config.msd_dropout
+        else:
+            rates = head_rate if head_rate is not None else dropout_rate(self, arch)
         head = self.get_submodule(arch.head) if arch.head else None
         linear = self.get_submodule(arch.classifier)
         msd = MultiSampleLinear.from_linear(linear, config.msd_num_samples, rates)
@@ -363,10 +376,23 @@ def warn_loss_outside_model(class_name: str) -> None:
     )
 
 
-def check_msd_dropout(arch: MSDArchitecture, config: PretrainedConfig) -> None:
+def check_msd_dropout(arch: MSDArchitecture, config: PretrainedConfig, head_rate: float | None = None) -> None:
     """`ValueError` naming `msd_dropout` when it is unset and the row's head has no dropout to take the rate from
-    (decoder LLMs' sequence heads, most question-answering heads)."""
-    if config.msd_dropout is None and arch.dropout is None:
+    (decoder LLMs' sequence heads, most question-answering heads), or, for a wrapped timm model, when its head dropout
+    is at rate 0 (timm's default): `head_rate` once the model is built, else the config's `model_args["drop_rate"]`."""
+    if config.msd_dropout is not None:
+        return
+    if arch.resolve_head == "timm" or head_rate is not None:
+        rate = head_rate if head_rate is not None else timm_drop_rate(config)
+        if rate > 0:
+            return
+        raise ValueError(
+            f"msd_dropout must be set for {arch.model_type!r} ({arch.task}) with the timm architecture "
+            f"{getattr(config, 'architecture', None)!r}: its head dropout rate is {rate:g} (timm's default; "
+            "`model_args={'drop_rate': ...}` sets it), so there is no rate to default to (samples at rate 0 are "
+            "identical). Give a rate in [0, 1), a list of rates, or 'linspace(a, b)', e.g. msd_dropout=0.1."
+        )
+    if arch.dropout is None:
         raise ValueError(
             f"msd_dropout must be set for {arch.model_type!r} ({arch.task}): {arch.model_class.__name__} has no "
             f"dropout before `{arch.classifier}`, so there is no rate to default to (samples at rate 0 are "

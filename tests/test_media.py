@@ -13,6 +13,9 @@ One test per (task, family) builds one tiny upstream model and checks:
 - upstream, the row's dropout feeds the row's Linear; where the row has none, no dropout does (and `msd_dropout` is
   required, a `ValueError` naming it).
 
+`timm_wrapper` (the optional `timm` extra; skipped with the reason when timm is not importable) runs timm's
+`test_resnet` here, its head's paths resolved from the timm model (tests/test_timm.py: two more timm heads).
+
 Then: the image and audio pipelines give the upstream results.
 """
 
@@ -26,12 +29,13 @@ from conftest import trainer_args
 from datasets import Dataset
 from PIL import Image
 from safetensors.torch import load_file
-from tiny_media import TINY_MEDIA, lively, media_inputs, tiny_media_config
+from tiny_media import TINY_MEDIA, lively, media_inputs, timm_missing, tiny_media_config
 from transformers import ViTImageProcessor, Wav2Vec2FeatureExtractor, pipeline
 
 import msd_transformers as msd
 from msd_transformers import MultiSampleLinear
 from msd_transformers.architectures import AUDIO_CLASSIFICATION, IMAGE_CLASSIFICATION, VIDEO_CLASSIFICATION
+from msd_transformers.heads import resolve_timm_head, timm_drop_rate
 
 MEDIA_TASKS = (IMAGE_CLASSIFICATION, AUDIO_CLASSIFICATION, VIDEO_CLASSIFICATION)
 AUTO = {
@@ -40,7 +44,16 @@ AUTO = {
     VIDEO_CLASSIFICATION: msd.AutoMSDModelForVideoClassification,
 }
 K, BATCH, NUM_LABELS = 4, 4, 3
-CASES = [(task, model_type) for task in MEDIA_TASKS for model_type in msd.supported_model_types(task)]
+TIMM_MISSING = timm_missing()
+NEEDS_TIMM = pytest.mark.skipif(TIMM_MISSING is not None, reason=str(TIMM_MISSING))
+
+
+def case(task, model_type):
+    """A `(task, model_type)` parameter, skipped (with the reason) for `timm_wrapper` where timm is not importable."""
+    return pytest.param(task, model_type, id=f"{task}-{model_type}", marks=NEEDS_TIMM if "timm" in model_type else ())
+
+
+CASES = [case(task, model_type) for task in MEDIA_TASKS for model_type in msd.supported_model_types(task)]
 # Upstream audio heads whose loss is `CrossEntropyLoss()` whatever `problem_type`.
 CROSS_ENTROPY_ONLY = {
     "data2vec-audio", "hubert", "sew", "sew-d", "unispeech", "unispeech-sat", "wav2vec2", "wav2vec2-bert",
@@ -72,17 +85,25 @@ def upstream_sample_loss(upstream, arch, inputs, labels, logits):
         hook.remove()
 
 
-@pytest.mark.parametrize("task, model_type", CASES, ids=[f"{task}-{t}" for task, t in CASES])
+@pytest.mark.parametrize("task, model_type", CASES)
 def test_family_matches_upstream(task, model_type, tmp_path):
-    arch = msd.get_architecture(model_type, task)
     config = tiny_media_config(task, model_type, dropout=0.1, num_labels=NUM_LABELS)
+    check_matches_upstream(task, model_type, config, tmp_path)
+
+
+def check_matches_upstream(task, model_type, config, tmp_path):
+    """The contracts of the module docstring for one family and config (backbone dropouts at 0.1)."""
+    family = msd.get_architecture(model_type, task)
     torch.manual_seed(0)
-    upstream = lively(arch.model_class(config)).eval()
+    upstream = lively(family.model_class(config)).eval()
+    # the row's paths in this model (a wrapped timm model's head: its architecture's own), and the default rate
+    arch = resolve_timm_head(upstream, family)[0] if family.resolve_head else family
+    head_rate = timm_drop_rate(config) if family.resolve_head else None
     inputs = media_inputs(task, model_type, config, batch_size=BATCH)
     with torch.no_grad():  # logits of std 1: the samples, and the losses, differ well above the tolerances
         upstream.get_submodule(arch.classifier).weight.div_(upstream(**inputs).logits.std())
-    rate = {} if arch.dropout is not None else {"msd_dropout": 0.5}
-    if arch.dropout is None:  # no dropout before the Linear upstream: no rate to default to
+    rate = {} if arch.dropout is not None or head_rate else {"msd_dropout": 0.5}
+    if rate:  # no dropout before the Linear upstream (or one at rate 0 in a timm head): no rate to default to
         with pytest.raises(ValueError, match="msd_dropout must be set"):
             AUTO[task].from_config(config)
 
@@ -93,8 +114,11 @@ def test_family_matches_upstream(task, model_type, tmp_path):
     )
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
     assert type(model).__name__ == f"MSD{arch.model_class.__name__}" and isinstance(model.msd, MultiSampleLinear)
+    assert model.msd_architecture == arch and model.msd is model.get_submodule(arch.classifier)
     if arch.dropout is not None:  # the upstream rate is the default
         assert model.msd.rates == (upstream.get_submodule(arch.dropout).p,) * K
+    elif head_rate:  # a timm head's F.dropout at drop_rate
+        assert model.msd.rates == (head_rate,) * K
     model.save_pretrained(tmp_path / "msd")
     back, info = arch.model_class.from_pretrained(tmp_path / "msd", output_loading_info=True)
     assert not info["missing_keys"] and not info["unexpected_keys"] and not info["mismatched_keys"], info
@@ -163,7 +187,9 @@ def test_audio_class_names_do_not_collide_with_text():
 
 
 # ----------------------------------------------------------------------------------------------- pipelines
-@pytest.mark.parametrize("model_type", ["vit", "resnet", "mobilenet_v2"])
+@pytest.mark.parametrize(
+    "model_type", ["vit", "resnet", "mobilenet_v2", pytest.param("timm_wrapper", marks=NEEDS_TIMM)]
+)
 def test_image_classification_pipeline_as_upstream(model_type):
     labels = {0: "cat", 1: "dog", 2: "bird"}
     config = tiny_media_config(IMAGE_CLASSIFICATION, model_type, num_labels=3, id2label=labels,
@@ -210,7 +236,7 @@ LAYERS_K = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("task, model_type", CASES, ids=[f"{task}-{t}" for task, t in CASES])
+@pytest.mark.parametrize("task, model_type", CASES)
 def test_mc_dropout_every_depth(task, model_type):
     """`mc_dropout` at `layers=0`, `1` and `"all"`: with every rate 0, each of the N samples is its own example's eval
     output (no repeat or cut of the rows mixes examples); `layers=1` raises one clear error where the family has no
@@ -280,7 +306,14 @@ def test_trainer_accumulation_is_exact(task, model_type, tmp_path):
         torch.testing.assert_close(weights[0][key], weights[1][key], atol=1e-6, rtol=1e-5, msg=key)
 
 
-@pytest.mark.parametrize("task, model_type", [(IMAGE_CLASSIFICATION, "resnet"), (AUDIO_CLASSIFICATION, "hubert")])
+@pytest.mark.parametrize(
+    "task, model_type",
+    [
+        case(IMAGE_CLASSIFICATION, "resnet"),
+        case(AUDIO_CLASSIFICATION, "hubert"),
+        case(IMAGE_CLASSIFICATION, "timm_wrapper"),
+    ],
+)
 def test_trainer_loss_is_the_direct_computation(task, model_type, tmp_path):
     """The MSDTrainer loss on image and audio batches: the mean over the samples of the weighted, smoothed
     cross-entropy, computed here; the wav2vec2 family's loss stays cross-entropy with multi-label `problem_type`."""

@@ -201,6 +201,8 @@ def test_register_architecture_refuses_a_duplicate(scratch_table):
         (my_row(pooling="last_token", task="token-classification"), "is for decoder sequence heads"),
         (my_row(pooling="last_token", pooled_head="nope"), r"'nope' \(the row's `pooled_head`\)"),
         (my_row(loss_mask="attention_mask"), r"loss_mask of 'my-bert' .* is for token-classification rows"),
+        (my_row(resolve_head="keras"), "resolve_head of 'my-bert' must be None or 'timm', got 'keras'"),
+        (my_row(resolve_head="timm"), r"resolves the dropout and the Linear from the model: give only `classifier`"),
     ],
 )  # fmt: skip
 def test_register_architecture_checks_the_row(scratch_table, row, match):

@@ -128,6 +128,8 @@ TINY_IMAGE = {
     },
     "swin": _swin_like,
     "swinv2": _swin_like,
+    # timm's own test architectures (tiny, built offline with pretrained=False): a ResNet (F.dropout at drop_rate)
+    "timm_wrapper": lambda d: dict(architecture="test_resnet", model_args={"drop_rate": d}),
     "textnet": lambda d: dict(
         stem_out_channels=8, conv_layer_kernel_sizes=[[[3, 3]], [[3, 3]]], conv_layer_strides=[[1], [2]],
         hidden_sizes=[8, 8, 16],
@@ -185,6 +187,15 @@ TINY_VIDEO = {
 TINY_MEDIA = {
     "image-classification": TINY_IMAGE, "audio-classification": TINY_AUDIO, "video-classification": TINY_VIDEO,
 }  # fmt: skip
+
+
+def timm_missing() -> str | None:
+    """Why the `timm_wrapper` family cannot be tested here (the optional `timm` extra is not importable), or `None`."""
+    try:
+        import timm  # noqa: F401
+    except ImportError as err:
+        return f"timm_wrapper needs the optional `timm` extra (pip install 'msd-transformers[timm]'): {err}"
+    return None
 
 
 def tiny_media_config(task: str, model_type: str, dropout: float = 0.1, **kwargs):
