@@ -213,6 +213,17 @@ class MSDModelMixin:
         return cls.msd_architecture.model_class._can_set_experts_implementation()
 
     @classmethod
+    def is_custom_code(cls) -> bool:
+        """The upstream class's answer. Transformers takes a class defined outside its package for custom code, and
+        initialises custom code's missing weights (`from_pretrained` from the meta device) differently: it skips the
+        `_init_weights` of every module whose own parameters are initialised, among them the parameter-less modules
+        whose branch initialises their children (ModernBERT's attention, MLP and embeddings, GPT-2's scaled
+        projections), so those weights would differ from the ones `__init__` gives. The MSD class's modules and
+        `_init_weights` are upstream's (its `MultiSampleLinear` is an `nn.Linear`), and its checkpoint conversions
+        are registered under its names, so it is initialised and loaded as the upstream class."""
+        return cls.msd_architecture.model_class.is_custom_code()
+
+    @classmethod
     def register_for_auto_class(cls, auto_class: str | type = "AutoModel") -> None:
         """Upstream's `register_for_auto_class`, and the family's config class with `AutoConfig`: `save_pretrained`
         then writes `msd_transformers/generated.py` beside the checkpoint and both classes in the config's `auto_map`,
