@@ -212,6 +212,15 @@ class MSDModelMixin:
         """The upstream class's answer (read, as for the attention, from the upstream modeling module's source)."""
         return cls.msd_architecture.model_class._can_set_experts_implementation()
 
+    def _init_weights(self, module: nn.Module) -> None:
+        """Upstream's `_init_weights`; an [`MSDDenseClassificationHead`] gets the upstream branch of the head it
+        replaced, through a stand-in of that head's class holding the same modules (T5's sets the std of `dense` and
+        `out_proj` there). `__init__` initialises the upstream head before it is replaced; this gives the same weights
+        where they are initialised later, from the meta device (`from_pretrained` with the head's weights missing)."""
+        if isinstance(module, MSDDenseClassificationHead):
+            module = module.upstream_stand_in()
+        super()._init_weights(module)
+
     @classmethod
     def is_custom_code(cls) -> bool:
         """The upstream class's answer. Transformers takes a class defined outside its package for custom code, and
