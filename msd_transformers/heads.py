@@ -57,6 +57,16 @@ class MSDDenseClassificationHead(nn.Module):
         self.activation = activation
         self.pooled_input = pooled_input
         self.out_proj = head.out_proj
+        self.upstream_class = type(head)
+
+    def upstream_stand_in(self) -> nn.Module:
+        """An instance of the upstream head's class that holds this head's `dense`, `dropout` and `out_proj` (the same
+        modules, not copies), for code that picks what to do by the upstream class: the model's `_init_weights`
+        (T5's initialises `dense` and `out_proj` in its branch for `T5ClassificationHead`)."""
+        stand_in = self.upstream_class.__new__(self.upstream_class)
+        nn.Module.__init__(stand_in)
+        stand_in.dense, stand_in.dropout, stand_in.out_proj = self.dense, self.dropout, self.out_proj
+        return stand_in
 
     def forward(self, features: torch.Tensor, **kwargs) -> torch.Tensor:
         x = features if self.pooled_input else features[:, 0, :]  # (B, H): the <s> / [CLS] token, or as given

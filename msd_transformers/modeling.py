@@ -225,6 +225,26 @@ class MSDModelMixin:
         """The upstream class's answer (read, as for the attention, from the upstream modeling module's source)."""
         return cls.msd_architecture.model_class._can_set_experts_implementation()
 
+    def _init_weights(self, module: nn.Module) -> None:
+        """Upstream's `_init_weights`; an [`MSDDenseClassificationHead`] gets the upstream branch of the head it
+        replaced, through a stand-in of that head's class holding the same modules (T5's sets the std of `dense` and
+        `out_proj` there). `__init__` initialises the upstream head before it is replaced; this gives the same weights
+        where they are initialised later, from the meta device (`from_pretrained` with the head's weights missing)."""
+        if isinstance(module, MSDDenseClassificationHead):
+            module = module.upstream_stand_in()
+        super()._init_weights(module)
+
+    @classmethod
+    def is_custom_code(cls) -> bool:
+        """The upstream class's answer. Transformers takes a class defined outside its package for custom code, and
+        initialises custom code's missing weights (`from_pretrained` from the meta device) differently: it skips the
+        `_init_weights` of every module whose own parameters are initialised, among them the parameter-less modules
+        whose branch initialises their children (ModernBERT's attention, MLP and embeddings, GPT-2's scaled
+        projections), so those weights would differ from the ones `__init__` gives. The MSD class's modules and
+        `_init_weights` are upstream's (its `MultiSampleLinear` is an `nn.Linear`), and its checkpoint conversions
+        are registered under its names, so it is initialised and loaded as the upstream class."""
+        return cls.msd_architecture.model_class.is_custom_code()
+
     @classmethod
     def register_for_auto_class(cls, auto_class: str | type = "AutoModel") -> None:
         """Upstream's `register_for_auto_class`, and the family's config class with `AutoConfig`: `save_pretrained`

@@ -241,6 +241,43 @@ def test_meta_device_init_gives_every_weight(model_type):
     assert [name for name, t in init_state.items() if not torch.equal(t, meta_state[name])] == []
 
 
+# The families of scripts/run-upstream-tests.sh, whose `_init_weights` differ (ModernBERT's initialises its linear
+# layers and embeddings from the parameter-less modules that hold them: attention, MLP, embeddings, the task class),
+# and T5, whose `_init_weights` initialises the dense head that MSD replaces from the head.
+INIT_FAMILIES = ["bert", "roberta", "deberta-v2", "modernbert", "llama", "qwen2", "gpt2", "bart", "t5"]
+
+
+def init_states(cls: type[PreTrainedModel], config) -> tuple[dict, dict]:
+    """The state dicts of `cls(config)` and of `cls.from_pretrained(None, config=config, state_dict={})` (every weight
+    missing: initialised by `_init_weights` from the meta device), each module's initialisation from seed 42."""
+    with seeded_weight_init():
+        from_init = cls(copy.deepcopy(config))
+        from_meta = cls.from_pretrained(None, config=copy.deepcopy(config), state_dict={})
+    return from_init.state_dict(), from_meta.state_dict()
+
+
+@pytest.mark.parametrize("model_type", INIT_FAMILIES)
+def test_meta_device_init_is_upstreams_for_every_task(model_type):
+    """For every task of the family, the MSD class initialises its missing weights as the upstream class does: its
+    `from_pretrained(None, state_dict={})` gives exactly the weights of its `__init__` under the same seeds, and both
+    are the upstream class's (Transformers' `test_can_init_all_missing_weights`). Transformers initialises custom
+    code's missing weights otherwise (it skips the parameter-less modules, whose `_init_weights` branch initialises
+    ModernBERT's layers), so the MSD class answers `is_custom_code` as its upstream class."""
+    tasks = [task for task in msd.TASKS if model_type in msd.supported_model_types(task)]
+    assert len(tasks) >= 2
+    for task in tasks:
+        upstream_class, cls = row(model_type, task).model_class, msd_class(model_type, task)
+        config = tiny_config(model_type, num_labels=3)
+        upstream_init, upstream_meta = init_states(upstream_class, config)
+        msd_init, msd_meta = init_states(cls, msd.msd_config(config, msd_num_samples=4, msd_dropout=0.1))
+        assert sorted(msd_init) == sorted(msd_meta) == sorted(upstream_init)
+        for name, weight in upstream_init.items():
+            assert torch.equal(upstream_meta[name], weight), (task, name)  # as upstream does
+            assert torch.equal(msd_init[name], weight), (task, name)
+            assert torch.equal(msd_meta[name], weight), (task, name)
+        assert cls.is_custom_code() is upstream_class.is_custom_code() is False
+
+
 @pytest.mark.parametrize("model_type", FAMILIES)
 def test_classes_and_models_pickle(model_type):
     """Classes and configs unpickle to themselves and equal configs; a model unpickles with the same eval outputs.

@@ -229,3 +229,4 @@ if "MSD_UPSTREAM_FAMILY" in os.environ:
         os.environ["MSD_UPSTREAM_FAMILY"], os.environ.get("MSD_UPSTREAM_IMPL", "msd"), os.environ["MSD_UPSTREAM_TESTS"]
     )
     globals()[_case.__name__] = _case
+    del _case  # pytest would collect the test class under both names, running every test twice
